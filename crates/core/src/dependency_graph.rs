@@ -1,0 +1,288 @@
+//! Blocks of several tasks and the dependencies among them (behaviour.md §8).
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::grid::{GridBox, Vector};
+use crate::{Block, BlockwiseDependencyGraph, CoreError, LevelBlocks, Task, TaskId};
+
+/// The tasks of a run with their tilings and the upstream relation among them.
+///
+/// Within a task, block `b` waits for the blocks of the previous level it conflicts with
+/// (§7.8). Across tasks, a block `d` of task `D` waits for every block `u` of each upstream task
+/// `U` with `(u.write_roi ∩ U.total_write_roi) ∩ d.read_roi ≠ ∅`: [`DependencyGraph::upstream`]
+/// and [`DependencyGraph::downstream`] are exact inverses of each other for any contexts and fit
+/// modes (which daisy 1.x's were not, §7.12).
+#[derive(Debug, Clone)]
+pub struct DependencyGraph {
+    tasks: Vec<Arc<Task>>,
+    graphs: Vec<BlockwiseDependencyGraph>,
+    index: FxHashMap<TaskId, usize>,
+    upstream_tasks: Vec<Vec<usize>>,
+    downstream_tasks: Vec<Vec<usize>>,
+}
+
+impl DependencyGraph {
+    /// Registers the tasks and, recursively, their upstream tasks (depth first, each task
+    /// before its upstream tasks).
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::DuplicateTaskId`] if two different task objects share an id,
+    /// [`CoreError::DimensionMismatch`] if a task and an upstream task differ in dimensions, and
+    /// the errors of [`BlockwiseDependencyGraph::new`].
+    pub fn new<'a>(tasks: impl IntoIterator<Item = &'a Arc<Task>>) -> Result<Self, CoreError> {
+        let mut graph = Self {
+            tasks: Vec::new(),
+            graphs: Vec::new(),
+            index: FxHashMap::default(),
+            upstream_tasks: Vec::new(),
+            downstream_tasks: Vec::new(),
+        };
+        for task in tasks {
+            graph.register(task)?;
+        }
+        for (t, task) in graph.tasks.iter().enumerate() {
+            for upstream in task.upstream_tasks() {
+                let u = graph.index[upstream.task_id()];
+                if graph.graphs[u].dims() != graph.graphs[t].dims() {
+                    return Err(CoreError::DimensionMismatch {
+                        task_id: task.task_id().to_string(),
+                        what: "upstream task",
+                        got: graph.graphs[u].dims(),
+                        expected: graph.graphs[t].dims(),
+                    });
+                }
+                if !graph.upstream_tasks[t].contains(&u) {
+                    graph.upstream_tasks[t].push(u);
+                    graph.downstream_tasks[u].push(t);
+                }
+            }
+        }
+        for list in graph
+            .upstream_tasks
+            .iter_mut()
+            .chain(graph.downstream_tasks.iter_mut())
+        {
+            list.sort_unstable();
+        }
+        Ok(graph)
+    }
+
+    fn register(&mut self, task: &Arc<Task>) -> Result<(), CoreError> {
+        // An explicit stack: upstream chains may be long.
+        let mut stack = vec![Arc::clone(task)];
+        while let Some(task) = stack.pop() {
+            if let Some(&i) = self.index.get(task.task_id()) {
+                if !Arc::ptr_eq(&self.tasks[i], &task) {
+                    return Err(CoreError::DuplicateTaskId {
+                        task_id: task.task_id().to_string(),
+                    });
+                }
+                continue;
+            }
+            let graph = match task.tiling() {
+                Some(tiling) => tiling.clone(),
+                None => BlockwiseDependencyGraph::new(
+                    task.task_id().clone(),
+                    task.read_roi(),
+                    task.write_roi(),
+                    task.read_write_conflict(),
+                    task.fit(),
+                    Some(task.total_roi()),
+                    None,
+                )?,
+            };
+            self.index.insert(task.task_id().clone(), self.tasks.len());
+            self.graphs.push(graph);
+            self.upstream_tasks.push(Vec::new());
+            self.downstream_tasks.push(Vec::new());
+            stack.extend(task.upstream_tasks().iter().rev().cloned());
+            self.tasks.push(task);
+        }
+        Ok(())
+    }
+
+    /// The task ids in registration order.
+    pub fn task_ids(&self) -> impl Iterator<Item = &TaskId> {
+        self.tasks.iter().map(|t| t.task_id())
+    }
+    /// The tasks in registration order.
+    #[must_use]
+    pub fn tasks(&self) -> &[Arc<Task>] {
+        &self.tasks
+    }
+    /// A task by id.
+    #[must_use]
+    pub fn task(&self, task_id: &str) -> Option<&Arc<Task>> {
+        self.index.get(task_id).map(|&i| &self.tasks[i])
+    }
+    /// The tiling of a task by id.
+    #[must_use]
+    pub fn task_dependency_graph(&self, task_id: &str) -> Option<&BlockwiseDependencyGraph> {
+        self.index.get(task_id).map(|&i| &self.graphs[i])
+    }
+    /// The ids of the tasks a task reads from, in registration order.
+    pub fn upstream_tasks(&self, task_id: &str) -> impl Iterator<Item = &TaskId> {
+        self.related(task_id, &self.upstream_tasks)
+    }
+    /// The ids of the tasks that read from a task, in registration order.
+    pub fn downstream_tasks(&self, task_id: &str) -> impl Iterator<Item = &TaskId> {
+        self.related(task_id, &self.downstream_tasks)
+    }
+    fn related<'a>(
+        &'a self,
+        task_id: &str,
+        lists: &'a [Vec<usize>],
+    ) -> impl Iterator<Item = &'a TaskId> {
+        let list = self.index.get(task_id).map_or(&[][..], |&i| &lists[i][..]);
+        list.iter().map(|&i| self.tasks[i].task_id())
+    }
+    /// The ids of the tasks without upstream tasks, in registration order.
+    pub fn root_tasks(&self) -> impl Iterator<Item = &TaskId> {
+        (0..self.tasks.len())
+            .filter(|&i| self.upstream_tasks[i].is_empty())
+            .map(|i| self.tasks[i].task_id())
+    }
+    /// The number of blocks of a task.
+    #[must_use]
+    pub fn num_blocks(&self, task_id: &str) -> Option<u64> {
+        self.task_dependency_graph(task_id)
+            .map(BlockwiseDependencyGraph::num_blocks)
+    }
+    /// The number of level-0 blocks of a task.
+    #[must_use]
+    pub fn num_roots(&self, task_id: &str) -> Option<u64> {
+        self.task_dependency_graph(task_id)
+            .map(BlockwiseDependencyGraph::num_roots)
+    }
+    /// The level-0 blocks of a task, lazily.
+    #[must_use]
+    pub fn root_gen(&self, task_id: &str) -> Option<LevelBlocks<'_>> {
+        self.task_dependency_graph(task_id)
+            .map(BlockwiseDependencyGraph::root_gen)
+    }
+
+    /// Every block that must succeed before `block` may run, sorted by spatial id (the block's own
+    /// task first among equal ids, then registration order).
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] or [`CoreError::NotOnGrid`] for a block that is not part of the graph.
+    pub fn upstream(&self, block: &Block) -> Result<Vec<Block>, CoreError> {
+        let (t, g) = self.locate(block)?;
+        let mut out = Vec::new();
+        self.for_each_upstream(t, &g, |u, g| out.push((u, self.graphs[u].block_at(g))));
+        Ok(self.sorted(t, out))
+    }
+
+    /// Every block that waits for `block`, in the order of [`DependencyGraph::upstream`].
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] or [`CoreError::NotOnGrid`] for a block that is not part of the graph.
+    pub fn downstream(&self, block: &Block) -> Result<Vec<Block>, CoreError> {
+        let (t, g) = self.locate(block)?;
+        let mut out = Vec::new();
+        self.for_each_downstream(t, &g, |d, g| out.push((d, self.graphs[d].block_at(g))));
+        Ok(self.sorted(t, out))
+    }
+
+    fn sorted(&self, own: usize, mut blocks: Vec<(usize, Block)>) -> Vec<Block> {
+        blocks.sort_by_key(|(t, b)| (b.spatial_id(), self.tie_break(own, *t)));
+        blocks.into_iter().map(|(_, b)| b).collect()
+    }
+
+    // ---- crate-internal interface for the scheduler ----
+
+    /// The index of a task, if registered.
+    pub(crate) fn index_of(&self, task_id: &str) -> Option<usize> {
+        self.index.get(task_id).copied()
+    }
+    /// The tiling of task `t`.
+    pub(crate) fn graph(&self, t: usize) -> &BlockwiseDependencyGraph {
+        &self.graphs[t]
+    }
+    /// Whether task `t` has no upstream tasks.
+    pub(crate) fn is_root_task(&self, t: usize) -> bool {
+        self.upstream_tasks[t].is_empty()
+    }
+    /// Whether any block of task `t` can have a downstream block.
+    pub(crate) fn has_downstream(&self, t: usize) -> bool {
+        (self.graphs[t].read_write_conflict() && self.graphs[t].num_levels() > 1)
+            || !self.downstream_tasks[t].is_empty()
+    }
+
+    /// Among blocks with equal spatial ids: the block's own task first, then registration order.
+    pub(crate) fn tie_break(&self, own: usize, t: usize) -> usize {
+        if t == own { 0 } else { t + 1 }
+    }
+
+    /// Task index and grid position of a block.
+    pub(crate) fn locate(&self, block: &Block) -> Result<(usize, Vector), CoreError> {
+        let t = self
+            .index_of(block.task_id())
+            .ok_or_else(|| CoreError::UnknownTask {
+                task_id: block.task_id().to_owned(),
+            })?;
+        Ok((t, self.graphs[t].position_of(block)?))
+    }
+
+    /// Calls `f(task, position)` for every block that block `g` of task `t` waits for.
+    pub(crate) fn for_each_upstream(
+        &self,
+        t: usize,
+        g: &Vector,
+        mut f: impl FnMut(usize, &Vector),
+    ) {
+        let graph = &self.graphs[t];
+        let mut b = GridBox::new(graph.dims());
+        graph.intra_upstream(g, &mut b);
+        b.for_each(|p| f(t, p));
+        if !self.upstream_tasks[t].is_empty() {
+            let (lo, hi) = graph.fitted_read(g);
+            for &u in &self.upstream_tasks[t] {
+                self.graphs[u].write_overlap(&lo, &hi, &mut b);
+                b.for_each(|p| f(u, p));
+            }
+        }
+    }
+
+    /// Calls `f(task, position)` for every block that waits for block `g` of task `t`.
+    #[inline]
+    pub(crate) fn for_each_downstream(
+        &self,
+        t: usize,
+        g: &Vector,
+        mut f: impl FnMut(usize, &Vector),
+    ) {
+        let graph = &self.graphs[t];
+        let mut b = GridBox::new(graph.dims());
+        graph.intra_downstream(g, &mut b);
+        b.for_each(|p| f(t, p));
+        if !self.downstream_tasks[t].is_empty() {
+            let (lo, hi) = graph.clipped_write(g);
+            for &d in &self.downstream_tasks[t] {
+                self.graphs[d].read_overlap(&lo, &hi, &mut b);
+                b.for_each(|p| f(d, p));
+            }
+        }
+    }
+
+    /// The number of blocks that block `g` of task `t` waits for.
+    #[inline]
+    pub(crate) fn upstream_count(&self, t: usize, g: &Vector) -> u128 {
+        let graph = &self.graphs[t];
+        let mut count = graph.intra_upstream_count(g);
+        if !self.upstream_tasks[t].is_empty() {
+            let (lo, hi) = graph.fitted_read(g);
+            let mut b = GridBox::new(graph.dims());
+            for &u in &self.upstream_tasks[t] {
+                self.graphs[u].write_overlap(&lo, &hi, &mut b);
+                count += b.len();
+            }
+        }
+        count
+    }
+}

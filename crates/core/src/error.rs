@@ -1,0 +1,176 @@
+//! The error type of the core crate.
+
+use daisy_geometry::GeometryError;
+
+/// Everything that can go wrong in tiling, dependency graphs and scheduling.
+///
+/// Messages are lowercase and carry the offending values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// A geometry operation failed (dimension mismatch, overflow, ...).
+    #[error(transparent)]
+    Geometry(#[from] GeometryError),
+    /// The ROIs of a task do not have the same number of dimensions.
+    #[error("task {task_id}: {what} has {got} dimensions, expected {expected}")]
+    DimensionMismatch {
+        /// The task.
+        task_id: String,
+        /// Which ROI or block.
+        what: &'static str,
+        /// Its number of dimensions.
+        got: usize,
+        /// The number of dimensions of the task's total ROI.
+        expected: usize,
+    },
+    /// A ROI that must be bounded has a `None` in its shape.
+    #[error("task {task_id}: {what} must be bounded, got {roi}")]
+    Unbounded {
+        /// The task.
+        task_id: String,
+        /// Which ROI.
+        what: &'static str,
+        /// The ROI, in daisy's slice format.
+        roi: String,
+    },
+    /// The write ROI template has a shape element that is not positive.
+    #[error("task {task_id}: every element of the write shape must be positive, got {shape}")]
+    NonPositiveWriteShape {
+        /// The task.
+        task_id: String,
+        /// The write shape.
+        shape: String,
+    },
+    /// With `read_write_conflict`, the read ROI must contain the write ROI.
+    #[error("task {task_id}: read ROI must contain write ROI, got read {read} and write {write}")]
+    ReadMustContainWrite {
+        /// The task.
+        task_id: String,
+        /// The read template.
+        read: String,
+        /// The write template.
+        write: String,
+    },
+    /// A coordinate is too large for exact scheduling arithmetic.
+    #[error("task {task_id}: {what} {roi} has a coordinate beyond ±2^60")]
+    CoordinateOutOfRange {
+        /// The task.
+        task_id: String,
+        /// Which ROI.
+        what: &'static str,
+        /// The ROI.
+        roi: String,
+    },
+    /// Two blocks of the task would get the same block id.
+    #[error(
+        "task {task_id}: the write ROI begins {ahead} before the read ROI in dimension {dim} \
+         (write shape {write_size}); block ids, relative to the total read ROI, would collide"
+    )]
+    CollidingBlockIds {
+        /// The task.
+        task_id: String,
+        /// The dimension.
+        dim: usize,
+        /// How far the write ROI begins before the read ROI.
+        ahead: i64,
+        /// The write shape in that dimension.
+        write_size: i64,
+    },
+    /// The task id is empty or contains a character that `DAISY_CONTEXT` cannot carry.
+    #[error("invalid task id {task_id:?}: it must be non-empty and must not contain ':' or '='")]
+    InvalidTaskId {
+        /// The task id.
+        task_id: String,
+    },
+    /// An unknown fit mode.
+    #[error("unknown fit {fit:?}: expected \"valid\", \"overhang\" or \"shrink\"")]
+    UnknownFit {
+        /// What was given.
+        fit: String,
+    },
+    /// The block grid has more positions than a 64-bit index can address.
+    #[error("task {task_id}: the block grid {grid:?} has more than 2^64 positions")]
+    GridTooLarge {
+        /// The task.
+        task_id: String,
+        /// Blocks per dimension.
+        grid: Vec<i64>,
+    },
+    /// A generalised Cantor number does not fit into 64 bits.
+    #[error("block id of index {index:?} overflows 64 bits")]
+    BlockIdOverflow {
+        /// The block index.
+        index: Vec<i64>,
+    },
+    /// Neither a total read ROI nor a total write ROI was given to a dependency graph.
+    #[error("either total_read_roi or total_write_roi must be provided")]
+    MissingTotalRoi,
+    /// The total read and write ROIs given to a dependency graph disagree with the block context.
+    #[error("total read ROI {read} and total write ROI {write} do not differ by the block context")]
+    InconsistentTotals {
+        /// The total read ROI.
+        read: String,
+        /// The total write ROI.
+        write: String,
+    },
+    /// A block does not lie on the block grid of its task.
+    #[error("block with read ROI {read_roi} is not on the block grid of task {task_id}")]
+    NotOnGrid {
+        /// The task.
+        task_id: String,
+        /// The block's read ROI.
+        read_roi: String,
+    },
+    /// A task id that the graph or scheduler does not know.
+    #[error("unknown task {task_id:?}")]
+    UnknownTask {
+        /// The task id.
+        task_id: String,
+    },
+    /// Two different task objects share one task id.
+    #[error("two different tasks share the task id {task_id:?}")]
+    DuplicateTaskId {
+        /// The task id.
+        task_id: String,
+    },
+    /// The upstream relation among tasks has a cycle.
+    #[error("the tasks form a cycle through {task_id:?}")]
+    TaskCycle {
+        /// A task on the cycle.
+        task_id: String,
+    },
+    /// A released block is not being processed.
+    #[error("block {task_id}/{spatial_id} is not being processed, it cannot be released")]
+    NotProcessing {
+        /// The block's task.
+        task_id: String,
+        /// The block's spatial id.
+        spatial_id: u64,
+    },
+    /// A released block has a status other than SUCCESS or FAILED.
+    #[error("unexpected status for released block {task_id}/{spatial_id}: {status:?}")]
+    UnexpectedStatus {
+        /// The block's task.
+        task_id: String,
+        /// The block's spatial id.
+        spatial_id: u64,
+        /// Its status.
+        status: crate::BlockStatus,
+    },
+    /// A task of a serial run has no in-process block function.
+    #[error("task {task_id} has no in-process block function, it cannot run serially")]
+    NoBlockFunction {
+        /// The task.
+        task_id: String,
+    },
+    /// A block function failed in a serial run (which aborts by design).
+    #[error("block {task_id}/{spatial_id} failed: {message}")]
+    BlockFunctionFailed {
+        /// The block's task.
+        task_id: String,
+        /// The block's spatial id.
+        spatial_id: u64,
+        /// The error text.
+        message: String,
+    },
+}

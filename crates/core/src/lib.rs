@@ -1,0 +1,61 @@
+//! The block-wise scheduling core of daisy.
+//!
+//! A [`Task`] tiles a total ROI into blocks: a write ROI plus the context its function reads
+//! around it. The [`Scheduler`] hands out blocks so that no block runs while a block it reads
+//! from is still being written, retries failures and counts what can never run. Everything is
+//! lazy: nothing enumerates the blocks of a task, memory grows with the blocks in flight and the
+//! ready frontier, and the first block of a 10^9-block task is handed out at once.
+//!
+//! This crate is synchronous and deterministic: no threads, no I/O. The distributed run
+//! (server, workers) drives the same [`Scheduler`].
+//!
+//! ```
+//! use daisy_core::{BlockStatus, Scheduler, Task};
+//! use daisy_geometry::Roi;
+//!
+//! let task = Task::builder(
+//!     "smooth",
+//!     Roi::from_values(&[0, 0, 0], &[528, 528, 528]).unwrap(), // total read ROI
+//!     Roi::from_values(&[0, 0, 0], &[80, 80, 80]).unwrap(),    // read ROI of one block
+//!     Roi::from_values(&[8, 8, 8], &[64, 64, 64]).unwrap(),    // write ROI of one block
+//! )
+//! .build()
+//! .unwrap();
+//! let mut scheduler = Scheduler::new(&[task], true).unwrap();
+//! let mut processed = 0;
+//! while let Some(mut block) = scheduler.acquire_block("smooth").unwrap() {
+//!     // ... read block.read_roi, write block.write_roi ...
+//!     block.status = BlockStatus::Success;
+//!     scheduler.release_block(&block).unwrap();
+//!     processed += 1;
+//! }
+//! assert_eq!(processed, 512);
+//! assert!(scheduler.task_state("smooth").unwrap().is_done());
+//! ```
+
+mod block;
+mod blockwise_dependency_graph;
+mod cantor;
+mod dependency_graph;
+mod error;
+mod fit;
+mod grid;
+mod processing_queue;
+mod ready_surface;
+mod scheduler;
+mod serial;
+mod task;
+mod task_state;
+
+pub use block::{Block, BlockId, BlockStatus, TaskId};
+pub use blockwise_dependency_graph::{BlockwiseDependencyGraph, LevelBlocks};
+pub use cantor::cantor_number;
+pub use dependency_graph::DependencyGraph;
+pub use error::CoreError;
+pub use fit::Fit;
+pub use processing_queue::ProcessingQueue;
+pub use ready_surface::ReadySurface;
+pub use scheduler::Scheduler;
+pub use serial::run_serial;
+pub use task::{BlockFunction, BoxError, CheckFunction, Task, TaskBuilder};
+pub use task_state::TaskState;

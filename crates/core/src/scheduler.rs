@@ -1,0 +1,362 @@
+//! Hands out the blocks of several tasks in dependency order (behaviour.md §9.4–§9.7).
+
+use std::sync::Arc;
+
+use crate::grid::Vector;
+use crate::ready_surface::Ready;
+use crate::{
+    Block, BlockStatus, CoreError, DependencyGraph, ProcessingQueue, ReadySurface, Task, TaskId,
+    TaskState,
+};
+
+/// Hands out blocks whose upstream blocks have all succeeded, and takes them back.
+///
+/// ```
+/// use daisy_core::{BlockStatus, Scheduler, Task};
+/// use daisy_geometry::Roi;
+///
+/// // behaviour.md §9.8: two blocks; with conflicts, block 2 (level 0) runs before block 1.
+/// let task = Task::builder(
+///     "t",
+///     Roi::from_values(&[0], &[4]).unwrap(),
+///     Roi::from_values(&[0], &[3]).unwrap(),
+///     Roi::from_values(&[1], &[1]).unwrap(),
+/// )
+/// .build()
+/// .unwrap();
+/// let mut scheduler = Scheduler::new(&[task], true).unwrap();
+/// let mut block = scheduler.acquire_block("t").unwrap().unwrap();
+/// assert_eq!(block.spatial_id(), 2);
+/// assert!(scheduler.acquire_block("t").unwrap().is_none());
+/// block.status = BlockStatus::Success;
+/// scheduler.release_block(&block).unwrap();
+/// assert_eq!(scheduler.acquire_block("t").unwrap().unwrap().spatial_id(), 1);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Scheduler {
+    graph: DependencyGraph,
+    surface: ReadySurface,
+    queues: Vec<ProcessingQueue>,
+    states: Vec<TaskState>,
+    /// Task indices in `task_states` order: root tasks first, then the others.
+    order: Vec<usize>,
+    abandoned: Vec<bool>,
+    count_all_orphans: bool,
+    /// Blocks ready or out across all tasks: when none are, no pending block can ever run.
+    live: u64,
+    /// Scratch space, reused from release to release.
+    ready: Vec<Ready>,
+    orphans: Vec<u64>,
+    last_ready_tasks: Vec<usize>,
+}
+
+impl Scheduler {
+    /// A scheduler for the tasks and, recursively, their upstream tasks.
+    ///
+    /// With `count_all_orphans = false` the orphans of a failed block are not walked at once;
+    /// they are counted when nothing is left to run (§9.7). Readiness is the same either way.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`DependencyGraph::new`].
+    pub fn new<'a>(
+        tasks: impl IntoIterator<Item = &'a Arc<Task>>,
+        count_all_orphans: bool,
+    ) -> Result<Self, CoreError> {
+        Ok(Self::from_graph(
+            DependencyGraph::new(tasks)?,
+            count_all_orphans,
+        ))
+    }
+
+    /// A scheduler over an existing dependency graph.
+    #[must_use]
+    pub fn from_graph(graph: DependencyGraph, count_all_orphans: bool) -> Self {
+        let n = graph.tasks().len();
+        let mut queues = Vec::with_capacity(n);
+        let mut states = Vec::with_capacity(n);
+        let mut live = 0;
+        for t in 0..n {
+            let tiling = graph.graph(t);
+            let queue = ProcessingQueue::new(tiling, graph.is_root_task(t));
+            let ready_count = queue.num_ready();
+            live += ready_count;
+            states.push(TaskState {
+                total_block_count: tiling.num_blocks(),
+                ready_count,
+                ..TaskState::default()
+            });
+            queues.push(queue);
+        }
+        let (roots, others): (Vec<usize>, Vec<usize>) =
+            (0..n).partition(|&t| graph.is_root_task(t));
+        Self {
+            surface: ReadySurface::new(n),
+            queues,
+            states,
+            order: roots.into_iter().chain(others).collect(),
+            abandoned: vec![false; n],
+            count_all_orphans,
+            live,
+            ready: Vec::new(),
+            orphans: vec![0; n],
+            last_ready_tasks: Vec::new(),
+            graph,
+        }
+    }
+
+    /// The dependency graph.
+    #[must_use]
+    pub fn dependency_graph(&self) -> &DependencyGraph {
+        &self.graph
+    }
+    /// The frontier of partly unblocked blocks.
+    #[must_use]
+    pub fn ready_surface(&self) -> &ReadySurface {
+        &self.surface
+    }
+    /// Whether orphans are counted the moment a block fails for good.
+    #[must_use]
+    pub fn count_all_orphans(&self) -> bool {
+        self.count_all_orphans
+    }
+    /// The task with this id.
+    #[must_use]
+    pub fn task(&self, task_id: &str) -> Option<&Arc<Task>> {
+        self.graph.task(task_id)
+    }
+    /// The counters of a task.
+    #[must_use]
+    pub fn task_state(&self, task_id: &str) -> Option<&TaskState> {
+        self.graph.index_of(task_id).map(|t| &self.states[t])
+    }
+    /// The ready and processing blocks of a task.
+    #[must_use]
+    pub fn task_queue(&self, task_id: &str) -> Option<&ProcessingQueue> {
+        self.graph.index_of(task_id).map(|t| &self.queues[t])
+    }
+    /// Every task's counters: root tasks first, then the others, each in registration order.
+    pub fn task_states(&self) -> impl Iterator<Item = (&TaskId, &TaskState)> {
+        self.order
+            .iter()
+            .map(|&t| (self.graph.tasks()[t].task_id(), &self.states[t]))
+    }
+    /// The tasks with ready blocks, in `task_states` order.
+    pub fn get_ready_tasks(&self) -> impl Iterator<Item = &Arc<Task>> {
+        self.order
+            .iter()
+            .filter(|&&t| self.states[t].ready_count > 0)
+            .map(|&t| &self.graph.tasks()[t])
+    }
+    /// The tasks that gained ready blocks in the last release.
+    pub fn last_release_ready_tasks(&self) -> impl Iterator<Item = &TaskId> {
+        self.last_ready_tasks
+            .iter()
+            .map(|&t| self.graph.tasks()[t].task_id())
+    }
+    /// Whether every task is done.
+    #[must_use]
+    pub fn all_done(&self) -> bool {
+        self.states.iter().all(TaskState::is_done)
+    }
+
+    /// Hands out the next ready block of a task, skipping (and counting) blocks whose pre-check
+    /// says they are done. `None` if nothing is ready or the task is unknown.
+    ///
+    /// # Errors
+    ///
+    /// Only the errors of [`Scheduler::release_block`] on a skipped block, which cannot occur.
+    pub fn acquire_block(&mut self, task_id: &str) -> Result<Option<Block>, CoreError> {
+        let Some(t) = self.graph.index_of(task_id) else {
+            return Ok(None);
+        };
+        loop {
+            let Some(mut block) = self.take_next(t) else {
+                return Ok(None);
+            };
+            if self.graph.tasks()[t].pre_check(&block) {
+                block.status = BlockStatus::Success;
+                self.states[t].skipped_count += 1;
+                self.release_block(&block)?;
+                continue;
+            }
+            self.states[t].started = true;
+            return Ok(Some(block));
+        }
+    }
+
+    /// Hands out the next ready block of a task without running its pre-check.
+    ///
+    /// For servers that run checks off their event loop: release the block with
+    /// [`Scheduler::skip_block`] if its pre-check says it is done.
+    pub fn acquire_block_unchecked(&mut self, task_id: &str) -> Option<Block> {
+        let t = self.graph.index_of(task_id)?;
+        let block = self.take_next(t)?;
+        self.states[t].started = true;
+        Some(block)
+    }
+
+    /// Releases an unchecked block whose pre-check said it is done: it counts as skipped.
+    ///
+    /// # Errors
+    ///
+    /// As [`Scheduler::release_block`].
+    pub fn skip_block(&mut self, block: &mut Block) -> Result<(), CoreError> {
+        block.status = BlockStatus::Success;
+        let t = self.processing_task(block)?;
+        self.states[t].skipped_count += 1;
+        self.release_block(block)
+    }
+
+    #[inline]
+    fn take_next(&mut self, t: usize) -> Option<Block> {
+        let tiling = self.graph.graph(t);
+        let g = self.queues[t].get_next(tiling)?;
+        let block = tiling.block_at(&g);
+        self.queues[t].start(block.spatial_id(), tiling.key(&g));
+        let state = &mut self.states[t];
+        state.ready_count -= 1;
+        state.processing_count += 1;
+        Some(block)
+    }
+
+    fn processing_task(&self, block: &Block) -> Result<usize, CoreError> {
+        let not_processing = || CoreError::NotProcessing {
+            task_id: block.task_id().to_owned(),
+            spatial_id: block.spatial_id(),
+        };
+        let t = self
+            .graph
+            .index_of(block.task_id())
+            .ok_or_else(not_processing)?;
+        self.queues[t]
+            .processing_key(block.spatial_id())
+            .ok_or_else(not_processing)?;
+        Ok(t)
+    }
+
+    /// Takes a block back: SUCCESS releases its downstream blocks; FAILED re-queues it until
+    /// its task's `max_retries` is used up, then fails it for good and orphans what depends on it.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::NotProcessing`] if the block is not out, [`CoreError::UnexpectedStatus`] if
+    /// its status is neither SUCCESS nor FAILED; in both cases nothing changes.
+    pub fn release_block(&mut self, block: &Block) -> Result<(), CoreError> {
+        let not_processing = || CoreError::NotProcessing {
+            task_id: block.task_id().to_owned(),
+            spatial_id: block.spatial_id(),
+        };
+        let t = self
+            .graph
+            .index_of(block.task_id())
+            .ok_or_else(not_processing)?;
+        let key = self.queues[t]
+            .processing_key(block.spatial_id())
+            .ok_or_else(not_processing)?;
+        if !matches!(block.status, BlockStatus::Success | BlockStatus::Failed) {
+            return Err(CoreError::UnexpectedStatus {
+                task_id: block.task_id().to_owned(),
+                spatial_id: block.spatial_id(),
+                status: block.status,
+            });
+        }
+        self.queues[t].finish(block.spatial_id());
+        self.states[t].processing_count -= 1;
+        self.live -= 1;
+        self.last_ready_tasks.clear();
+        let g = self.graph.graph(t).position(key);
+        if block.status == BlockStatus::Success {
+            self.states[t].completed_count += 1;
+            self.queues[t].forget_retries(key);
+            if self.graph.has_downstream(t) {
+                self.surface
+                    .mark_success(&self.graph, t, &g, &mut self.ready);
+                self.queue_ready();
+            }
+        } else if !self.abandoned[t]
+            && self.queues[t].retries(key) < self.graph.tasks()[t].max_retries()
+        {
+            self.queues[t].count_retry(key);
+            self.queues[t].push_ready(key);
+            self.states[t].ready_count += 1;
+            self.live += 1;
+            self.last_ready_tasks.push(t);
+        } else {
+            self.queues[t].forget_retries(key);
+            self.states[t].failed_count += 1;
+            self.fail_downstream(t, &g);
+        }
+        if self.live == 0 {
+            self.orphan_stranded();
+        }
+        Ok(())
+    }
+
+    /// Queues the blocks in `self.ready` in their own tasks.
+    #[inline]
+    fn queue_ready(&mut self) {
+        for r in self.ready.drain(..) {
+            if self.abandoned[r.task] {
+                continue; // already counted as orphaned
+            }
+            self.queues[r.task].push_ready(r.key);
+            self.states[r.task].ready_count += 1;
+            self.live += 1;
+            if !self.last_ready_tasks.contains(&r.task) {
+                self.last_ready_tasks.push(r.task);
+            }
+        }
+    }
+
+    fn fail_downstream(&mut self, t: usize, g: &Vector) {
+        self.surface
+            .mark_failure(&self.graph, t, g, self.count_all_orphans, &mut self.orphans);
+        for (task, n) in self.orphans.iter_mut().enumerate() {
+            if !self.abandoned[task] {
+                self.states[task].orphaned_count += *n;
+            }
+            *n = 0;
+        }
+    }
+
+    /// Gives up on a task (its workers keep dying): its ready and pending blocks count as
+    /// orphaned, and blocks of other tasks that wait for them are orphaned once nothing else can
+    /// run. Blocks of the task that are out are still taken back normally.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] for an unknown task id.
+    pub fn abandon_task(&mut self, task_id: &str) -> Result<(), CoreError> {
+        let t = self
+            .graph
+            .index_of(task_id)
+            .ok_or_else(|| CoreError::UnknownTask {
+                task_id: task_id.to_owned(),
+            })?;
+        if self.abandoned[t] {
+            return Ok(());
+        }
+        self.abandoned[t] = true;
+        let ready = self.queues[t].drain_ready();
+        self.live -= ready;
+        let state = &mut self.states[t];
+        state.ready_count = 0;
+        state.orphaned_count += state.pending_count();
+        self.surface.clear_task(t);
+        if self.live == 0 {
+            self.orphan_stranded();
+        }
+        Ok(())
+    }
+
+    /// Nothing is ready or out anywhere, so no pending block can ever become ready: each is an
+    /// orphan whose walk was cut short (§9.7), depends on an abandoned task, or (a block of a
+    /// downstream task that no upstream block overlaps) has no way to start. Counting them as
+    /// orphaned keeps the counts exact and lets the run end instead of hanging.
+    fn orphan_stranded(&mut self) {
+        for state in &mut self.states {
+            state.orphaned_count += state.pending_count();
+        }
+    }
+}

@@ -1,0 +1,462 @@
+//! A task: a total ROI tiled by block templates, with options (behaviour.md §6).
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::time::Duration;
+
+use daisy_geometry::Roi;
+
+use crate::{Block, BlockwiseDependencyGraph, CoreError, Fit, TaskId};
+
+/// The error a block or check function may return.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A check run on a block; `Ok(true)` means "done".
+pub type CheckFunction = Arc<dyn Fn(&Block) -> Result<bool, BoxError> + Send + Sync>;
+
+/// An in-process block function.
+pub type BlockFunction = Arc<dyn Fn(&mut Block) -> Result<(), BoxError> + Send + Sync>;
+
+/// A named unit of work: a total ROI tiled into blocks, a block function and options.
+///
+/// Built with [`Task::builder`]; immutable and shared as `Arc<Task>` once built.
+///
+/// ```
+/// use daisy_core::{Fit, Task};
+/// use daisy_geometry::Roi;
+///
+/// let task = Task::builder(
+///     "smooth",
+///     Roi::from_values(&[0, 0, 0], &[1024, 1024, 1024]).unwrap(),
+///     Roi::from_values(&[0, 0, 0], &[80, 80, 80]).unwrap(),
+///     Roi::from_values(&[8, 8, 8], &[64, 64, 64]).unwrap(),
+/// )
+/// .fit(Fit::Shrink)
+/// .max_retries(3)
+/// .build()
+/// .unwrap();
+/// assert_eq!(task.total_write_roi().to_string(), "[8:1016, 8:1016, 8:1016] (1008, 1008, 1008)");
+/// ```
+pub struct Task {
+    task_id: TaskId,
+    total_roi: Roi,
+    read_roi: Roi,
+    write_roi: Roi,
+    total_write_roi: Roi,
+    process_function: Option<BlockFunction>,
+    check_function: Option<CheckFunction>,
+    post_check_function: Option<CheckFunction>,
+    read_write_conflict: bool,
+    num_workers: usize,
+    max_retries: u32,
+    fit: Fit,
+    timeout: Option<Duration>,
+    upstream_tasks: Vec<Arc<Task>>,
+    max_worker_restarts: u32,
+    /// Set by `build`: every built task has its tiling.
+    tiling: Option<BlockwiseDependencyGraph>,
+}
+
+impl Task {
+    /// Starts building a task from its id, total (read) ROI and block templates.
+    pub fn builder(
+        task_id: impl Into<TaskId>,
+        total_roi: Roi,
+        read_roi: Roi,
+        write_roi: Roi,
+    ) -> TaskBuilder {
+        TaskBuilder {
+            task: Task {
+                task_id: task_id.into(),
+                total_roi,
+                read_roi,
+                write_roi,
+                total_write_roi: total_roi,
+                process_function: None,
+                check_function: None,
+                post_check_function: None,
+                read_write_conflict: true,
+                num_workers: 1,
+                max_retries: 2,
+                fit: Fit::Valid,
+                timeout: None,
+                upstream_tasks: Vec::new(),
+                max_worker_restarts: 10,
+                tiling: None,
+            },
+        }
+    }
+
+    /// The task's unique name.
+    #[must_use]
+    pub fn task_id(&self) -> &TaskId {
+        &self.task_id
+    }
+    /// The total read ROI.
+    #[must_use]
+    pub fn total_roi(&self) -> Roi {
+        self.total_roi
+    }
+    /// The block-relative read ROI template.
+    #[must_use]
+    pub fn read_roi(&self) -> Roi {
+        self.read_roi
+    }
+    /// The block-relative write ROI template.
+    #[must_use]
+    pub fn write_roi(&self) -> Roi {
+        self.write_roi
+    }
+    /// The total ROI shrunk by the context: the region write ROIs tile.
+    #[must_use]
+    pub fn total_write_roi(&self) -> Roi {
+        self.total_write_roi
+    }
+    /// The in-process block function, if any.
+    #[must_use]
+    pub fn process_function(&self) -> Option<&BlockFunction> {
+        self.process_function.as_ref()
+    }
+    /// The pre-check, if any.
+    #[must_use]
+    pub fn check_function(&self) -> Option<&CheckFunction> {
+        self.check_function.as_ref()
+    }
+    /// The post-check, if any.
+    #[must_use]
+    pub fn post_check_function(&self) -> Option<&CheckFunction> {
+        self.post_check_function.as_ref()
+    }
+    /// Whether blocks whose read ROI overlaps another's write ROI must not run together.
+    #[must_use]
+    pub fn read_write_conflict(&self) -> bool {
+        self.read_write_conflict
+    }
+    /// The number of workers for this task.
+    #[must_use]
+    pub fn num_workers(&self) -> usize {
+        self.num_workers
+    }
+    /// A block is attempted up to `max_retries + 1` times.
+    #[must_use]
+    pub fn max_retries(&self) -> u32 {
+        self.max_retries
+    }
+    /// The fit mode.
+    #[must_use]
+    pub fn fit(&self) -> Fit {
+        self.fit
+    }
+    /// How long a block may stay out before it is lost.
+    #[must_use]
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+    /// The tasks this task reads from.
+    #[must_use]
+    pub fn upstream_tasks(&self) -> &[Arc<Task>] {
+        &self.upstream_tasks
+    }
+    /// The task's blocks and the conflicts among them.
+    #[must_use]
+    pub fn tiling(&self) -> Option<&BlockwiseDependencyGraph> {
+        self.tiling.as_ref()
+    }
+    /// How many times crashed workers of this task are replaced.
+    #[must_use]
+    pub fn max_worker_restarts(&self) -> u32 {
+        self.max_worker_restarts
+    }
+
+    /// Runs the pre-check on a block: `true` means it is already done and is skipped.
+    ///
+    /// A check that fails or panics is logged and counts as "not done".
+    #[must_use]
+    pub fn pre_check(&self, block: &Block) -> bool {
+        run_check(self.check_function.as_ref(), block, "pre_check").unwrap_or(false)
+    }
+
+    /// Runs the post-check on a block a worker reported as done: `false` fails the block.
+    ///
+    /// Without a post-check the result is `true`; a check that fails or panics gives `false`.
+    #[must_use]
+    pub fn post_check(&self, block: &Block) -> bool {
+        run_check(self.post_check_function.as_ref(), block, "post_check").unwrap_or(true)
+    }
+}
+
+/// Runs a check, catching errors and panics; `None` if there is no check.
+fn run_check(check: Option<&CheckFunction>, block: &Block, name: &str) -> Option<bool> {
+    let check = check?;
+    Some(match catch_unwind(AssertUnwindSafe(|| check(block))) {
+        Ok(Ok(done)) => done,
+        Ok(Err(error)) => {
+            tracing::error!("{name}() exception for block {}: {error}", block.block_id);
+            false
+        }
+        Err(_) => {
+            tracing::error!("{name}() panicked for block {}", block.block_id);
+            false
+        }
+    })
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("task_id", &self.task_id)
+            .field("total_roi", &self.total_roi)
+            .field("read_roi", &self.read_roi)
+            .field("write_roi", &self.write_roi)
+            .field("read_write_conflict", &self.read_write_conflict)
+            .field("fit", &self.fit)
+            .field("num_workers", &self.num_workers)
+            .field("max_retries", &self.max_retries)
+            .field("timeout", &self.timeout)
+            .field(
+                "upstream_tasks",
+                &self
+                    .upstream_tasks
+                    .iter()
+                    .map(|t| t.task_id.clone())
+                    .collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Task`], validating it in [`TaskBuilder::build`].
+#[must_use]
+pub struct TaskBuilder {
+    task: Task,
+}
+
+impl TaskBuilder {
+    /// The in-process block function (threads, serial runs).
+    pub fn process_function(
+        mut self,
+        f: impl Fn(&mut Block) -> Result<(), BoxError> + Send + Sync + 'static,
+    ) -> Self {
+        self.task.process_function = Some(Arc::new(f));
+        self
+    }
+    /// The pre-check: `Ok(true)` skips the block.
+    pub fn check_function(
+        mut self,
+        f: impl Fn(&Block) -> Result<bool, BoxError> + Send + Sync + 'static,
+    ) -> Self {
+        self.task.check_function = Some(Arc::new(f));
+        self
+    }
+    /// The post-check, run after a worker reports success: `Ok(false)` fails the block.
+    pub fn post_check_function(
+        mut self,
+        f: impl Fn(&Block) -> Result<bool, BoxError> + Send + Sync + 'static,
+    ) -> Self {
+        self.task.post_check_function = Some(Arc::new(f));
+        self
+    }
+    /// Whether neighbouring blocks conflict (default `true`).
+    pub fn read_write_conflict(mut self, conflict: bool) -> Self {
+        self.task.read_write_conflict = conflict;
+        self
+    }
+    /// The number of workers (default 1).
+    pub fn num_workers(mut self, n: usize) -> Self {
+        self.task.num_workers = n;
+        self
+    }
+    /// Retries per block (default 2).
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.task.max_retries = n;
+        self
+    }
+    /// The fit mode (default [`Fit::Valid`]).
+    pub fn fit(mut self, fit: Fit) -> Self {
+        self.task.fit = fit;
+        self
+    }
+    /// The per-block timeout (default none).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.task.timeout = Some(timeout);
+        self
+    }
+    /// Adds a task this task reads from.
+    pub fn upstream_task(mut self, task: &Arc<Task>) -> Self {
+        self.task.upstream_tasks.push(Arc::clone(task));
+        self
+    }
+    /// Adds tasks this task reads from.
+    pub fn upstream_tasks<'a>(mut self, tasks: impl IntoIterator<Item = &'a Arc<Task>>) -> Self {
+        self.task.upstream_tasks.extend(tasks.into_iter().cloned());
+        self
+    }
+    /// How many times crashed workers are replaced (default 10).
+    pub fn max_worker_restarts(mut self, n: u32) -> Self {
+        self.task.max_worker_restarts = n;
+        self
+    }
+
+    /// Validates the task and returns it.
+    ///
+    /// # Errors
+    ///
+    /// - [`CoreError::InvalidTaskId`] for an empty id or one containing `:` or `=`;
+    /// - [`CoreError::DimensionMismatch`] if the three ROIs differ in dimensions;
+    /// - [`CoreError::Unbounded`] if a ROI is unbounded;
+    /// - [`CoreError::NonPositiveWriteShape`] if a write shape element is ≤ 0;
+    /// - [`CoreError::ReadMustContainWrite`] with `read_write_conflict` and a read ROI that
+    ///   does not contain the write ROI;
+    /// - [`CoreError::CoordinateOutOfRange`] for coordinates beyond ±2^60;
+    /// - [`CoreError::CollidingBlockIds`] if the write ROI begins before the read ROI (possible
+    ///   only without `read_write_conflict`): block ids, relative to the total read ROI, would
+    ///   repeat (daisy 1.x accepted this and then crashed releasing the second block).
+    pub fn build(self) -> Result<Arc<Task>, CoreError> {
+        let mut task = self.task;
+        let id = task.task_id.to_string();
+        if id.is_empty() || id.contains([':', '=']) {
+            return Err(CoreError::InvalidTaskId { task_id: id });
+        }
+        let tiling = BlockwiseDependencyGraph::new(
+            task.task_id.clone(),
+            task.read_roi,
+            task.write_roi,
+            task.read_write_conflict,
+            task.fit,
+            Some(task.total_roi),
+            None,
+        )?;
+        if task.read_write_conflict && !task.read_roi.contains(&task.write_roi) {
+            return Err(CoreError::ReadMustContainWrite {
+                task_id: id,
+                read: task.read_roi.to_string(),
+                write: task.write_roi.to_string(),
+            });
+        }
+        task.total_write_roi = tiling.total_write_roi();
+        task.tiling = Some(tiling);
+        Ok(Arc::new(task))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn roi(offset: &[i64], shape: &[i64]) -> Roi {
+        Roi::from_values(offset, shape).unwrap()
+    }
+
+    #[test]
+    fn total_write_roi_is_shrunk_by_the_context() {
+        let task = Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[1], &[2]))
+            .build()
+            .unwrap();
+        assert_eq!(task.total_write_roi(), roi(&[1], &[8]));
+        assert_eq!(task.max_retries(), 2);
+        assert_eq!(task.num_workers(), 1);
+        assert!(task.read_write_conflict());
+        assert_eq!(task.fit(), Fit::Valid);
+        assert_eq!(task.timeout(), None);
+    }
+
+    #[test]
+    fn bad_tasks_are_errors_that_name_the_values() {
+        let r = roi(&[0, 0], &[4, 4]);
+        let err = Task::builder("t", roi(&[0], &[10]), r, r)
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "task t: total ROI has 1 dimensions, expected 2"
+        );
+        let err = Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[2], &[4]))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "task t: read ROI must contain write ROI, got read [0:4] (4) and write [2:6] (4)"
+        );
+        let err = Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[0]))
+            .read_write_conflict(false)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, CoreError::NonPositiveWriteShape { .. }),
+            "{err}"
+        );
+        let err = Task::builder("a:b", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[4]))
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, CoreError::InvalidTaskId { .. }));
+        let unbounded = Roi::unbounded(1).unwrap();
+        let err = Task::builder("t", unbounded, roi(&[0], &[4]), roi(&[0], &[4]))
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CoreError::Unbounded {
+                    what: "total ROI",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = Task::builder("t", roi(&[0], &[1 << 61]), roi(&[0], &[4]), roi(&[0], &[4]))
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(err, CoreError::CoordinateOutOfRange { .. }),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn write_before_read_without_conflict() {
+        // A read ROI beginning after the write ROI is fine ...
+        let ok = Task::builder("t", roi(&[0], &[20]), roi(&[0], &[2]), roi(&[1], &[3]))
+            .read_write_conflict(false)
+            .build();
+        assert!(ok.is_ok());
+        // ... but not the other way round: blocks 0 and 1 would both get index trunc(-1/3) = trunc(2/3) = 0.
+        let err = Task::builder("t", roi(&[0], &[20]), roi(&[1], &[2]), roi(&[0], &[3]))
+            .read_write_conflict(false)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CoreError::CollidingBlockIds {
+                    dim: 0,
+                    ahead: 1,
+                    write_size: 3,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn checks_catch_errors_and_panics() {
+        let block = Block::new("t".into(), 0, roi(&[0], &[4]), roi(&[0], &[4]));
+        let t = |pre: fn(&Block) -> Result<bool, BoxError>| {
+            Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[4]))
+                .check_function(pre)
+                .post_check_function(pre)
+                .build()
+                .unwrap()
+        };
+        assert!(t(|_| Ok(true)).pre_check(&block));
+        assert!(!t(|_| Err("boom".into())).pre_check(&block));
+        assert!(!t(|_| panic!("boom")).pre_check(&block));
+        assert!(!t(|_| panic!("boom")).post_check(&block));
+        let plain = Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[4]))
+            .build()
+            .unwrap();
+        assert!(!plain.pre_check(&block));
+        assert!(plain.post_check(&block));
+    }
+}
