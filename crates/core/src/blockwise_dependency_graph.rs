@@ -747,16 +747,22 @@ impl BlockwiseDependencyGraph {
     pub(crate) fn write_overlap(&self, lo: &Vector, hi: &Vector, out: &mut GridBox) {
         out.dims = self.dims;
         for d in 0..self.dims {
-            let (b, w, e) = (self.write_begin[d], self.write_size[d], self.write_total[d]);
-            // [b + g·w, min(b + (g+1)·w, b + e)) overlaps [lo, hi) ⟺ b + g·w < hi, b + (g+1)·w > lo, b + e > lo.
-            out.axes[d] = if hi[d] > lo[d] && b + e > lo[d] {
-                Progression::range(
-                    floor_div(lo[d] - b, w).max(0),
-                    ceil_div(hi[d] - b, w).min(self.grid[d]),
-                )
-            } else {
-                Progression::default()
-            };
+            out.axes[d] = self.write_overlap_axis(d, lo[d], hi[d]);
+        }
+    }
+
+    /// [`Self::write_overlap`] in one dimension.
+    #[inline]
+    pub(crate) fn write_overlap_axis(&self, d: usize, lo: i64, hi: i64) -> Progression {
+        let (b, w, e) = (self.write_begin[d], self.write_size[d], self.write_total[d]);
+        // [b + g·w, min(b + (g+1)·w, b + e)) overlaps [lo, hi) ⟺ b + g·w < hi, b + (g+1)·w > lo, b + e > lo.
+        if hi > lo && b + e > lo {
+            Progression::range(
+                floor_div(lo - b, w).max(0),
+                ceil_div(hi - b, w).min(self.grid[d]),
+            )
+        } else {
+            Progression::default()
         }
     }
 
@@ -799,13 +805,25 @@ impl BlockwiseDependencyGraph {
     pub(crate) fn fitted_read(&self, g: &Vector) -> (Vector, Vector) {
         let (mut lo, mut hi) = ([0; MAX_DIMS], [0; MAX_DIMS]);
         for d in 0..self.dims {
-            lo[d] = self.read_begin[d] + g[d] * self.write_size[d];
-            hi[d] = lo[d] + self.read_size[d];
-            if self.fit == Fit::Shrink {
-                hi[d] = hi[d].min(self.read_begin[d] + self.read_total[d]);
-            }
+            (lo[d], hi[d]) = self.fitted_read_axis(d, g[d]);
         }
         (lo, hi)
+    }
+
+    /// [`Self::fitted_read`] in one dimension.
+    #[inline]
+    pub(crate) fn fitted_read_axis(&self, d: usize, g: i64) -> (i64, i64) {
+        let lo = self.read_begin[d] + g * self.write_size[d];
+        let mut hi = lo + self.read_size[d];
+        if self.fit == Fit::Shrink {
+            hi = hi.min(self.read_begin[d] + self.read_total[d]);
+        }
+        (lo, hi)
+    }
+
+    /// Blocks per dimension.
+    pub(crate) fn grid(&self) -> &Vector {
+        &self.grid
     }
 
     /// The blocks of a box, sorted by spatial id.

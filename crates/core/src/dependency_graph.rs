@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::grid::{GridBox, Vector};
+use crate::grid::{GridBox, Progression, Vector};
+use crate::root_cursor::RootCursor;
 use crate::{Block, BlockwiseDependencyGraph, CoreError, LevelBlocks, Task, TaskId};
 
 /// The tasks of a run with their tilings and the upstream relation among them.
@@ -207,6 +208,32 @@ impl DependencyGraph {
     /// Whether task `t` has no upstream tasks.
     pub(crate) fn is_root_task(&self, t: usize) -> bool {
         self.upstream_tasks[t].is_empty()
+    }
+
+    /// The blocks of task `t` that wait for no other block, lazily (see [`RootCursor`]).
+    pub(crate) fn roots(&self, t: usize) -> RootCursor {
+        let graph = &self.graphs[t];
+        let level0 = graph.level_box(0);
+        let mut holes = Vec::new();
+        for &u in &self.upstream_tasks[t] {
+            // Per dimension, the grid indices whose read ROI overlaps some block of `u`: a range,
+            // since both ends of the read ROI grow with the index.
+            let mut hole = GridBox::new(graph.dims());
+            for d in 0..graph.dims() {
+                let overlapping = |g: &i64| {
+                    let (lo, hi) = graph.fitted_read_axis(d, *g);
+                    self.graphs[u].write_overlap_axis(d, lo, hi).count > 0
+                };
+                let n = graph.grid()[d];
+                let first = (0..n).find(overlapping).unwrap_or(n);
+                let end = (first..n).rev().find(overlapping).map_or(first, |g| g + 1);
+                hole.axes[d] = Progression::range(first, end);
+            }
+            if hole.len() > 0 {
+                holes.push(hole);
+            }
+        }
+        RootCursor::new(level0, holes)
     }
     /// Whether any block of task `t` can have a downstream block.
     pub(crate) fn has_downstream(&self, t: usize) -> bool {

@@ -42,6 +42,7 @@ mod fit;
 mod grid;
 mod processing_queue;
 mod ready_surface;
+mod root_cursor;
 mod scheduler;
 mod serial;
 mod task;

@@ -5,16 +5,17 @@ use std::collections::VecDeque;
 use rustc_hash::FxHashMap;
 
 use crate::BlockwiseDependencyGraph;
-use crate::grid::{GridCursor, Vector};
+use crate::grid::Vector;
+use crate::root_cursor::RootCursor;
 
 /// Ready and processing blocks of one task.
 ///
-/// Roots (level-0 blocks of a task without upstream tasks) come lazily from a cursor and are
-/// handed out first; other ready blocks wait in a FIFO as 8-byte keys. Nothing here grows with
+/// Roots (blocks that wait for nothing: the level-0 blocks of a task without upstream tasks)
+/// come lazily from a cursor and are handed out first; other ready blocks wait in a FIFO as 8-byte keys. Nothing here grows with
 /// the volume: only with the ready frontier and the blocks in flight.
 #[derive(Debug, Clone)]
 pub struct ProcessingQueue {
-    root_generator: Option<GridCursor>,
+    root_generator: Option<RootCursor>,
     ready_queue: VecDeque<u64>,
     /// Spatial id → key of the blocks out.
     processing_blocks: FxHashMap<u64, u64>,
@@ -23,10 +24,10 @@ pub struct ProcessingQueue {
 }
 
 impl ProcessingQueue {
-    /// A queue seeded with a task's roots (for root tasks) or empty.
-    pub(crate) fn new(graph: &BlockwiseDependencyGraph, is_root_task: bool) -> Self {
+    /// A queue seeded with a task's roots.
+    pub(crate) fn new(roots: RootCursor) -> Self {
         Self {
-            root_generator: is_root_task.then(|| GridCursor::new(graph.level_box(0))),
+            root_generator: Some(roots),
             ready_queue: VecDeque::new(),
             processing_blocks: FxHashMap::default(),
             block_retries: FxHashMap::default(),

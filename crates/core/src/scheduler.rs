@@ -78,7 +78,7 @@ impl Scheduler {
         let mut live = 0;
         for t in 0..n {
             let tiling = graph.graph(t);
-            let queue = ProcessingQueue::new(tiling, graph.is_root_task(t));
+            let queue = ProcessingQueue::new(graph.roots(t));
             let ready_count = queue.num_ready();
             live += ready_count;
             states.push(TaskState {

@@ -1,5 +1,7 @@
 //! Every worked example of behaviour.md §5–§9 that the core covers.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use daisy_core::{
@@ -196,7 +198,8 @@ fn two_dimensional_worked_example() {
         Fit::Valid,
     );
     assert_eq!(g.total_write_roi().to_string(), "[1:5, 1:5] (4, 4)");
-    let table: [(&[u64], &[(i64, i64)], &[(&[u64], &[u64])]); 4] = [
+    type Level<'a> = (&'a [u64], &'a [(i64, i64)], &'a [(&'a [u64], &'a [u64])]);
+    let table: [Level; 4] = [
         (
             &[12, 23, 25, 40],
             &[(2, 2), (2, 4), (4, 2), (4, 4)],
