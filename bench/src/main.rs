@@ -1,1 +1,174 @@
-fn main() {}
+//! Benchmarks of daisy, one JSON line per run.
+//!
+//! ```text
+//! cargo run --release -p daisy-bench -- scheduler --blocks 1000000 [--conflict] [--first-block]
+//! ```
+//!
+//! `scheduler` drives the in-process acquire+release loop over a 3-D task of 64³ write blocks
+//! with 8 voxels of context (read blocks of 80³), on a grid as close to a cube as the number of
+//! blocks allows, one block out at a time, and prints `scenario`, `blocks`, `conflict`,
+//! `seconds`, `blocks_per_s`, `peak_rss_mb` and `first_block_ms` (from building the task to the
+//! first block in hand). `--first-block` stops after the first block.
+
+use std::process::ExitCode;
+use std::time::Instant;
+
+use daisy_core::{BlockStatus, Scheduler, Task};
+use daisy_geometry::Roi;
+
+const USAGE: &str = "usage: daisy-bench scheduler --blocks N [--conflict] [--first-block]";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(line) => {
+            println!("{line}");
+            ExitCode::SUCCESS
+        }
+        Err(message) => {
+            eprintln!("daisy-bench: {message}\n{USAGE}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<String, String> {
+    let Some((scenario, rest)) = args.split_first() else {
+        return Err("no scenario given".into());
+    };
+    if scenario != "scheduler" {
+        return Err(format!("unknown scenario {scenario:?}"));
+    }
+    let mut blocks = None;
+    let (mut conflict, mut first_only) = (false, false);
+    let mut rest = rest.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--blocks" => {
+                let value = rest.next().ok_or("--blocks needs a value")?;
+                let n: u64 = value
+                    .parse()
+                    .map_err(|_| format!("--blocks: not a positive integer: {value:?}"))?;
+                blocks = Some(n.max(1));
+            }
+            "--conflict" => conflict = true,
+            "--first-block" => first_only = true,
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    let blocks = blocks.ok_or("--blocks is required")?;
+    scheduler(blocks, conflict, first_only)
+}
+
+/// Three factors of `n`, as close to each other as possible.
+fn cube_grid(n: u64) -> [i64; 3] {
+    let mut best = [1, 1, n];
+    for a in (1..).take_while(|a| a * a * a <= n) {
+        if n % a != 0 {
+            continue;
+        }
+        let m = n / a;
+        for b in (a..).take_while(|b| b * b <= m) {
+            if m % b == 0 && m / b - a < best[2] - best[0] {
+                best = [a, b, m / b];
+            }
+        }
+    }
+    best.map(|x| x as i64)
+}
+
+fn scheduler(blocks: u64, conflict: bool, first_only: bool) -> Result<String, String> {
+    let grid = cube_grid(blocks);
+    let (write, context) = (64, 8);
+    let start = Instant::now();
+    let shape: Vec<i64> = grid.iter().map(|n| n * write + 2 * context).collect();
+    let task = Task::builder(
+        "bench",
+        Roi::from_values(&[0, 0, 0], &shape).map_err(|e| e.to_string())?,
+        Roi::from_values(&[0, 0, 0], &[write + 2 * context; 3]).map_err(|e| e.to_string())?,
+        Roi::from_values(&[context; 3], &[write; 3]).map_err(|e| e.to_string())?,
+    )
+    .read_write_conflict(conflict)
+    .build()
+    .map_err(|e| e.to_string())?;
+    let mut scheduler = Scheduler::new(&[task], true).map_err(|e| e.to_string())?;
+    let mut first = scheduler.acquire_block("bench").ok_or("no first block")?;
+    let first_block_ms = start.elapsed().as_secs_f64() * 1e3;
+    if !first_only {
+        first.status = BlockStatus::Success;
+        scheduler.release_block(&first).map_err(|e| e.to_string())?;
+        let mut done = 1u64;
+        while let Some(mut block) = scheduler.acquire_block("bench") {
+            block.status = BlockStatus::Success;
+            scheduler.release_block(&block).map_err(|e| e.to_string())?;
+            done += 1;
+        }
+        if done != blocks {
+            return Err(format!("processed {done} blocks, expected {blocks}"));
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let rate = if first_only {
+        serde_json::Value::Null
+    } else {
+        (blocks as f64 / seconds).round().into()
+    };
+    Ok(serde_json::json!({
+        "scenario": "scheduler",
+        "blocks": blocks,
+        "grid": grid,
+        "conflict": conflict,
+        "seconds": seconds,
+        "blocks_per_s": rate,
+        "peak_rss_mb": peak_rss_mb(),
+        "first_block_ms": first_block_ms,
+    })
+    .to_string())
+}
+
+/// The peak resident set size of this process, from `/proc/self/status` (Linux).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grids_close_to_a_cube() {
+        assert_eq!(cube_grid(1_000_000), [100, 100, 100]);
+        assert_eq!(cube_grid(10_000), [20, 20, 25]);
+        assert_eq!(cube_grid(100_000_000), [400, 500, 500]);
+        assert_eq!(cube_grid(7), [1, 1, 7]);
+        assert_eq!(cube_grid(1), [1, 1, 1]);
+    }
+
+    #[test]
+    fn runs_and_reports() {
+        let line = run(&[
+            "scheduler".into(),
+            "--blocks".into(),
+            "1000".into(),
+            "--conflict".into(),
+        ])
+        .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["blocks"], 1000);
+        assert_eq!(v["conflict"], true);
+        assert!(v["blocks_per_s"].as_f64().unwrap() > 0.0);
+        assert!(
+            run(&["scheduler".into()])
+                .unwrap_err()
+                .contains("--blocks is required")
+        );
+        assert!(
+            run(&["nope".into()])
+                .unwrap_err()
+                .contains("unknown scenario")
+        );
+    }
+}

@@ -88,6 +88,7 @@ pub struct Block {
 impl Block {
     /// A block with a given id, in state CREATED.
     #[must_use]
+    #[inline]
     pub fn new(task_id: TaskId, spatial_id: u64, read_roi: Roi, write_roi: Roi) -> Self {
         Self {
             block_id: BlockId {

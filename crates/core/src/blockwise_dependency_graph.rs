@@ -23,7 +23,7 @@ use std::cmp::Ordering;
 use daisy_geometry::{Coordinate, MAX_DIMS, Roi};
 
 use crate::grid::{GridBox, GridCursor, Progression, Vector, ceil_div, floor_div};
-use crate::{Block, CoreError, Fit, TaskId, cantor_number};
+use crate::{Block, BlockId, BlockStatus, CoreError, Fit, TaskId, cantor_number};
 
 /// Task coordinates are limited to ±2^60, so sums of a few of them never overflow `i64`.
 const COORDINATE_LIMIT: i64 = 1 << 60;
@@ -503,6 +503,7 @@ impl BlockwiseDependencyGraph {
     // ---- crate-internal grid interface used by the dependency graph and the scheduler ----
 
     /// The block at grid position `g` (fitted).
+    #[inline]
     pub(crate) fn block_at(&self, g: &Vector) -> Block {
         let (mut read, mut write, mut index) = ([0; MAX_DIMS], [0; MAX_DIMS], [0; MAX_DIMS]);
         for d in 0..self.dims {
@@ -511,20 +512,24 @@ impl BlockwiseDependencyGraph {
             write[d] = self.write_begin[d] + o;
             index[d] = g[d] + self.id_shift[d];
         }
-        let dims = self.dims;
-        let read_roi = roi(&read[..dims], &self.read_size[..dims]);
-        let write_roi = roi(&write[..dims], &self.write_size[..dims]);
-        let mut block = Block::new(
-            self.task_id.clone(),
-            self.spatial_id_of_index(&index),
-            read_roi,
+        let write_roi = roi(&write, &self.write_size, self.dims);
+        let mut block = Block {
+            block_id: BlockId {
+                task_id: self.task_id.clone(),
+                spatial_id: self.spatial_id_of_index(&index),
+            },
+            read_roi: roi(&read, &self.read_size, self.dims),
             write_roi,
-        );
+            requested_write_roi: write_roi,
+            status: BlockStatus::Created,
+            started_processing: None,
+            stopped_processing: None,
+        };
         if self.fit == Fit::Shrink && self.needs_shrink(g) {
             // Same dimensions by construction: the intersections cannot fail.
             if let (Ok(w), Ok(r)) = (
-                self.total_write_roi.intersect(&write_roi),
-                self.total_read_roi.intersect(&read_roi),
+                self.total_write_roi.intersect(&block.write_roi),
+                self.total_read_roi.intersect(&block.read_roi),
             ) {
                 block.write_roi = w;
                 block.read_roi = r;
@@ -542,6 +547,7 @@ impl BlockwiseDependencyGraph {
         self.spatial_id_of_index(&index)
     }
 
+    #[inline]
     fn spatial_id_of_index(&self, index: &Vector) -> u64 {
         // The far corner's id fits (checked in `layout`), and ids grow with each component.
         cantor_number(&index[..self.dims]).unwrap_or(u64::MAX)
@@ -871,13 +877,14 @@ fn coordinate(v: &[i64]) -> Coordinate {
     Coordinate::new(v).unwrap_or(Coordinate::empty())
 }
 
-/// A ROI from at most `MAX_DIMS` bounded values.
+/// A block ROI from the graph's arrays.
 #[inline]
 #[allow(clippy::expect_used)]
-fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-    // Invariant, not input: the graph checked its dimensions (1..=MAX_DIMS) at construction and
-    // `from_values` fails only for more than MAX_DIMS or mismatched dimensions.
-    Roi::from_values(offset, shape).expect("block ROIs have the graph's checked dimensions")
+fn roi(offset: &Vector, shape: &Vector, dims: usize) -> Roi {
+    // Invariant, not input: the graph checked its dimensions (1..=MAX_DIMS) and that every
+    // coordinate stays within ±2^60, so block ends cannot overflow.
+    Roi::from_arrays(offset, shape, dims)
+        .expect("block ROIs have the graph's checked dimensions and bounds")
 }
 
 /// The blocks of one level, lazily, row-major. See [`BlockwiseDependencyGraph::level_blocks`].

@@ -19,6 +19,9 @@ use crate::CoreError;
 ///
 /// [`CoreError::BlockIdOverflow`] if the number does not fit into a `u64`.
 pub fn cantor_number(index: &[i64]) -> Result<u64, CoreError> {
+    if let Some(id) = small_cantor(index) {
+        return Ok(id);
+    }
     let overflow = || CoreError::BlockIdOverflow {
         index: index.to_vec(),
     };
@@ -35,6 +38,46 @@ pub fn cantor_number(index: &[i64]) -> Result<u64, CoreError> {
         id = id.checked_add(term).ok_or_else(overflow)?;
     }
     u64::try_from(id).map_err(|_| overflow())
+}
+
+/// The closed forms for one to three dimensions in 64-bit arithmetic, for indices below 2^20
+/// per component (ids below 2^62): no division instruction, no overflow. `None` otherwise.
+#[inline]
+fn small_cantor(index: &[i64]) -> Option<u64> {
+    const LIMIT: u64 = 1 << 20;
+    let c = |i: usize| index[i].max(0) as u64;
+    match index.len() {
+        1 => Some(c(0)),
+        2 if c(0) < LIMIT && c(1) < LIMIT => {
+            let t = c(0) + c(1);
+            Some(triangle(t) + c(0))
+        }
+        3 if c(0) < LIMIT && c(1) < LIMIT && c(2) < LIMIT => {
+            let t = c(0) + c(1);
+            let s = t + c(2);
+            Some(tetrahedron(s) + triangle(t) + c(0))
+        }
+        _ => None,
+    }
+}
+
+/// `t(t+1)/2`, halving whichever factor is even.
+#[inline]
+fn triangle(t: u64) -> u64 {
+    if t % 2 == 0 {
+        (t / 2) * (t + 1)
+    } else {
+        t * (t.div_ceil(2))
+    }
+}
+
+/// `s(s+1)(s+2)/6`, dividing the factors divisible by 2 and by 3 first.
+#[inline]
+fn tetrahedron(s: u64) -> u64 {
+    let mut f = [s, s + 1, s + 2];
+    f[(s % 2) as usize] /= 2; // s or s+1 is even
+    f[((3 - s % 3) % 3) as usize] /= 3; // exactly one of the three is a multiple of 3
+    f[0] * f[1] * f[2]
 }
 
 /// `P(d, s) = s·(s+1)·…·(s+d−1) / d!`, exactly, or `None` on 128-bit overflow.
@@ -139,6 +182,24 @@ mod tests {
         let s: u128 = 3_000_000;
         let expected = s * (s + 1) * (s + 2) / 6 + 2_000_000 * 2_000_001 / 2 + 1_000_000;
         assert_eq!(id(&[1_000_000, 1_000_000, 1_000_000]) as u128, expected);
+    }
+
+    #[test]
+    fn closed_forms_agree_with_the_general_product() {
+        for s in 0..500u64 {
+            assert_eq!(triangle(s) as u128, pyramid(2, s as u128).unwrap());
+            assert_eq!(tetrahedron(s) as u128, pyramid(3, s as u128).unwrap());
+        }
+        let big = (1u64 << 20) - 1;
+        assert_eq!(
+            tetrahedron(3 * big) as u128,
+            pyramid(3, 3 * big as u128).unwrap()
+        );
+        // Just past the fast path the general one takes over.
+        let index = [1 << 20, 5, 7];
+        let s = (1u128 << 20) + 12;
+        let expected = pyramid(3, s).unwrap() + pyramid(2, (1 << 20) + 5).unwrap() + (1 << 20);
+        assert_eq!(cantor_number(&index).unwrap() as u128, expected);
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! .unwrap();
 //! let mut scheduler = Scheduler::new(&[task], true).unwrap();
 //! let mut processed = 0;
-//! while let Some(mut block) = scheduler.acquire_block("smooth").unwrap() {
+//! while let Some(mut block) = scheduler.acquire_block("smooth") {
 //!     // ... read block.read_roi, write block.write_roi ...
 //!     block.status = BlockStatus::Success;
 //!     scheduler.release_block(&block).unwrap();

@@ -94,10 +94,10 @@ impl ProcessingQueue {
         self.processing_blocks.get(&spatial_id).copied()
     }
 
-    /// Records a block as no longer out.
+    /// Records a block as no longer out; its key, if it was out.
     #[inline]
-    pub(crate) fn finish(&mut self, spatial_id: u64) {
-        self.processing_blocks.remove(&spatial_id);
+    pub(crate) fn finish(&mut self, spatial_id: u64) -> Option<u64> {
+        self.processing_blocks.remove(&spatial_id)
     }
 
     /// Counts a failed attempt.

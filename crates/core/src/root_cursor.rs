@@ -17,6 +17,8 @@ use crate::grid::{GridBox, GridCursor, Progression, Vector, ceil_div};
 pub(crate) struct RootCursor {
     level0: GridBox,
     holes: Vec<GridBox>,
+    /// Without holes: the level-0 walk itself.
+    plain: GridCursor,
     rows: GridCursor,
     row: Vector,
     /// Free runs of the current row, as ranges of the last dimension's progression index.
@@ -39,6 +41,7 @@ impl RootCursor {
         let mut cursor = Self {
             level0,
             holes,
+            plain: GridCursor::new(level0),
             rows: GridCursor::new(prefix),
             row: [0; daisy_geometry::MAX_DIMS],
             runs: Intervals::default(),
@@ -92,9 +95,14 @@ impl RootCursor {
     }
 
     /// The next block position, or `None` at the end.
+    #[inline]
     pub fn next_position(&mut self) -> Option<Vector> {
         if self.remaining == 0 {
             return None;
+        }
+        if self.holes.is_empty() {
+            self.remaining -= 1;
+            return self.plain.next_position();
         }
         let last = self.level0.dims - 1;
         loop {

@@ -25,12 +25,12 @@ use crate::{
 /// .build()
 /// .unwrap();
 /// let mut scheduler = Scheduler::new(&[task], true).unwrap();
-/// let mut block = scheduler.acquire_block("t").unwrap().unwrap();
+/// let mut block = scheduler.acquire_block("t").unwrap();
 /// assert_eq!(block.spatial_id(), 2);
-/// assert!(scheduler.acquire_block("t").unwrap().is_none());
+/// assert!(scheduler.acquire_block("t").is_none());
 /// block.status = BlockStatus::Success;
 /// scheduler.release_block(&block).unwrap();
-/// assert_eq!(scheduler.acquire_block("t").unwrap().unwrap().spatial_id(), 1);
+/// assert_eq!(scheduler.acquire_block("t").unwrap().spatial_id(), 1);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Scheduler {
@@ -162,26 +162,21 @@ impl Scheduler {
 
     /// Hands out the next ready block of a task, skipping (and counting) blocks whose pre-check
     /// says they are done. `None` if nothing is ready or the task is unknown.
-    ///
-    /// # Errors
-    ///
-    /// Only the errors of [`Scheduler::release_block`] on a skipped block, which cannot occur.
-    pub fn acquire_block(&mut self, task_id: &str) -> Result<Option<Block>, CoreError> {
-        let Some(t) = self.graph.index_of(task_id) else {
-            return Ok(None);
-        };
+    #[inline]
+    pub fn acquire_block(&mut self, task_id: &str) -> Option<Block> {
+        let t = self.graph.index_of(task_id)?;
+        if self.graph.tasks()[t].check_function().is_none() {
+            // The common path hands the block straight through, built in the caller's slot.
+            return self.take_next(t);
+        }
         loop {
-            let Some(mut block) = self.take_next(t) else {
-                return Ok(None);
-            };
-            if self.graph.tasks()[t].pre_check(&block) {
-                block.status = BlockStatus::Success;
-                self.states[t].skipped_count += 1;
-                self.release_block(&block)?;
-                continue;
+            let block = self.take_next(t)?;
+            if !self.graph.tasks()[t].pre_check(&block) {
+                return Some(block);
             }
-            self.states[t].started = true;
-            return Ok(Some(block));
+            let key = self.queues[t].finish(block.spatial_id())?;
+            self.states[t].skipped_count += 1;
+            self.succeed(t, key);
         }
     }
 
@@ -191,36 +186,16 @@ impl Scheduler {
     /// [`Scheduler::skip_block`] if its pre-check says it is done.
     pub fn acquire_block_unchecked(&mut self, task_id: &str) -> Option<Block> {
         let t = self.graph.index_of(task_id)?;
-        let block = self.take_next(t)?;
-        self.states[t].started = true;
-        Some(block)
+        self.take_next(t)
     }
 
     /// Releases an unchecked block whose pre-check said it is done: it counts as skipped.
     ///
     /// # Errors
     ///
-    /// As [`Scheduler::release_block`].
+    /// [`CoreError::NotProcessing`] if the block is not out; nothing changes then.
     pub fn skip_block(&mut self, block: &mut Block) -> Result<(), CoreError> {
         block.status = BlockStatus::Success;
-        let t = self.processing_task(block)?;
-        self.states[t].skipped_count += 1;
-        self.release_block(block)
-    }
-
-    #[inline]
-    fn take_next(&mut self, t: usize) -> Option<Block> {
-        let tiling = self.graph.graph(t);
-        let g = self.queues[t].get_next(tiling)?;
-        let block = tiling.block_at(&g);
-        self.queues[t].start(block.spatial_id(), tiling.key(&g));
-        let state = &mut self.states[t];
-        state.ready_count -= 1;
-        state.processing_count += 1;
-        Some(block)
-    }
-
-    fn processing_task(&self, block: &Block) -> Result<usize, CoreError> {
         let not_processing = || CoreError::NotProcessing {
             task_id: block.task_id().to_owned(),
             spatial_id: block.spatial_id(),
@@ -232,7 +207,22 @@ impl Scheduler {
         self.queues[t]
             .processing_key(block.spatial_id())
             .ok_or_else(not_processing)?;
-        Ok(t)
+        self.states[t].skipped_count += 1;
+        self.release_block(block)
+    }
+
+    /// The next ready block of task `t`, now out.
+    #[inline]
+    fn take_next(&mut self, t: usize) -> Option<Block> {
+        let tiling = self.graph.graph(t);
+        let g = self.queues[t].get_next(tiling)?;
+        let block = tiling.block_at(&g);
+        self.queues[t].start(block.spatial_id(), tiling.key(&g));
+        let state = &mut self.states[t];
+        state.ready_count -= 1;
+        state.processing_count += 1;
+        state.started = true;
+        Some(block)
     }
 
     /// Takes a block back: SUCCESS releases its downstream blocks; FAILED re-queues it until
@@ -285,12 +275,32 @@ impl Scheduler {
         } else {
             self.queues[t].forget_retries(key);
             self.states[t].failed_count += 1;
+            let g = self.graph.graph(t).position(key);
             self.fail_downstream(t, &g);
         }
         if self.live == 0 {
             self.orphan_stranded();
         }
         Ok(())
+    }
+
+    /// Block `key` of task `t`, no longer out, succeeded: queue what it unblocks.
+    #[inline]
+    fn succeed(&mut self, t: usize, key: u64) {
+        self.states[t].processing_count -= 1;
+        self.states[t].completed_count += 1;
+        self.live -= 1;
+        self.last_ready_tasks.clear();
+        self.queues[t].forget_retries(key);
+        if self.graph.has_downstream(t) {
+            let g = self.graph.graph(t).position(key);
+            self.surface
+                .mark_success(&self.graph, t, &g, &mut self.ready);
+            self.queue_ready();
+        }
+        if self.live == 0 {
+            self.orphan_stranded();
+        }
     }
 
     /// Queues the blocks in `self.ready` in their own tasks.

@@ -60,7 +60,7 @@ pub fn run_serial(tasks: &[Arc<Task>]) -> Result<Vec<(TaskId, TaskState)>, CoreE
     }
     'run: while !scheduler.all_done() {
         for (id, (task, function)) in ids.iter().zip(&functions) {
-            let Some(mut block) = scheduler.acquire_block(id)? else {
+            let Some(mut block) = scheduler.acquire_block(id) else {
                 continue;
             };
             block.status = BlockStatus::Processing;

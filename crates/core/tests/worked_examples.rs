@@ -28,7 +28,7 @@ fn task(id: &str, total: Roi, read: Roi, write: Roi) -> daisy_core::TaskBuilder 
 /// Acquires everything ready, then releases it all with `status`; returns the acquired ids.
 fn drain_level(s: &mut Scheduler, task_id: &str, status: BlockStatus) -> Vec<u64> {
     let mut blocks = Vec::new();
-    while let Some(b) = s.acquire_block(task_id).unwrap() {
+    while let Some(b) = s.acquire_block(task_id) {
         blocks.push(b);
     }
     for b in &mut blocks {
@@ -269,7 +269,7 @@ fn two_dimensional_worked_example() {
     for level_ids in table.iter().map(|(ids, _, _)| *ids) {
         assert_eq!(drain_level(&mut s, "t", BlockStatus::Success), level_ids);
     }
-    assert!(s.acquire_block("t").unwrap().is_none());
+    assert!(s.acquire_block("t").is_none());
     assert!(s.task_state("t").unwrap().is_done());
 
     // Without conflicts: one level, roots row-major.
@@ -322,7 +322,7 @@ fn too_small_for_one_block() {
         .build()
         .unwrap();
     let mut s = Scheduler::new(&[t], true).unwrap();
-    assert!(s.acquire_block("t").unwrap().is_none());
+    assert!(s.acquire_block("t").is_none());
     let state = s.task_state("t").unwrap();
     assert_eq!(state.total_block_count, 0);
     assert!(state.is_done());
@@ -478,9 +478,9 @@ fn chained_release_orders() {
         let mut s = Scheduler::new([&a, &b], true).unwrap();
         for _ in 0..3 {
             drain_level(&mut s, "A", BlockStatus::Success);
-            assert!(s.acquire_block("B").unwrap().is_none());
+            assert!(s.acquire_block("B").is_none());
         }
-        let mut last: Vec<Block> = std::iter::from_fn(|| s.acquire_block("A").unwrap()).collect();
+        let mut last: Vec<Block> = std::iter::from_fn(|| s.acquire_block("A")).collect();
         assert_eq!(ids(&last), [4, 11, 13, 24]);
         let mut queued = 0;
         for (id, want) in order.iter().zip(&expected) {
@@ -495,7 +495,7 @@ fn chained_release_orders() {
                 .collect();
             assert_eq!(gained.is_empty(), want.is_empty());
         }
-        let first_b: Vec<u64> = std::iter::from_fn(|| s.acquire_block("B").unwrap())
+        let first_b: Vec<u64> = std::iter::from_fn(|| s.acquire_block("B"))
             .map(|b| b.spatial_id())
             .collect();
         assert_eq!(first_b, expected.concat());
@@ -511,7 +511,7 @@ fn chained_release_orders() {
             .next()
             .map(|t| t.task_id().clone())
             .unwrap();
-        let mut block = s.acquire_block(&task_id).unwrap().unwrap();
+        let mut block = s.acquire_block(&task_id).unwrap();
         if &*task_id == "A" {
             a_order.push(block.spatial_id())
         } else {
@@ -537,18 +537,18 @@ fn conformance_sequences() {
     };
     // No conflict: 1, 2, None.
     let mut s = Scheduler::new(&[make(false)], true).unwrap();
-    let got: Vec<u64> = std::iter::from_fn(|| s.acquire_block("t").unwrap())
+    let got: Vec<u64> = std::iter::from_fn(|| s.acquire_block("t"))
         .map(|b| b.spatial_id())
         .collect();
     assert_eq!(got, [1, 2]);
 
     // Retries: fail 1 once (re-queued, succeeds), fail 2 three times (permanent).
     let mut s = Scheduler::new(&[make(false)], true).unwrap();
-    let mut one = s.acquire_block("t").unwrap().unwrap();
-    let mut two = s.acquire_block("t").unwrap().unwrap();
+    let mut one = s.acquire_block("t").unwrap();
+    let mut two = s.acquire_block("t").unwrap();
     one.status = BlockStatus::Failed;
     s.release_block(&one).unwrap();
-    let mut one = s.acquire_block("t").unwrap().unwrap();
+    let mut one = s.acquire_block("t").unwrap();
     assert_eq!(one.spatial_id(), 1);
     one.status = BlockStatus::Success;
     s.release_block(&one).unwrap();
@@ -556,11 +556,11 @@ fn conformance_sequences() {
         two.status = BlockStatus::Failed;
         s.release_block(&two).unwrap();
         if attempt < 2 {
-            two = s.acquire_block("t").unwrap().unwrap();
+            two = s.acquire_block("t").unwrap();
             assert_eq!(two.spatial_id(), 2);
         }
     }
-    assert!(s.acquire_block("t").unwrap().is_none());
+    assert!(s.acquire_block("t").is_none());
     let state = s.task_state("t").unwrap();
     assert_eq!((state.completed_count, state.failed_count), (1, 1));
 
@@ -621,7 +621,7 @@ fn bad_releases() {
         .build()
         .unwrap();
     let mut s = Scheduler::new(&[t], true).unwrap();
-    let mut block = s.acquire_block("t").unwrap().unwrap();
+    let mut block = s.acquire_block("t").unwrap();
     let before = *s.task_state("t").unwrap();
     let err = s.release_block(&block).unwrap_err();
     assert_eq!(
@@ -644,7 +644,7 @@ fn bad_releases() {
         s.release_block(&stranger),
         Err(CoreError::NotProcessing { .. })
     ));
-    assert!(s.acquire_block("nope").unwrap().is_none());
+    assert!(s.acquire_block("nope").is_none());
 }
 
 /// §6.4, §9.5: a pre-check that says "done" skips the block, which counts as completed.
@@ -678,7 +678,7 @@ fn empty_intersection_does_not_crash() {
         let Some(task) = s.get_ready_tasks().next().map(|t| t.task_id().clone()) else {
             break;
         };
-        let mut b = s.acquire_block(&task).unwrap().unwrap();
+        let mut b = s.acquire_block(&task).unwrap();
         order.push(b.block_id.to_string());
         b.status = BlockStatus::Success;
         s.release_block(&b).unwrap();
@@ -707,7 +707,7 @@ fn asymmetric_context_inverse() {
     assert_eq!(ids(&g.downstream(&find(&g, "U", 3)).unwrap()), [1, 2, 3, 4]);
     // And the run does not hang when U/4 finishes last.
     let mut s = Scheduler::new([&down], true).unwrap();
-    let mut u: Vec<Block> = std::iter::from_fn(|| s.acquire_block("U").unwrap()).collect();
+    let mut u: Vec<Block> = std::iter::from_fn(|| s.acquire_block("U")).collect();
     u.sort_by_key(|b| (b.spatial_id() == 4, b.spatial_id()));
     for b in &mut u {
         b.status = BlockStatus::Success;

@@ -130,6 +130,33 @@ impl Roi {
         Ok(Roi { offset, shape })
     }
 
+    /// Creates a bounded ROI from fixed-size arrays, of which the first `dims` entries count.
+    ///
+    /// The cheap constructor for hot loops: no error value to build or move. `None` if `dims`
+    /// exceeds [`MAX_DIMS`] or an end `offset + shape` overflows.
+    #[inline]
+    #[must_use]
+    pub fn from_arrays(
+        offset: &[i64; MAX_DIMS],
+        shape: &[i64; MAX_DIMS],
+        dims: usize,
+    ) -> Option<Roi> {
+        if dims > MAX_DIMS {
+            return None;
+        }
+        let (mut o, mut s) = ([0; MAX_DIMS], [0; MAX_DIMS]);
+        let mut fits = true;
+        for d in 0..dims {
+            o[d] = offset[d];
+            s[d] = shape[d];
+            fits &= offset[d].checked_add(shape[d]).is_some();
+        }
+        fits.then(|| Roi {
+            offset: Coordinate::from_raw(o, dims as u8, 0),
+            shape: Coordinate::from_raw(s, dims as u8, 0),
+        })
+    }
+
     /// Creates a bounded ROI from offset and shape values.
     ///
     /// # Errors
@@ -766,6 +793,18 @@ mod tests {
     /// `[begin:end]` in one dimension.
     fn r1(begin: i64, end: i64) -> Roi {
         r([begin], [end - begin])
+    }
+
+    #[test]
+    fn from_arrays_takes_the_first_dims() {
+        let mut o = [9; MAX_DIMS];
+        let mut s = [9; MAX_DIMS];
+        (o[0], o[1], s[0], s[1]) = (1, 2, 3, 4);
+        let roi = Roi::from_arrays(&o, &s, 2).unwrap();
+        assert_eq!(roi, Roi::from_values(&[1, 2], &[3, 4]).unwrap());
+        assert!(Roi::from_arrays(&o, &s, MAX_DIMS + 1).is_none());
+        o[0] = i64::MAX;
+        assert!(Roi::from_arrays(&o, &s, 2).is_none());
     }
 
     #[test]
