@@ -17,7 +17,10 @@ use daisy_core::{Fit, Task, run_serial};
 use daisy_geometry::Roi;
 
 fn main() -> ExitCode {
-    let size: i64 = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(256);
+    let size: i64 = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(256);
     match run(size) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -68,29 +71,37 @@ fn run(n: i64) -> Result<(), String> {
     let (context, write) = (8, 64);
     let roi = |o: i64, s: i64| Roi::from_values(&[o; 3], &[s; 3]).map_err(|e| e.to_string());
     let (source, target) = (Arc::clone(&input), Arc::clone(&output));
-    let task = Task::builder("smooth", roi(0, n)?, roi(0, write + 2 * context)?, roi(context, write)?)
-        .fit(Fit::Shrink)
-        .read_write_conflict(false)
-        .process_function(move |block| {
-            // Read the block's read ROI (here: straight from memory), write its write ROI.
-            let (begin, end) = (block.write_roi.begin(), block.write_roi.end());
-            let (b, e) = (begin.bounded_values().unwrap_or(&[]), end.bounded_values().unwrap_or(&[]));
-            let mut smoothed = Vec::new();
-            for z in b[0]..e[0] {
-                for y in b[1]..e[1] {
-                    for x in b[2]..e[2] {
-                        smoothed.push((source.index(z, y, x), source.mean(z, y, x)));
-                    }
+    let task = Task::builder(
+        "smooth",
+        roi(0, n)?,
+        roi(0, write + 2 * context)?,
+        roi(context, write)?,
+    )
+    .fit(Fit::Shrink)
+    .read_write_conflict(false)
+    .process_function(move |block| {
+        // Read the block's read ROI (here: straight from memory), write its write ROI.
+        let (begin, end) = (block.write_roi.begin(), block.write_roi.end());
+        let (b, e) = (
+            begin.bounded_values().unwrap_or(&[]),
+            end.bounded_values().unwrap_or(&[]),
+        );
+        let mut smoothed = Vec::new();
+        for z in b[0]..e[0] {
+            for y in b[1]..e[1] {
+                for x in b[2]..e[2] {
+                    smoothed.push((source.index(z, y, x), source.mean(z, y, x)));
                 }
             }
-            let mut out = target.lock().map_err(|_| "output lock poisoned")?;
-            for (i, v) in smoothed {
-                out[i] = v;
-            }
-            Ok(())
-        })
-        .build()
-        .map_err(|e| e.to_string())?;
+        }
+        let mut out = target.lock().map_err(|_| "output lock poisoned")?;
+        for (i, v) in smoothed {
+            out[i] = v;
+        }
+        Ok(())
+    })
+    .build()
+    .map_err(|e| e.to_string())?;
 
     let start = Instant::now();
     let states = run_serial(&[task]).map_err(|e| e.to_string())?;
@@ -117,7 +128,11 @@ fn run(n: i64) -> Result<(), String> {
         blockwise.as_secs_f64(),
         whole.as_secs_f64()
     );
-    if mismatches > 0 || states.iter().any(|(_, s)| s.completed_count != s.total_block_count) {
+    if mismatches > 0
+        || states
+            .iter()
+            .any(|(_, s)| s.completed_count != s.total_block_count)
+    {
         return Err("the block-wise result differs from the whole-volume result".into());
     }
     println!("block-wise result equals the whole-volume result");
