@@ -2,7 +2,6 @@
 
 use std::sync::Arc;
 
-use crate::grid::Vector;
 use crate::ready_surface::Ready;
 use crate::{
     Block, BlockStatus, CoreError, DependencyGraph, ProcessingQueue, ReadySurface, Task, TaskId,
@@ -195,20 +194,20 @@ impl Scheduler {
     ///
     /// [`CoreError::NotProcessing`] if the block is not out; nothing changes then.
     pub fn skip_block(&mut self, block: &mut Block) -> Result<(), CoreError> {
-        block.status = BlockStatus::Success;
-        let not_processing = || CoreError::NotProcessing {
-            task_id: block.task_id().to_owned(),
-            spatial_id: block.spatial_id(),
-        };
-        let t = self
-            .graph
-            .index_of(block.task_id())
-            .ok_or_else(not_processing)?;
+        let t = self.task_of(block)?;
         self.queues[t]
             .processing_key(block.spatial_id())
-            .ok_or_else(not_processing)?;
+            .ok_or_else(|| not_processing(block))?;
+        block.status = BlockStatus::Success;
         self.states[t].skipped_count += 1;
         self.release_block(block)
+    }
+
+    /// The index of a block's task.
+    fn task_of(&self, block: &Block) -> Result<usize, CoreError> {
+        self.graph
+            .index_of(block.task_id())
+            .ok_or_else(|| not_processing(block))
     }
 
     /// The next ready block of task `t`, now out.
@@ -232,54 +231,27 @@ impl Scheduler {
     ///
     /// [`CoreError::NotProcessing`] if the block is not out, [`CoreError::UnexpectedStatus`] if
     /// its status is neither SUCCESS nor FAILED; in both cases nothing changes.
+    #[inline]
     pub fn release_block(&mut self, block: &Block) -> Result<(), CoreError> {
-        let not_processing = || CoreError::NotProcessing {
-            task_id: block.task_id().to_owned(),
-            spatial_id: block.spatial_id(),
-        };
-        let t = self
-            .graph
-            .index_of(block.task_id())
-            .ok_or_else(not_processing)?;
-        let key = self.queues[t]
-            .processing_key(block.spatial_id())
-            .ok_or_else(not_processing)?;
+        let t = self.task_of(block)?;
         if !matches!(block.status, BlockStatus::Success | BlockStatus::Failed) {
+            // "Not out" is the more fundamental mistake: report it first.
+            self.queues[t]
+                .processing_key(block.spatial_id())
+                .ok_or_else(|| not_processing(block))?;
             return Err(CoreError::UnexpectedStatus {
                 task_id: block.task_id().to_owned(),
                 spatial_id: block.spatial_id(),
                 status: block.status,
             });
         }
-        self.queues[t].finish(block.spatial_id());
-        self.states[t].processing_count -= 1;
-        self.live -= 1;
-        self.last_ready_tasks.clear();
-        let g = self.graph.graph(t).position(key);
+        let key = self.queues[t]
+            .finish(block.spatial_id())
+            .ok_or_else(|| not_processing(block))?;
         if block.status == BlockStatus::Success {
-            self.states[t].completed_count += 1;
-            self.queues[t].forget_retries(key);
-            if self.graph.has_downstream(t) {
-                self.surface
-                    .mark_success(&self.graph, t, &g, &mut self.ready);
-                self.queue_ready();
-            }
-        } else if !self.abandoned[t]
-            && self.queues[t].retries(key) < self.graph.tasks()[t].max_retries()
-        {
-            self.queues[t].count_retry(key);
-            self.queues[t].push_ready(key);
-            self.states[t].ready_count += 1;
-            self.live += 1;
-            self.last_ready_tasks.push(t);
+            self.succeed(t, key);
         } else {
-            self.queues[t].forget_retries(key);
-            self.states[t].failed_count += 1;
-            let g = self.graph.graph(t).position(key);
-            self.fail_downstream(t, &g);
-        }
-        if self.live == 0 {
-            self.orphan_stranded();
+            self.fail(t, key);
         }
         Ok(())
     }
@@ -303,6 +275,40 @@ impl Scheduler {
         }
     }
 
+    /// Block `key` of task `t`, no longer out, failed: retry it, or fail it for good.
+    fn fail(&mut self, t: usize, key: u64) {
+        self.states[t].processing_count -= 1;
+        self.live -= 1;
+        self.last_ready_tasks.clear();
+        if !self.abandoned[t] && self.queues[t].retries(key) < self.graph.tasks()[t].max_retries() {
+            self.queues[t].count_retry(key);
+            self.queues[t].push_ready(key);
+            self.states[t].ready_count += 1;
+            self.live += 1;
+            self.last_ready_tasks.push(t);
+        } else {
+            self.queues[t].forget_retries(key);
+            self.states[t].failed_count += 1;
+            let g = self.graph.graph(t).position(key);
+            self.surface.mark_failure(
+                &self.graph,
+                t,
+                &g,
+                self.count_all_orphans,
+                &mut self.orphans,
+            );
+            for (task, n) in self.orphans.iter_mut().enumerate() {
+                if !self.abandoned[task] {
+                    self.states[task].orphaned_count += *n;
+                }
+                *n = 0;
+            }
+        }
+        if self.live == 0 {
+            self.orphan_stranded();
+        }
+    }
+
     /// Queues the blocks in `self.ready` in their own tasks.
     #[inline]
     fn queue_ready(&mut self) {
@@ -316,17 +322,6 @@ impl Scheduler {
             if !self.last_ready_tasks.contains(&r.task) {
                 self.last_ready_tasks.push(r.task);
             }
-        }
-    }
-
-    fn fail_downstream(&mut self, t: usize, g: &Vector) {
-        self.surface
-            .mark_failure(&self.graph, t, g, self.count_all_orphans, &mut self.orphans);
-        for (task, n) in self.orphans.iter_mut().enumerate() {
-            if !self.abandoned[task] {
-                self.states[task].orphaned_count += *n;
-            }
-            *n = 0;
         }
     }
 
@@ -368,5 +363,13 @@ impl Scheduler {
         for state in &mut self.states {
             state.orphaned_count += state.pending_count();
         }
+    }
+}
+
+/// The error for a block that is not out.
+fn not_processing(block: &Block) -> CoreError {
+    CoreError::NotProcessing {
+        task_id: block.task_id().to_owned(),
+        spatial_id: block.spatial_id(),
     }
 }
