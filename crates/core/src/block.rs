@@ -10,6 +10,7 @@ pub type TaskId = Arc<str>;
 
 /// The processing status of a block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[repr(u8)]
 pub enum BlockStatus {
     /// Created, not yet handed out.
@@ -51,6 +52,7 @@ impl fmt::Display for BlockStatus {
 
 /// The id of a block: its task and its spatial id (a generalised Cantor number, §5).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BlockId {
     /// The task the block belongs to.
     pub task_id: TaskId,
@@ -68,6 +70,7 @@ impl fmt::Display for BlockId {
 ///
 /// Equality and hashing use the block id only.
 #[derive(Debug, Clone)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Block {
     /// The block's id.
     pub block_id: BlockId,

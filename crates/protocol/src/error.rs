@@ -1,0 +1,78 @@
+//! The error type of the protocol crate.
+
+/// Everything that can be wrong with bytes on the wire or a `DAISY_CONTEXT`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// A frame announced more bytes than allowed.
+    #[error("frame of {len} bytes exceeds the limit of {max} bytes")]
+    FrameTooLarge {
+        /// The announced length.
+        len: u32,
+        /// The limit.
+        max: u32,
+    },
+    /// A frame announced zero bytes.
+    #[error("empty frame")]
+    EmptyFrame,
+    /// A frame's payload is not a valid message.
+    #[error("undecodable message: {reason}")]
+    Decode {
+        /// What the decoder said.
+        reason: String,
+    },
+    /// A frame's payload has bytes left over after the message.
+    #[error("{extra} trailing bytes after a message")]
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
+    /// The first message of a connection does not start with daisy's magic bytes.
+    #[error("not a daisy peer: bad magic {magic:?}")]
+    BadMagic {
+        /// What was received.
+        magic: [u8; 4],
+    },
+    /// The peer speaks another protocol version.
+    #[error("protocol version mismatch: we speak {ours}, the peer {theirs}")]
+    VersionMismatch {
+        /// Our version.
+        ours: u16,
+        /// The peer's.
+        theirs: u16,
+    },
+    /// The peer presented the wrong run token.
+    #[error("wrong run token")]
+    WrongToken,
+    /// A message that is not allowed at this point.
+    #[error("unexpected message: {message}")]
+    UnexpectedMessage {
+        /// A description of the message.
+        message: String,
+    },
+    /// `DAISY_CONTEXT` is not set.
+    #[error("DAISY_CONTEXT environment variable not found")]
+    MissingContext,
+    /// A `DAISY_CONTEXT` entry is not of the form `key=value`.
+    #[error("malformed DAISY_CONTEXT entry {entry:?}: expected key=value")]
+    MalformedContext {
+        /// The entry.
+        entry: String,
+    },
+    /// A context key or value contains `:` or `=`.
+    #[error("context {what} {text:?} must not contain '=' or ':'")]
+    InvalidContextText {
+        /// "key" or "value".
+        what: &'static str,
+        /// The text.
+        text: String,
+    },
+    /// A context entry the caller needs is missing or malformed.
+    #[error("DAISY_CONTEXT has no valid {key}: {found:?}")]
+    ContextField {
+        /// The key.
+        key: &'static str,
+        /// What was there, if anything.
+        found: Option<String>,
+    },
+}
