@@ -173,4 +173,55 @@ pub enum CoreError {
         /// The error text.
         message: String,
     },
+    /// A done marker on disk was written for a task with another layout.
+    #[error(
+        "done marker {path} was written for a different task layout (hash {stored}), \
+         this task's layout hashes to {expected}; delete it or call reset"
+    )]
+    DoneMarkerLayoutMismatch {
+        /// The marker directory.
+        path: String,
+        /// The `daisy_task_hash` stored in the marker.
+        stored: String,
+        /// The layout hash of the task opening it.
+        expected: String,
+    },
+    /// A done marker on disk has the task's layout hash but another number of entries.
+    #[error("done marker {path} has shape [{stored}], this task needs [{expected}]")]
+    DoneMarkerShapeMismatch {
+        /// The marker directory.
+        path: String,
+        /// The stored shape.
+        stored: u64,
+        /// One more than the task's largest block id.
+        expected: u64,
+    },
+    /// A path given as a done marker holds something else, or its metadata is malformed.
+    #[error("{path} is not a daisy done marker (a 1-d uint8 zarr v3 array): {reason}")]
+    DoneMarkerInvalid {
+        /// The marker directory.
+        path: String,
+        /// What is wrong, with the offending value.
+        reason: String,
+    },
+    /// Reading or writing a done marker failed.
+    #[error("done marker {path}: cannot {action}: {message}")]
+    DoneMarkerIo {
+        /// The file or directory.
+        path: String,
+        /// What was attempted.
+        action: &'static str,
+        /// The io error text.
+        message: String,
+    },
+    /// A block id beyond the entries of a done marker was marked done.
+    #[error("done marker {path}: block id {spatial_id} is beyond its {len} entries")]
+    DoneMarkerIdOutOfRange {
+        /// The marker directory.
+        path: String,
+        /// The block's spatial id.
+        spatial_id: u64,
+        /// The number of entries (one more than the largest block id of the task).
+        len: u64,
+    },
 }

@@ -1,0 +1,453 @@
+//! The async client: one TCP connection to the server, on tokio.
+
+use std::io::ErrorKind;
+
+use daisy_core::{Block, BlockStatus};
+use daisy_protocol::{
+    ClientMessage, Context, DEFAULT_MAX_FRAME, PROTOCOL_VERSION, ProtocolError, ServerMessage,
+    decode_frame, encode_frame,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::ClientError;
+
+/// How many bytes the read buffer grows by at least before a read.
+const READ_CHUNK: usize = 8 * 1024;
+
+/// The longest error text sent to the server; longer texts are cut (the server only logs them).
+const MAX_ERROR_TEXT: usize = 64 * 1024;
+
+/// A worker's connection to the daisy server, on tokio.
+///
+/// Releases are buffered ([`queue_release`](Self::queue_release),
+/// [`queue_block_failed`](Self::queue_block_failed)) and go out together with the next
+/// [`acquire_blocks`](Self::acquire_blocks) request in a single write, or on
+/// [`flush`](Self::flush) / [`disconnect`](Self::disconnect). Dropping an `AsyncClient`
+/// closes the socket without sending what is still queued: call
+/// [`disconnect`](Self::disconnect) when done.
+///
+/// ```no_run
+/// # async fn work() -> Result<(), daisy_client::ClientError> {
+/// use daisy_client::AsyncClient;
+/// use daisy_core::BlockStatus;
+/// use daisy_protocol::Context;
+///
+/// let context = Context::from_env().map_err(daisy_client::ClientError::Context)?;
+/// let mut client = AsyncClient::connect(&context).await?;
+/// while let Some(blocks) = client.acquire_blocks(4).await? {
+///     for mut block in blocks {
+///         // ... process block.write_roi ...
+///         block.status = BlockStatus::Success;
+///         client.queue_release(&block);
+///     }
+/// }
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct AsyncClient {
+    /// The connection.
+    stream: TcpStream,
+    /// The task this worker works for, sent with every acquire.
+    task_id: String,
+    /// The worker's id, if the server started this worker.
+    worker_id: Option<u64>,
+    /// Frames waiting to be written, possibly several.
+    output: Vec<u8>,
+    /// Bytes read but not yet decoded; reused across reads.
+    input: Vec<u8>,
+    /// Whether the connection is finished (shutdown requested, closed by the server, or
+    /// disconnected); acquires then return `None` and nothing more is written.
+    closed: bool,
+}
+
+/// What reading from the connection gave.
+enum Incoming {
+    /// A complete message.
+    Message(ServerMessage),
+    /// The server closed the connection.
+    Closed,
+}
+
+impl AsyncClient {
+    /// Connects to the server named by `context` (`hostname`, `port`) and performs the handshake
+    /// with the context's `token`, `task_id` and `worker_id`.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Context`] if the context lacks `hostname`, `port` or `task_id` (or
+    /// `worker_id` is not a number), [`ClientError::Connect`] if the server cannot be reached,
+    /// [`ClientError::Refused`] if it refuses the handshake, [`ClientError::ConnectionClosed`]
+    /// if it closes the connection before answering, or a protocol or I/O error.
+    pub async fn connect(context: &Context) -> Result<Self, ClientError> {
+        let host = context.hostname().map_err(ClientError::Context)?;
+        let port = context.port().map_err(ClientError::Context)?;
+        let task_id = context.task_id().map_err(ClientError::Context)?.to_owned();
+        let worker_id = context.worker_id().map_err(ClientError::Context)?;
+        let stream = TcpStream::connect((host, port))
+            .await
+            .map_err(|e| ClientError::Connect {
+                address: format!("{host}:{port}"),
+                reason: e.to_string(),
+            })?;
+        stream.set_nodelay(true).map_err(|e| ClientError::io(&e))?;
+        let mut client = Self {
+            stream,
+            task_id,
+            worker_id,
+            output: Vec::new(),
+            input: Vec::with_capacity(READ_CHUNK),
+            closed: false,
+        };
+        client.handshake(context.token()).await?;
+        tracing::debug!(
+            "connected to the daisy server at {host}:{port} for task {} as worker {:?}",
+            client.task_id,
+            client.worker_id
+        );
+        Ok(client)
+    }
+
+    /// Sends `Hello` and waits for `Welcome`.
+    async fn handshake(&mut self, token: &str) -> Result<(), ClientError> {
+        let hello = ClientMessage::hello(token, &self.task_id, self.worker_id);
+        encode_frame(&hello, DEFAULT_MAX_FRAME, &mut self.output)?;
+        self.write_output().await?;
+        match self.read_message().await? {
+            Incoming::Message(ServerMessage::Welcome { version })
+                if version == PROTOCOL_VERSION =>
+            {
+                Ok(())
+            }
+            Incoming::Message(ServerMessage::Welcome { version }) => {
+                Err(ProtocolError::VersionMismatch {
+                    ours: PROTOCOL_VERSION,
+                    theirs: version,
+                }
+                .into())
+            }
+            Incoming::Message(ServerMessage::Refused { reason }) => {
+                Err(ClientError::Refused { reason })
+            }
+            Incoming::Message(other) => Err(ClientError::UnexpectedMessage {
+                message: format!("{} before Welcome", describe(&other)),
+            }),
+            Incoming::Closed => Err(ClientError::ConnectionClosed {
+                during: "the handshake",
+            }),
+        }
+    }
+
+    /// The task this client works for.
+    #[must_use]
+    pub fn task_id(&self) -> &str {
+        &self.task_id
+    }
+
+    /// The worker id from the context, if any.
+    #[must_use]
+    pub fn worker_id(&self) -> Option<u64> {
+        self.worker_id
+    }
+
+    /// Whether the connection is finished: shutdown was requested, the server closed it, or
+    /// it was disconnected.
+    #[must_use]
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Asks for up to `max` blocks (0 counts as 1) and waits for the answer, sending queued
+    /// releases in the same write.
+    ///
+    /// There is no client-side timeout: the server keeps a request it cannot serve yet until
+    /// blocks are ready. `Ok(None)` means there is no more work: the server requested shutdown
+    /// (the client then says `Goodbye` and closes) or closed the connection. Once closed, every
+    /// further call returns `Ok(None)` at once.
+    ///
+    /// Not cancel-safe: if the returned future is dropped before it completes (e.g. by a
+    /// timeout), the server may still answer the request, and that answer would be taken as
+    /// the reply to the next one. Disconnect after cancelling.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Protocol`] if the server sends bytes that are not a valid frame,
+    /// [`ClientError::UnexpectedMessage`] for a valid message other than `SendBlocks` (with at
+    /// least one block) or `RequestShutdown`, [`ClientError::Refused`] if the server sends
+    /// `Refused`, or [`ClientError::Io`].
+    pub async fn acquire_blocks(&mut self, max: u32) -> Result<Option<Vec<Block>>, ClientError> {
+        if self.closed {
+            return Ok(None);
+        }
+        let request = ClientMessage::AcquireBlocks {
+            task_id: self.task_id.clone(),
+            max: max.max(1),
+        };
+        encode_frame(&request, DEFAULT_MAX_FRAME, &mut self.output)?;
+        match self.write_output().await {
+            Ok(()) => {}
+            Err(ClientError::ConnectionClosed { .. }) => return Ok(self.closed_by_server()),
+            Err(e) => return Err(e),
+        }
+        match self.read_message().await? {
+            Incoming::Message(ServerMessage::SendBlocks { blocks }) if !blocks.is_empty() => {
+                Ok(Some(blocks))
+            }
+            Incoming::Message(ServerMessage::RequestShutdown) => {
+                tracing::debug!("the daisy server requested shutdown");
+                if let Err(e) = self.goodbye().await {
+                    tracing::debug!("saying goodbye after shutdown request failed: {e}");
+                }
+                Ok(None)
+            }
+            Incoming::Message(ServerMessage::Refused { reason }) => {
+                Err(ClientError::Refused { reason })
+            }
+            Incoming::Message(other) => Err(ClientError::UnexpectedMessage {
+                message: format!("{} in reply to AcquireBlocks", describe(&other)),
+            }),
+            Incoming::Closed => Ok(self.closed_by_server()),
+        }
+    }
+
+    /// Marks the connection as closed by the server; the value an acquire returns then.
+    fn closed_by_server(&mut self) -> Option<Vec<Block>> {
+        tracing::debug!("the daisy server closed the connection");
+        self.closed = true;
+        self.output.clear();
+        None
+    }
+
+    /// Queues the return of a processed block; it goes out with the next request or flush.
+    ///
+    /// A block whose status is not SUCCESS is returned as FAILED (the server accepts nothing
+    /// else). Nothing is sent once the connection is closed.
+    pub fn queue_release(&mut self, block: &Block) {
+        let mut block = block.clone();
+        if block.status != BlockStatus::Success {
+            block.status = BlockStatus::Failed;
+        }
+        self.queue(&ClientMessage::ReleaseBlock { block });
+    }
+
+    /// Queues the report of a failed block with its error text (the block is returned as
+    /// FAILED); it goes out with the next request or flush.
+    ///
+    /// Texts longer than 64 KiB are cut. Nothing is sent once the connection is closed.
+    pub fn queue_block_failed(&mut self, block: &Block, error: &str) {
+        let mut block = block.clone();
+        block.status = BlockStatus::Failed;
+        let error = truncate(error, MAX_ERROR_TEXT).to_owned();
+        self.queue(&ClientMessage::BlockFailed { block, error });
+    }
+
+    /// Appends a frame to the output buffer, unless the connection is closed.
+    fn queue(&mut self, message: &ClientMessage) {
+        if self.closed {
+            tracing::debug!(
+                "not sending {}: the connection is closed",
+                message.describe()
+            );
+            return;
+        }
+        if let Err(e) = encode_frame(message, DEFAULT_MAX_FRAME, &mut self.output) {
+            // Only an absurdly large block could get here; the server will count it as lost
+            // when the connection closes.
+            tracing::error!("cannot send {}: {e}", message.describe());
+        }
+    }
+
+    /// Whether releases are queued but not yet sent.
+    #[must_use]
+    pub fn has_queued(&self) -> bool {
+        !self.output.is_empty()
+    }
+
+    /// Sends everything queued now.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::ConnectionClosed`] if the server has closed the connection, or
+    /// [`ClientError::Io`].
+    pub async fn flush(&mut self) -> Result<(), ClientError> {
+        if self.closed {
+            self.output.clear();
+            return Ok(());
+        }
+        self.write_output().await
+    }
+
+    /// Reports a failure of the worker's own code outside any block (daisy's
+    /// `ClientException`); the server aborts the run. Queued releases go out first.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::ConnectionClosed`] if the connection is closed, or [`ClientError::Io`].
+    pub async fn client_exception(&mut self, error: &str) -> Result<(), ClientError> {
+        if self.closed {
+            return Err(ClientError::ConnectionClosed {
+                during: "a client exception report",
+            });
+        }
+        let message = ClientMessage::ClientException {
+            error: truncate(error, MAX_ERROR_TEXT).to_owned(),
+        };
+        encode_frame(&message, DEFAULT_MAX_FRAME, &mut self.output)?;
+        self.write_output().await
+    }
+
+    /// Sends what is queued, says `Goodbye` and closes the connection.
+    ///
+    /// # Errors
+    ///
+    /// [`ClientError::Io`] if the last bytes cannot be written; the connection is closed
+    /// anyway.
+    pub async fn disconnect(mut self) -> Result<(), ClientError> {
+        if self.closed {
+            return Ok(());
+        }
+        self.goodbye().await
+    }
+
+    /// Sends what is queued plus `Goodbye` in one write, then shuts the connection down.
+    async fn goodbye(&mut self) -> Result<(), ClientError> {
+        self.closed = true;
+        let result =
+            match encode_frame(&ClientMessage::Goodbye, DEFAULT_MAX_FRAME, &mut self.output) {
+                Ok(()) => self.write_output().await,
+                Err(e) => Err(e.into()),
+            };
+        self.output.clear();
+        if let Err(e) = self.stream.shutdown().await {
+            tracing::debug!("shutting the connection down failed: {e}");
+        }
+        match result {
+            // The server went first; nothing was lost that it still wanted.
+            Err(ClientError::ConnectionClosed { .. }) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// Writes the output buffer in one write and empties it.
+    async fn write_output(&mut self) -> Result<(), ClientError> {
+        if self.output.is_empty() {
+            return Ok(());
+        }
+        let result = self.stream.write_all(&self.output).await;
+        self.output.clear();
+        result.map_err(|e| {
+            if is_closed(e.kind()) {
+                self.closed = true;
+                ClientError::ConnectionClosed { during: "a write" }
+            } else {
+                ClientError::io(&e)
+            }
+        })
+    }
+
+    /// Reads until one complete message is buffered, or the connection closes.
+    async fn read_message(&mut self) -> Result<Incoming, ClientError> {
+        loop {
+            if let Some((message, used)) = decode_frame(&self.input, DEFAULT_MAX_FRAME)? {
+                self.input.drain(..used);
+                return Ok(Incoming::Message(message));
+            }
+            self.input.reserve(READ_CHUNK);
+            match self.stream.read_buf(&mut self.input).await {
+                Ok(0) => {
+                    if !self.input.is_empty() {
+                        tracing::debug!(
+                            "the connection closed in the middle of a frame ({} bytes buffered)",
+                            self.input.len()
+                        );
+                    }
+                    self.input.clear();
+                    return Ok(Incoming::Closed);
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if is_closed(e.kind()) => {
+                    self.input.clear();
+                    return Ok(Incoming::Closed);
+                }
+                Err(e) => return Err(ClientError::io(&e)),
+            }
+        }
+    }
+}
+
+/// Whether an I/O error means that the peer has closed the connection.
+fn is_closed(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::NotConnected
+    )
+}
+
+/// A short description of a server message for errors, without payloads.
+fn describe(message: &ServerMessage) -> String {
+    match message {
+        ServerMessage::Welcome { version } => format!("Welcome(version {version})"),
+        ServerMessage::Refused { reason } => format!("Refused({reason:?})"),
+        ServerMessage::SendBlocks { blocks } => format!("SendBlocks({} blocks)", blocks.len()),
+        ServerMessage::RequestShutdown => "RequestShutdown".to_owned(),
+    }
+}
+
+/// The longest prefix of `text` of at most `max` bytes that ends on a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closed_kinds() {
+        assert!(is_closed(ErrorKind::ConnectionReset));
+        assert!(is_closed(ErrorKind::BrokenPipe));
+        assert!(!is_closed(ErrorKind::TimedOut));
+        assert!(!is_closed(ErrorKind::PermissionDenied));
+    }
+
+    #[test]
+    fn descriptions_name_the_message() {
+        assert_eq!(
+            describe(&ServerMessage::Welcome { version: 1 }),
+            "Welcome(version 1)"
+        );
+        assert_eq!(
+            describe(&ServerMessage::Refused {
+                reason: "no".into()
+            }),
+            "Refused(\"no\")"
+        );
+        assert_eq!(
+            describe(&ServerMessage::SendBlocks { blocks: vec![] }),
+            "SendBlocks(0 blocks)"
+        );
+        assert_eq!(describe(&ServerMessage::RequestShutdown), "RequestShutdown");
+    }
+
+    #[test]
+    fn truncation_keeps_whole_characters() {
+        assert_eq!(truncate("abc", 5), "abc");
+        assert_eq!(truncate("abcdef", 3), "abc");
+        // 'é' is two bytes: cutting inside it backs off to before it.
+        assert_eq!(truncate("aé", 2), "a");
+        assert_eq!(truncate("aé", 3), "aé");
+    }
+}

@@ -1,0 +1,110 @@
+//! The error type of the client crate.
+
+use daisy_protocol::ProtocolError;
+
+/// Everything that can go wrong between a worker and the daisy server.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The TCP connection to the server could not be opened.
+    #[error("cannot connect to the daisy server at {address}: {reason}")]
+    Connect {
+        /// The `host:port` that was dialled.
+        address: String,
+        /// What the operating system said.
+        reason: String,
+    },
+    /// The server refused the handshake (wrong token, other protocol version, ...).
+    #[error("the daisy server refused the connection: {reason}")]
+    Refused {
+        /// The server's reason.
+        reason: String,
+    },
+    /// The server sent bytes that are not a valid message, or speaks another version.
+    #[error("protocol error: {0}")]
+    Protocol(#[from] ProtocolError),
+    /// The server closed the connection where a reply was required.
+    #[error("the daisy server closed the connection during {during}")]
+    ConnectionClosed {
+        /// What the client was waiting for.
+        during: &'static str,
+    },
+    /// The server sent a valid message that makes no sense at this point.
+    #[error("unexpected message from the daisy server: {message}")]
+    UnexpectedMessage {
+        /// A description of the message and of what was expected.
+        message: String,
+    },
+    /// Reading from or writing to the connection failed.
+    #[error("i/o error on the connection to the daisy server: {reason}")]
+    Io {
+        /// What the operating system said.
+        reason: String,
+    },
+    /// The worker's context (`DAISY_CONTEXT`) is missing or lacks a field.
+    #[error("invalid worker context: {0}")]
+    Context(#[source] ProtocolError),
+    /// The blocking [`Client`](crate::Client) was used on a thread that runs an async runtime.
+    #[error(
+        "the blocking daisy Client cannot be used inside an async runtime; use AsyncClient there"
+    )]
+    InsideRuntime,
+}
+
+impl ClientError {
+    /// An [`ClientError::Io`] from an I/O error.
+    pub(crate) fn io(error: &std::io::Error) -> Self {
+        Self::Io {
+            reason: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_carry_the_values() {
+        let connect = ClientError::Connect {
+            address: "10.1.2.3:4567".into(),
+            reason: "Connection refused (os error 111)".into(),
+        };
+        assert_eq!(
+            connect.to_string(),
+            "cannot connect to the daisy server at 10.1.2.3:4567: Connection refused (os error 111)"
+        );
+        let refused = ClientError::Refused {
+            reason: "wrong run token".into(),
+        };
+        assert_eq!(
+            refused.to_string(),
+            "the daisy server refused the connection: wrong run token"
+        );
+        let protocol = ClientError::from(ProtocolError::EmptyFrame);
+        assert_eq!(protocol.to_string(), "protocol error: empty frame");
+        let context = ClientError::Context(ProtocolError::MissingContext);
+        assert_eq!(
+            context.to_string(),
+            "invalid worker context: DAISY_CONTEXT environment variable not found"
+        );
+        let closed = ClientError::ConnectionClosed {
+            during: "the handshake",
+        };
+        assert_eq!(
+            closed.to_string(),
+            "the daisy server closed the connection during the handshake"
+        );
+    }
+
+    #[test]
+    fn io_errors_keep_their_text() {
+        let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "too slow");
+        assert_eq!(
+            ClientError::io(&error),
+            ClientError::Io {
+                reason: "too slow".into()
+            }
+        );
+    }
+}

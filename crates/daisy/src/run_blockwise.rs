@@ -1,0 +1,189 @@
+//! `run_blockwise`: runs tasks and their upstream tasks with workers, and reports.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use daisy_client::Client;
+use daisy_core::{CoreError, Scheduler, Task};
+use daisy_launch::{Launcher, ThreadLauncher};
+use daisy_protocol::Context;
+use daisy_server::{
+    JsonEvents, Launchers, Observer, Progress, RunReport, ServerError, ServerOptions,
+};
+
+use crate::Listen;
+
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgressMode {
+    /// Bars on a terminal, status lines otherwise; the summary at the end.
+    #[default]
+    Auto,
+    /// Status lines at INFO every interval; the summary at the end.
+    Lines(Duration),
+    /// Nothing, not even the summary.
+    Off,
+}
+
+/// Everything `run_blockwise` can be told; `Default` runs every task's block function in
+/// `num_workers` threads of this process.
+pub struct RunOptions {
+    /// The server's knobs (token, log directory, prefetch, grace periods).
+    pub server: ServerOptions,
+    /// How workers are started, per task; tasks without one run their block function in threads.
+    pub launchers: Launchers,
+    /// Where the server listens.
+    pub listen: Listen,
+    /// How progress is shown.
+    pub progress: ProgressMode,
+    /// A JSON-lines event stream, if wanted.
+    pub json_events: Option<Box<dyn Write + Send>>,
+    /// Count orphans the moment a block fails for good (daisy's default).
+    pub count_all_orphans: bool,
+    /// Stop cleanly on Ctrl-C.
+    pub handle_ctrl_c: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            server: ServerOptions::default(),
+            launchers: Launchers::default(),
+            listen: Listen::default(),
+            progress: ProgressMode::default(),
+            json_events: None,
+            count_all_orphans: true,
+            handle_ctrl_c: true,
+        }
+    }
+}
+
+/// Why `run_blockwise` could not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// The tasks are invalid (e.g. two tasks share an id).
+    #[error(transparent)]
+    Core(#[from] CoreError),
+    /// The server could not run, or a worker's own code failed.
+    #[error(transparent)]
+    Server(#[from] ServerError),
+    /// The async runtime could not be started.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(String),
+}
+
+/// Runs the tasks and, recursively, their upstream tasks, and returns the report.
+///
+/// Check [`RunReport::succeeded`]: true only if every block succeeded or was skipped. Failed
+/// blocks are listed with their worker, error and log files; the Execution Summary is printed
+/// unless progress is off. Ctrl-C stops handing out blocks, stops the workers and returns.
+///
+/// ```
+/// use std::sync::Arc;
+/// use daisy::{run_blockwise, RunOptions, ProgressMode, Roi, Task};
+///
+/// let task = Task::builder(
+///     "square",
+///     Roi::from_values(&[0, 0], &[64, 64]).unwrap(),
+///     Roi::from_values(&[0, 0], &[16, 16]).unwrap(),
+///     Roi::from_values(&[0, 0], &[16, 16]).unwrap(),
+/// )
+/// .num_workers(2)
+/// .process_function(|_block| Ok(()))
+/// .build()
+/// .unwrap();
+/// let options = RunOptions { progress: ProgressMode::Off, ..RunOptions::default() };
+/// let report = run_blockwise(&[task], options).unwrap();
+/// assert!(report.succeeded());
+/// ```
+///
+/// # Errors
+///
+/// [`RunError::Core`] for invalid tasks or a task that has neither a block function nor a
+/// launcher, [`RunError::Server`] if the server cannot listen or a worker's own code failed
+/// (`ClientException`), [`RunError::Runtime`] if no runtime can be started.
+pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunReport, RunError> {
+    let scheduler = Scheduler::new(tasks, options.count_all_orphans)?;
+    let mut launchers = options.launchers;
+    let threads = thread_launcher(&scheduler);
+    for task in scheduler.dependency_graph().tasks() {
+        if launchers.for_task(task.task_id()).is_none() {
+            if task.process_function().is_none() {
+                return Err(CoreError::NoBlockFunction {
+                    task_id: task.task_id().to_string(),
+                }
+                .into());
+            }
+            launchers = launchers.with_task(task.task_id(), Arc::clone(&threads));
+        }
+    }
+    let mut observers: Vec<Box<dyn Observer>> = Vec::new();
+    match options.progress {
+        ProgressMode::Auto => observers.push(Box::new(Progress::new())),
+        ProgressMode::Lines(interval) => observers.push(Box::new(Progress::status_lines(interval))),
+        ProgressMode::Off => {}
+    }
+    if let Some(out) = options.json_events {
+        observers.push(Box::new(JsonEvents::new(out, Duration::from_millis(500))));
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
+    let (bind, host) = options.listen.resolve();
+    let handle_ctrl_c = options.handle_ctrl_c;
+    let server = options.server;
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| ServerError::Listen {
+                    address: bind.to_string(),
+                    error: e.to_string(),
+                })?;
+        let shutdown = async move {
+            if handle_ctrl_c {
+                if tokio::signal::ctrl_c().await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+                tracing::warn!("interrupted: stopping the workers");
+            } else {
+                std::future::pending::<()>().await;
+            }
+        };
+        Ok(daisy_server::serve(
+            listener, host, scheduler, launchers, server, observers, shutdown,
+        )
+        .await?)
+    })
+}
+
+/// Workers as threads of this process, each running its task's block function.
+fn thread_launcher(scheduler: &Scheduler) -> Arc<dyn Launcher> {
+    let functions: HashMap<String, daisy_core::BlockFunction> = scheduler
+        .dependency_graph()
+        .tasks()
+        .iter()
+        .filter_map(|t| {
+            t.process_function()
+                .map(|f| (t.task_id().to_string(), Arc::clone(f)))
+        })
+        .collect();
+    Arc::new(ThreadLauncher::new(move |context: Context| {
+        let task_id = context.task_id()?.to_owned();
+        let function = functions
+            .get(&task_id)
+            .ok_or_else(|| format!("task {task_id} has no block function"))?;
+        let prefetch = context
+            .get("prefetch")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(1);
+        let mut client = Client::new(&context, prefetch)?;
+        client.run(|block| function(block))?;
+        Ok(())
+    }))
+}

@@ -1,0 +1,125 @@
+//! `ProcessLauncher`: each worker is a local process running a given program.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::process_handle::spawn_worker;
+use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec};
+
+/// Starts each worker as a local process running `program` with `args`.
+///
+/// Every worker gets:
+/// - `DAISY_CONTEXT` set to its context (this wins over a `DAISY_CONTEXT` given to
+///   [`env`](Self::env)), on top of the server's environment and the [`env`](Self::env) entries;
+/// - its own process group, so [`WorkerHandle::kill`] ends everything it started;
+/// - a null stdin, and stdout / stderr redirected at the file-descriptor level to
+///   `<log_basename>.out` / `.err` (parent directories created, files truncated), so the
+///   programs it starts write there too; with no log basename they are inherited.
+///
+/// Dropping the handle of a worker that is still running kills its process group.
+///
+/// ```
+/// use daisy_launch::{Launcher, ProcessLauncher, WorkerExit, WorkerSpec};
+/// use daisy_protocol::Context;
+///
+/// let launcher = ProcessLauncher::new("sh", ["-c", "test -n \"$DAISY_CONTEXT\""]);
+/// let context = Context::for_worker(None, "127.0.0.1", 4242, "A", 0, "secret").unwrap();
+/// let spec = WorkerSpec { task_id: "A".into(), worker_id: 0, context, log_basename: None };
+/// let mut worker = launcher.launch(&spec).unwrap();
+/// let exit = loop {
+///     if let Some(exit) = worker.try_wait().unwrap() {
+///         break exit;
+///     }
+///     std::thread::sleep(std::time::Duration::from_millis(10));
+/// };
+/// assert_eq!(exit, WorkerExit::Success);
+/// ```
+#[derive(Debug, Clone)]
+pub struct ProcessLauncher {
+    program: OsString,
+    args: Vec<OsString>,
+    env: Vec<(OsString, OsString)>,
+    current_dir: Option<PathBuf>,
+}
+
+impl ProcessLauncher {
+    /// A launcher running `program` (looked up in `PATH` if it has no `/`) with `args`.
+    pub fn new<I, S>(program: impl Into<OsString>, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<OsString>,
+    {
+        Self {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            env: Vec::new(),
+            current_dir: None,
+        }
+    }
+
+    /// Adds an environment variable for every worker.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs every worker in `dir` instead of the server's working directory.
+    #[must_use]
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.current_dir = Some(dir.into());
+        self
+    }
+
+    /// The program, for errors and logs.
+    fn program_name(&self) -> String {
+        self.program.to_string_lossy().into_owned()
+    }
+}
+
+impl Launcher for ProcessLauncher {
+    /// Starts the program as the worker of `spec`.
+    ///
+    /// # Errors
+    ///
+    /// [`LaunchError::LogFile`] if a log file or its directory cannot be created,
+    /// [`LaunchError::Spawn`] (naming the program) if the program cannot be started.
+    fn launch(&self, spec: &WorkerSpec) -> Result<Box<dyn WorkerHandle>, LaunchError> {
+        let mut command = Command::new(&self.program);
+        command
+            .args(&self.args)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.current_dir {
+            command.current_dir(dir);
+        }
+        Ok(Box::new(spawn_worker(command, &self.program_name(), spec)?))
+    }
+
+    fn name(&self) -> &str {
+        "processes"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_collects_settings() {
+        let launcher = ProcessLauncher::new("python3", ["-m", "worker"])
+            .env("A", "1")
+            .current_dir("/tmp");
+        assert_eq!(launcher.program_name(), "python3");
+        assert_eq!(
+            launcher.args,
+            vec![OsString::from("-m"), OsString::from("worker")]
+        );
+        assert_eq!(
+            launcher.env,
+            vec![(OsString::from("A"), OsString::from("1"))]
+        );
+        assert_eq!(launcher.current_dir, Some(PathBuf::from("/tmp")));
+        assert_eq!(launcher.name(), "processes");
+    }
+}

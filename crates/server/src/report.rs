@@ -1,0 +1,181 @@
+//! What a run returns: every task's final state and every failed block.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use daisy_core::{BlockId, TaskState};
+
+/// One failed attempt of a block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockFailure {
+    /// The block.
+    pub block_id: BlockId,
+    /// The worker that held it, if known.
+    pub worker_id: Option<u64>,
+    /// What went wrong: the block function's error text, "lost: …" or "post-check failed".
+    pub error: String,
+    /// The worker's `.err` and `.out` files, if its output is redirected.
+    pub log_files: Option<(PathBuf, PathBuf)>,
+}
+
+/// The outcome of one task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskReport {
+    /// The task.
+    pub task_id: String,
+    /// Its final counters.
+    pub state: TaskState,
+    /// Why it was abandoned, if it was.
+    pub abandoned: Option<String>,
+    /// Every failed attempt, in arrival order.
+    pub failures: Vec<BlockFailure>,
+    /// How many workers were started for it (replacements included).
+    pub workers_started: u64,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunReport {
+    /// Every task, upstream tasks included, in the order they started (then the others).
+    pub tasks: Vec<TaskReport>,
+    /// Whether the run was stopped (Ctrl-C) before it finished.
+    pub interrupted: bool,
+}
+
+impl RunReport {
+    /// Whether every block of every task succeeded or was skipped.
+    #[must_use]
+    pub fn succeeded(&self) -> bool {
+        !self.interrupted
+            && self.tasks.iter().all(|t| {
+                t.abandoned.is_none() && t.state.completed_count == t.state.total_block_count
+            })
+    }
+
+    /// The report of one task.
+    #[must_use]
+    pub fn task(&self, task_id: &str) -> Option<&TaskReport> {
+        self.tasks.iter().find(|t| t.task_id == task_id)
+    }
+}
+
+/// daisy's Execution Summary (behaviour.md §13.2).
+impl fmt::Display for RunReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f)?;
+        writeln!(f, "Execution Summary")?;
+        writeln!(f, "-----------------")?;
+        for task in &self.tasks {
+            let s = &task.state;
+            writeln!(f)?;
+            writeln!(f, "  Task {}:", task.task_id)?;
+            writeln!(f)?;
+            writeln!(f, "    num blocks : {}", s.total_block_count)?;
+            writeln!(
+                f,
+                "    completed ✔: {} (skipped {})",
+                s.completed_count, s.skipped_count
+            )?;
+            writeln!(f, "    failed    ✗: {}", s.failed_count)?;
+            writeln!(f, "    orphaned  ∅: {}", s.orphaned_count)?;
+            if let Some(reason) = &task.abandoned {
+                writeln!(f)?;
+                writeln!(f, "    abandoned: {reason}")?;
+            }
+            if !task.failures.is_empty() {
+                writeln!(f)?;
+                writeln!(f, "    Failed Blocks:")?;
+                writeln!(f)?;
+                for failure in task.failures.iter().take(100) {
+                    let worker = failure
+                        .worker_id
+                        .map_or_else(|| "?".to_owned(), |w| w.to_string());
+                    writeln!(
+                        f,
+                        "      block {} in worker {worker} with exception {}",
+                        failure.block_id.spatial_id, failure.error
+                    )?;
+                }
+                if task.failures.len() > 100 {
+                    writeln!(f, "      (and {} more)", task.failures.len() - 100)?;
+                }
+                let logs: Vec<_> = task
+                    .failures
+                    .iter()
+                    .filter_map(|x| x.log_files.as_ref())
+                    .collect();
+                if !logs.is_empty() {
+                    writeln!(f)?;
+                    writeln!(f, "    See worker logs for details:")?;
+                    writeln!(f)?;
+                    for (err, out) in logs.iter().take(10) {
+                        let out_ext = out
+                            .extension()
+                            .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
+                        writeln!(f, "      {} / {out_ext}", err.display())?;
+                    }
+                    if logs.len() > 10 {
+                        writeln!(f, "      ...")?;
+                    }
+                }
+            }
+            if s.completed_count == s.total_block_count {
+                writeln!(f, "    all blocks processed successfully")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_in_daisy_format() {
+        let failure = BlockFailure {
+            block_id: BlockId {
+                task_id: "A".into(),
+                spatial_id: 3,
+            },
+            worker_id: Some(1),
+            error: "RuntimeError('boom')".into(),
+            log_files: Some((
+                PathBuf::from("daisy_logs/A/worker_1.err"),
+                PathBuf::from("daisy_logs/A/worker_1.out"),
+            )),
+        };
+        let report = RunReport {
+            tasks: vec![
+                TaskReport {
+                    task_id: "A".into(),
+                    state: TaskState {
+                        total_block_count: 9,
+                        completed_count: 8,
+                        failed_count: 1,
+                        ..Default::default()
+                    },
+                    abandoned: None,
+                    failures: vec![failure.clone(), failure],
+                    workers_started: 2,
+                },
+                TaskReport {
+                    task_id: "B".into(),
+                    state: TaskState {
+                        total_block_count: 9,
+                        completed_count: 8,
+                        orphaned_count: 1,
+                        ..Default::default()
+                    },
+                    abandoned: None,
+                    failures: vec![],
+                    workers_started: 1,
+                },
+            ],
+            interrupted: false,
+        };
+        let expected = "\nExecution Summary\n-----------------\n\n  Task A:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 1\n    orphaned  ∅: 0\n\n    Failed Blocks:\n\n      block 3 in worker 1 with exception RuntimeError('boom')\n      block 3 in worker 1 with exception RuntimeError('boom')\n\n    See worker logs for details:\n\n      daisy_logs/A/worker_1.err / .out\n      daisy_logs/A/worker_1.err / .out\n\n  Task B:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 1\n";
+        assert_eq!(report.to_string(), expected);
+        assert!(!report.succeeded());
+    }
+}
