@@ -74,8 +74,9 @@ fn run(directives: &str) -> Result<ExitCode, Box<dyn std::error::Error + Send + 
             return Err(format!("block {id} fails on purpose").into());
         }
         if let Some(path) = &record {
+            // One write per line: appends from several processes must not interleave.
             let mut file = OpenOptions::new().create(true).append(true).open(path)?;
-            writeln!(file, "{}", block.block_id)?;
+            file.write_all(format!("{}\n", block.block_id).as_bytes())?;
         }
         Ok(())
     })?;
