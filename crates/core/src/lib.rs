@@ -6,8 +6,9 @@
 //! lazy: nothing enumerates the blocks of a task, memory grows with the blocks in flight and the
 //! ready frontier, and the first block of a 10^9-block task is handed out at once.
 //!
-//! This crate is synchronous and deterministic: no threads, no I/O. The distributed run
-//! (server, workers) drives the same [`Scheduler`].
+//! This crate is synchronous and deterministic: no threads, no network. Its only I/O is the
+//! optional [`DoneMarker`] of a task, which records finished blocks so a re-run skips them.
+//! The distributed run (server, workers) drives the same [`Scheduler`].
 //!
 //! ```
 //! use daisy_core::{BlockStatus, Scheduler, Task};

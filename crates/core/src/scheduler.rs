@@ -4,8 +4,8 @@ use std::sync::Arc;
 
 use crate::ready_surface::Ready;
 use crate::{
-    Block, BlockStatus, CoreError, DependencyGraph, ProcessingQueue, ReadySurface, Task, TaskId,
-    TaskState,
+    Block, BlockStatus, CoreError, DependencyGraph, DoneMarker, ProcessingQueue, ReadySurface,
+    Task, TaskId, TaskState,
 };
 
 /// Hands out blocks whose upstream blocks have all succeeded, and takes them back.
@@ -40,6 +40,8 @@ pub struct Scheduler {
     /// Task indices in `task_states` order: root tasks first, then the others.
     order: Vec<usize>,
     abandoned: Vec<bool>,
+    /// Done markers of the tasks that keep one.
+    markers: Vec<Option<Arc<DoneMarker>>>,
     count_all_orphans: bool,
     /// Blocks ready or out across all tasks: when none are, no pending block can ever run.
     live: u64,
@@ -55,22 +57,35 @@ impl Scheduler {
     /// With `count_all_orphans = false` the orphans of a failed block are not walked at once;
     /// they are counted when nothing is left to run (§9.7). Readiness is the same either way.
     ///
+    /// Tasks with a done marker open it here; blocks it records are skipped (counted as
+    /// skipped) before any pre-check, and every success is recorded.
+    ///
     /// # Errors
     ///
-    /// The errors of [`DependencyGraph::new`].
+    /// The errors of [`DependencyGraph::new`] and of [`DoneMarker::open`] (e.g. a marker written
+    /// for another layout).
     pub fn new<'a>(
         tasks: impl IntoIterator<Item = &'a Arc<Task>>,
         count_all_orphans: bool,
     ) -> Result<Self, CoreError> {
-        Ok(Self::from_graph(
-            DependencyGraph::new(tasks)?,
-            count_all_orphans,
-        ))
+        Self::from_graph(DependencyGraph::new(tasks)?, count_all_orphans)
     }
 
     /// A scheduler over an existing dependency graph.
-    #[must_use]
-    pub fn from_graph(graph: DependencyGraph, count_all_orphans: bool) -> Self {
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`DoneMarker::open`].
+    pub fn from_graph(graph: DependencyGraph, count_all_orphans: bool) -> Result<Self, CoreError> {
+        let markers = graph
+            .tasks()
+            .iter()
+            .map(|task| {
+                task.done_marker()
+                    .map(|path| DoneMarker::open(path, task).map(Arc::new))
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let n = graph.tasks().len();
         let mut queues = Vec::with_capacity(n);
         let mut states = Vec::with_capacity(n);
@@ -89,7 +104,7 @@ impl Scheduler {
         }
         let (roots, others): (Vec<usize>, Vec<usize>) =
             (0..n).partition(|&t| graph.is_root_task(t));
-        Self {
+        Ok(Self {
             surface: ReadySurface::new(n),
             queues,
             states,
@@ -100,8 +115,26 @@ impl Scheduler {
             ready: Vec::new(),
             orphans: vec![0; n],
             last_ready_tasks: Vec::new(),
+            markers,
             graph,
-        }
+        })
+    }
+
+    /// The done marker of a task, if it keeps one.
+    #[must_use]
+    pub fn done_marker(&self, task_id: &str) -> Option<&Arc<DoneMarker>> {
+        self.graph
+            .index_of(task_id)
+            .and_then(|t| self.markers[t].as_ref())
+    }
+
+    /// Flushes every done marker to disk (call at the end of a run).
+    ///
+    /// # Errors
+    ///
+    /// The first error of [`DoneMarker::sync`].
+    pub fn sync_done_markers(&self) -> Result<(), CoreError> {
+        self.markers.iter().flatten().try_for_each(|m| m.sync())
     }
 
     /// The dependency graph.
@@ -175,7 +208,7 @@ impl Scheduler {
             }
             let key = self.queues[t].finish(block.spatial_id())?;
             self.states[t].skipped_count += 1;
-            self.succeed(t, key);
+            self.succeed(t, key, block.spatial_id());
         }
     }
 
@@ -210,18 +243,33 @@ impl Scheduler {
             .ok_or_else(|| not_processing(block))
     }
 
-    /// The next ready block of task `t`, now out.
+    /// The next ready block of task `t`, now out; blocks its done marker records are skipped.
     #[inline]
     fn take_next(&mut self, t: usize) -> Option<Block> {
-        let tiling = self.graph.graph(t);
-        let g = self.queues[t].get_next(tiling)?;
-        let block = tiling.block_at(&g);
-        self.queues[t].start(block.spatial_id(), tiling.key(&g));
-        let state = &mut self.states[t];
-        state.ready_count -= 1;
-        state.processing_count += 1;
-        state.started = true;
-        Some(block)
+        loop {
+            let tiling = self.graph.graph(t);
+            let g = self.queues[t].get_next(tiling)?;
+            let block = tiling.block_at(&g);
+            let key = tiling.key(&g);
+            self.queues[t].start(block.spatial_id(), key);
+            let state = &mut self.states[t];
+            state.ready_count -= 1;
+            state.processing_count += 1;
+            if let Some(marker) = &self.markers[t] {
+                let done = marker.is_done(block.spatial_id()).unwrap_or_else(|e| {
+                    tracing::error!("{e}");
+                    false
+                });
+                if done {
+                    self.queues[t].finish(block.spatial_id());
+                    self.states[t].skipped_count += 1;
+                    self.succeed(t, key, block.spatial_id());
+                    continue;
+                }
+            }
+            self.states[t].started = true;
+            return Some(block);
+        }
     }
 
     /// Takes a block back: SUCCESS releases its downstream blocks; FAILED re-queues it until
@@ -249,16 +297,21 @@ impl Scheduler {
             .finish(block.spatial_id())
             .ok_or_else(|| not_processing(block))?;
         if block.status == BlockStatus::Success {
-            self.succeed(t, key);
+            self.succeed(t, key, block.spatial_id());
         } else {
             self.fail(t, key);
         }
         Ok(())
     }
 
-    /// Block `key` of task `t`, no longer out, succeeded: queue what it unblocks.
+    /// Block `key` of task `t`, no longer out, succeeded: record it, queue what it unblocks.
     #[inline]
-    fn succeed(&mut self, t: usize, key: u64) {
+    fn succeed(&mut self, t: usize, key: u64, spatial_id: u64) {
+        if let Some(marker) = &self.markers[t] {
+            if let Err(e) = marker.mark_done(spatial_id) {
+                tracing::error!("{e}");
+            }
+        }
         self.states[t].processing_count -= 1;
         self.states[t].completed_count += 1;
         self.live -= 1;

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,6 +55,7 @@ pub struct Task {
     timeout: Option<Duration>,
     upstream_tasks: Vec<Arc<Task>>,
     max_worker_restarts: u32,
+    done_marker: Option<PathBuf>,
     /// Set by `build`: every built task has its tiling.
     tiling: Option<BlockwiseDependencyGraph>,
 }
@@ -83,6 +85,7 @@ impl Task {
                 timeout: None,
                 upstream_tasks: Vec::new(),
                 max_worker_restarts: 10,
+                done_marker: None,
                 tiling: None,
             },
         }
@@ -157,6 +160,11 @@ impl Task {
     #[must_use]
     pub fn upstream_tasks(&self) -> &[Arc<Task>] {
         &self.upstream_tasks
+    }
+    /// Where the task records its finished blocks, if it does ([`crate::DoneMarker`]).
+    #[must_use]
+    pub fn done_marker(&self) -> Option<&Path> {
+        self.done_marker.as_deref()
     }
     /// The task's blocks and the conflicts among them.
     #[must_use]
@@ -290,6 +298,12 @@ impl TaskBuilder {
     /// Adds tasks this task reads from.
     pub fn upstream_tasks<'a>(mut self, tasks: impl IntoIterator<Item = &'a Arc<Task>>) -> Self {
         self.task.upstream_tasks.extend(tasks.into_iter().cloned());
+        self
+    }
+    /// Records finished blocks in a done marker at `path` (a Zarr v3 array, one byte per block
+    /// id), so that a re-run skips them without a check function.
+    pub fn done_marker(mut self, path: impl Into<PathBuf>) -> Self {
+        self.task.done_marker = Some(path.into());
         self
     }
     /// How many times crashed workers are replaced (default 10).

@@ -832,6 +832,9 @@ impl Run {
         for t in &mut self.tasks {
             t.pool.kill_all();
         }
+        if let Err(e) = self.scheduler.sync_done_markers() {
+            tracing::error!("{e}");
+        }
         let mut order = self.started_order.clone();
         for (id, _) in self.scheduler.task_states() {
             if let Some(&t) = self.index.get(&**id) {
