@@ -4,6 +4,16 @@
 //! cargo run --release -p daisy-bench -- scheduler --blocks 1000000 [--conflict] [--first-block]
 //! ```
 //!
+//! ```text
+//! cargo run --release -p daisy-bench -- e2e --blocks N --workers W [--conflict] [--threads] [--prefetch P]
+//! ```
+//!
+//! `e2e` runs the same task end to end with no-op blocks: `run_blockwise` with W worker
+//! processes over TCP on loopback (this program, as `daisy-bench worker`), or W threads of this
+//! process with `--threads`, and prints `scenario`, `blocks`, `workers`, `conflict`, `threads`,
+//! `prefetch`, `seconds` (from building the task to the end of the run, workers' start-up
+//! included), `blocks_per_s` and `peak_rss_mb` (of the server process).
+//!
 //! `scheduler` drives the in-process acquire+release loop over a 3-D task of 64³ write blocks
 //! with 8 voxels of context (read blocks of 80³), on a grid as close to a cube as the number of
 //! blocks allows, one block out at a time, and prints `scenario`, `blocks`, `conflict`,
@@ -16,13 +26,16 @@ use std::time::Instant;
 use daisy_core::{BlockStatus, Scheduler, Task};
 use daisy_geometry::Roi;
 
-const USAGE: &str = "usage: daisy-bench scheduler --blocks N [--conflict] [--first-block]";
+const USAGE: &str = "usage: daisy-bench scheduler --blocks N [--conflict] [--first-block]\n       \
+                     daisy-bench e2e --blocks N --workers W [--conflict] [--threads] [--prefetch P]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match run(&args) {
         Ok(line) => {
-            println!("{line}");
+            if !line.is_empty() {
+                println!("{line}");
+            }
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -36,28 +49,110 @@ fn run(args: &[String]) -> Result<String, String> {
     let Some((scenario, rest)) = args.split_first() else {
         return Err("no scenario given".into());
     };
-    if scenario != "scheduler" {
-        return Err(format!("unknown scenario {scenario:?}"));
+    match scenario.as_str() {
+        "worker" => return worker().map(|()| String::new()),
+        "scheduler" | "e2e" => {}
+        other => return Err(format!("unknown scenario {other:?}")),
     }
     let mut blocks = None;
-    let (mut conflict, mut first_only) = (false, false);
+    let (mut conflict, mut first_only, mut threads) = (false, false, false);
+    let (mut workers, mut prefetch) = (2usize, 64u32);
     let mut rest = rest.iter();
+    let value = |name: &str, rest: &mut std::slice::Iter<'_, String>| -> Result<u64, String> {
+        let v = rest.next().ok_or(format!("{name} needs a value"))?;
+        v.parse::<u64>()
+            .map_err(|_| format!("{name}: not a positive integer: {v:?}"))
+    };
     while let Some(arg) = rest.next() {
         match arg.as_str() {
-            "--blocks" => {
-                let value = rest.next().ok_or("--blocks needs a value")?;
-                let n: u64 = value
-                    .parse()
-                    .map_err(|_| format!("--blocks: not a positive integer: {value:?}"))?;
-                blocks = Some(n.max(1));
+            "--blocks" => blocks = Some(value("--blocks", &mut rest)?.max(1)),
+            "--workers" => workers = value("--workers", &mut rest)?.max(1) as usize,
+            "--prefetch" => {
+                prefetch = value("--prefetch", &mut rest)?.clamp(1, u64::from(u32::MAX)) as u32
             }
             "--conflict" => conflict = true,
             "--first-block" => first_only = true,
+            "--threads" => threads = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     let blocks = blocks.ok_or("--blocks is required")?;
-    scheduler(blocks, conflict, first_only)
+    if scenario == "scheduler" {
+        scheduler(blocks, conflict, first_only)
+    } else {
+        end_to_end(blocks, workers, conflict, threads, prefetch)
+    }
+}
+
+/// The bench task: 64³ write blocks with 8 voxels of context on a near-cubic grid.
+fn bench_task(blocks: u64, conflict: bool) -> Result<daisy::TaskBuilder, String> {
+    let grid = cube_grid(blocks);
+    let (write, context) = (64, 8);
+    let shape: Vec<i64> = grid.iter().map(|n| n * write + 2 * context).collect();
+    Ok(Task::builder(
+        "bench",
+        Roi::from_values(&[0, 0, 0], &shape).map_err(|e| e.to_string())?,
+        Roi::from_values(&[0, 0, 0], &[write + 2 * context; 3]).map_err(|e| e.to_string())?,
+        Roi::from_values(&[context; 3], &[write; 3]).map_err(|e| e.to_string())?,
+    )
+    .read_write_conflict(conflict))
+}
+
+/// `daisy-bench worker`: a worker process with no-op blocks.
+fn worker() -> Result<(), String> {
+    let mut client = daisy::Client::from_env().map_err(|e| e.to_string())?;
+    client.run(|_| Ok(())).map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+fn end_to_end(
+    blocks: u64,
+    workers: usize,
+    conflict: bool,
+    threads: bool,
+    prefetch: u32,
+) -> Result<String, String> {
+    use daisy::{Launchers, ProcessLauncher, ProgressMode, RunOptions, ServerOptions};
+    let start = Instant::now();
+    let task = bench_task(blocks, conflict)?
+        .num_workers(workers)
+        .process_function(|_| Ok(()))
+        .build()
+        .map_err(|e| e.to_string())?;
+    let launchers = if threads {
+        Launchers::default()
+    } else {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        Launchers::all(std::sync::Arc::new(ProcessLauncher::new(exe, ["worker"])))
+    };
+    let options = RunOptions {
+        server: ServerOptions {
+            logdir: None,
+            prefetch,
+            ..ServerOptions::default()
+        },
+        launchers,
+        progress: ProgressMode::Off,
+        handle_ctrl_c: false,
+        ..RunOptions::default()
+    };
+    let report = daisy::run_blockwise(&[task], options).map_err(|e| e.to_string())?;
+    let seconds = start.elapsed().as_secs_f64();
+    if !report.succeeded() {
+        return Err(format!("the run failed:{report}"));
+    }
+    Ok(serde_json::json!({
+        "scenario": "e2e",
+        "blocks": blocks,
+        "workers": workers,
+        "conflict": conflict,
+        "threads": threads,
+        "prefetch": prefetch,
+        "seconds": seconds,
+        "blocks_per_s": (blocks as f64 / seconds).round(),
+        "peak_rss_mb": peak_rss_mb(),
+    })
+    .to_string())
 }
 
 /// Three factors of `n`, as close to each other as possible.
@@ -79,18 +174,10 @@ fn cube_grid(n: u64) -> [i64; 3] {
 
 fn scheduler(blocks: u64, conflict: bool, first_only: bool) -> Result<String, String> {
     let grid = cube_grid(blocks);
-    let (write, context) = (64, 8);
     let start = Instant::now();
-    let shape: Vec<i64> = grid.iter().map(|n| n * write + 2 * context).collect();
-    let task = Task::builder(
-        "bench",
-        Roi::from_values(&[0, 0, 0], &shape).map_err(|e| e.to_string())?,
-        Roi::from_values(&[0, 0, 0], &[write + 2 * context; 3]).map_err(|e| e.to_string())?,
-        Roi::from_values(&[context; 3], &[write; 3]).map_err(|e| e.to_string())?,
-    )
-    .read_write_conflict(conflict)
-    .build()
-    .map_err(|e| e.to_string())?;
+    let task = bench_task(blocks, conflict)?
+        .build()
+        .map_err(|e| e.to_string())?;
     let mut scheduler = Scheduler::new(&[task], true).map_err(|e| e.to_string())?;
     let mut first = scheduler.acquire_block("bench").ok_or("no first block")?;
     let first_block_ms = start.elapsed().as_secs_f64() * 1e3;

@@ -43,4 +43,4 @@ pub use client::{Client, PREFETCH_KEY};
 pub use daisy_core::{Block, BlockStatus};
 pub use daisy_protocol::Context;
 pub use error::ClientError;
-pub use run::RunSummary;
+pub use run::{Outcome, RunSummary, process_block};

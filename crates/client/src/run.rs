@@ -36,31 +36,55 @@ impl Client {
     {
         let mut summary = RunSummary::default();
         while let Some(mut guard) = self.acquire_block()? {
-            let outcome = catch_unwind(AssertUnwindSafe(|| f(&mut guard)));
-            let error = match outcome {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some(e.to_string()),
-                Err(panic) => Some(format!(
-                    "block function panicked: {}",
-                    panic_message(panic.as_ref())
-                )),
-            };
-            match error {
-                Some(error) => {
-                    summary.failed += 1;
-                    guard.fail(&error);
-                }
-                None if matches!(guard.status, BlockStatus::Processing | BlockStatus::Success) => {
+            match process_block(&mut guard, &mut f) {
+                Outcome::Succeeded => {
                     summary.succeeded += 1;
                     guard.succeed();
                 }
-                None => {
+                Outcome::Failed(None) => {
                     summary.failed += 1;
                     guard.release();
+                }
+                Outcome::Failed(Some(error)) => {
+                    summary.failed += 1;
+                    guard.fail(&error);
                 }
             }
         }
         Ok(summary)
+    }
+}
+
+/// What became of one block in the block loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Return it as SUCCESS.
+    Succeeded,
+    /// Return it as FAILED: with the error text or panic message, or `None` if the block
+    /// function set the status to FAILED itself.
+    Failed(Option<String>),
+}
+
+/// One step of the block loop: runs `f` on a block (status PROCESSING) and says what to return.
+///
+/// When `f` returns `Ok`, a block still PROCESSING (or set to SUCCESS) succeeded, one set to
+/// FAILED failed. When `f` returns `Err` or panics, the block failed with the error text or
+/// `block function panicked: <message>`. Shared by [`Client::run`] and in-process workers.
+pub fn process_block<F>(block: &mut Block, f: &mut F) -> Outcome
+where
+    F: FnMut(&mut Block) -> Result<(), BoxError>,
+{
+    block.status = BlockStatus::Processing;
+    match catch_unwind(AssertUnwindSafe(|| f(block))) {
+        Ok(Ok(())) if matches!(block.status, BlockStatus::Processing | BlockStatus::Success) => {
+            Outcome::Succeeded
+        }
+        Ok(Ok(())) => Outcome::Failed(None),
+        Ok(Err(e)) => Outcome::Failed(Some(e.to_string())),
+        Err(panic) => Outcome::Failed(Some(format!(
+            "block function panicked: {}",
+            panic_message(panic.as_ref())
+        ))),
     }
 }
 

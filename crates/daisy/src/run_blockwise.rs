@@ -5,12 +5,13 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use daisy_client::Client;
-use daisy_core::{CoreError, Scheduler, Task};
+use daisy_client::{Outcome, process_block};
+use daisy_core::{BlockStatus, CoreError, Scheduler, Task};
 use daisy_launch::{Launcher, ThreadLauncher};
 use daisy_protocol::Context;
 use daisy_server::{
-    JsonEvents, Launchers, Observer, Progress, RunReport, ServerError, ServerOptions,
+    JsonEvents, Launchers, LocalConnector, Observer, Progress, RunReport, ServerError,
+    ServerOptions, local_transport,
 };
 
 use crate::Listen;
@@ -108,7 +109,8 @@ pub enum RunError {
 pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunReport, RunError> {
     let scheduler = Scheduler::new(tasks, options.count_all_orphans)?;
     let mut launchers = options.launchers;
-    let threads = thread_launcher(&scheduler);
+    let (connector, endpoint) = local_transport();
+    let threads = thread_launcher(&scheduler, connector);
     for task in scheduler.dependency_graph().tasks() {
         if launchers.for_task(task.task_id()).is_none() {
             if task.process_function().is_none() {
@@ -156,14 +158,22 @@ pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunRepo
             }
         };
         Ok(daisy_server::serve(
-            listener, host, scheduler, launchers, server, observers, shutdown,
+            listener,
+            host,
+            scheduler,
+            launchers,
+            server,
+            observers,
+            Some(endpoint),
+            shutdown,
         )
         .await?)
     })
 }
 
-/// Workers as threads of this process, each running its task's block function.
-fn thread_launcher(scheduler: &Scheduler) -> Arc<dyn Launcher> {
+/// Workers as threads of this process, each running its task's block function, talking to the
+/// run through the in-process transport (no sockets, no serialization).
+fn thread_launcher(scheduler: &Scheduler, connector: LocalConnector) -> Arc<dyn Launcher> {
     let functions: HashMap<String, daisy_core::BlockFunction> = scheduler
         .dependency_graph()
         .tasks()
@@ -182,8 +192,26 @@ fn thread_launcher(scheduler: &Scheduler) -> Arc<dyn Launcher> {
             .get("prefetch")
             .and_then(|p| p.parse().ok())
             .unwrap_or(1);
-        let mut client = Client::new(&context, prefetch)?;
-        client.run(|block| function(block))?;
+        let worker_id = context.worker_id()?;
+        let Some(mut client) = connector.connect(&task_id, worker_id) else {
+            return Ok(());
+        };
+        let mut f = |block: &mut daisy_core::Block| function(block);
+        while let Some(blocks) = client.acquire_blocks(prefetch) {
+            for mut block in blocks {
+                match process_block(&mut block, &mut f) {
+                    Outcome::Succeeded => {
+                        block.status = BlockStatus::Success;
+                        client.release(block);
+                    }
+                    Outcome::Failed(error) => {
+                        let error = error.unwrap_or_else(|| "block released as FAILED".to_owned());
+                        tracing::error!("Block {block} failed in worker {worker_id:?}: {error}");
+                        client.fail(block, error);
+                    }
+                }
+            }
+        }
         Ok(())
     }))
 }

@@ -15,6 +15,7 @@
 
 mod connection;
 mod error;
+mod local;
 mod observer;
 mod options;
 mod pool;
@@ -24,6 +25,7 @@ mod run;
 mod token;
 
 pub use error::ServerError;
+pub use local::{LocalClient, LocalConnector, LocalEndpoint, local_transport};
 pub use observer::{Observer, RunEvent};
 pub use options::{Launchers, ServerOptions};
 pub use progress::{JsonEvents, Progress};

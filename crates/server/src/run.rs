@@ -13,7 +13,8 @@ use tokio::sync::mpsc;
 use crate::connection::{self, ConnEvent, ConnId, Outgoing};
 use crate::pool::{PoolConfig, WorkerPool};
 use crate::{
-    BlockFailure, Launchers, Observer, RunEvent, RunReport, ServerError, ServerOptions, TaskReport,
+    BlockFailure, Launchers, LocalEndpoint, Observer, RunEvent, RunReport, ServerError,
+    ServerOptions, TaskReport,
 };
 
 /// A check that ran off the event loop.
@@ -46,8 +47,6 @@ struct Conn {
     outbox: mpsc::UnboundedSender<Outgoing>,
     task: Option<usize>,
     worker_id: Option<u64>,
-    /// Spatial ids of the blocks it holds, by task.
-    holds: Vec<(usize, u64)>,
 }
 
 /// Pre-checks in flight for one task, handed out in acquisition order.
@@ -82,6 +81,9 @@ struct TaskRun {
 /// Serves the scheduler's blocks to workers until every task is done, `shutdown` resolves
 /// (Ctrl-C), or a worker reports a `ClientException`.
 ///
+/// Workers connect over TCP to `listener`, or, if they are threads of this process, through
+/// the in-process transport whose endpoint is `local` ([`crate::local_transport`]).
+///
 /// Workers are recruited per task when it first has ready blocks, through the task's launcher;
 /// they connect back to `hostname:port` (the listener's advertised address) with the run token.
 /// Checks run on blocking threads, never on the event loop; a parked request is answered the
@@ -99,6 +101,7 @@ pub async fn serve(
     launchers: Launchers,
     options: ServerOptions,
     observers: Vec<Box<dyn Observer>>,
+    local: Option<LocalEndpoint>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<RunReport, ServerError> {
     let port = listener
@@ -138,7 +141,10 @@ pub async fn serve(
         .enumerate()
         .map(|(i, t)| (t.task.task_id().to_string(), i))
         .collect();
-    let (events_tx, events) = mpsc::unbounded_channel();
+    let (events_tx, events) = match local {
+        Some(endpoint) => endpoint.events,
+        None => mpsc::unbounded_channel(),
+    };
     let (checks_tx, checks) = mpsc::unbounded_channel();
     let accepting = tokio::spawn(accept_loop(
         listener,
@@ -265,7 +271,6 @@ impl Run {
                         outbox,
                         task,
                         worker_id: peer.worker_id,
-                        holds: Vec::new(),
                     },
                 );
             }
@@ -339,7 +344,14 @@ impl Run {
         if let Some(t) = c.task {
             self.tasks[t].connections -= 1;
         }
-        for (t, spatial_id) in c.holds {
+        // Rare enough to scan: the blocks out are at most workers × prefetch.
+        let held: Vec<(usize, u64)> = self
+            .out
+            .iter()
+            .filter(|(_, o)| o.conn == conn)
+            .map(|(k, _)| *k)
+            .collect();
+        for (t, spatial_id) in held {
             if let Some(out) = self.out.remove(&(t, spatial_id)) {
                 if let Some(d) = out.deadline {
                     self.deadlines.remove(&(d, t, spatial_id));
@@ -390,11 +402,6 @@ impl Run {
         };
         if let Some(d) = out.deadline {
             self.deadlines.remove(&(d, key.0, key.1));
-        }
-        if let Some(c) = self.conns.get_mut(&conn) {
-            if let Some(i) = c.holds.iter().position(|h| *h == key) {
-                c.holds.swap_remove(i);
-            }
         }
         block.stopped_processing = Some(now_seconds());
         if block.status != BlockStatus::Success {
@@ -606,7 +613,6 @@ impl Run {
         for block in &mut blocks {
             block.started_processing = Some(sent);
             let key = (t, block.spatial_id());
-            c.holds.push(key);
             self.out.insert(
                 key,
                 Out {

@@ -50,6 +50,7 @@ async fn start(blocks: i64, sleep_ms: u64) -> (u16, tokio::task::JoinHandle<dais
             Launchers::all(Arc::new(launcher)),
             options,
             Vec::new(),
+            None,
             std::future::pending(),
         )
         .await
