@@ -271,3 +271,81 @@ fn report_lists_every_task() {
             .contains("all blocks processed successfully")
     );
 }
+
+#[test]
+fn workers_that_exit_early_are_replaced_only_when_none_is_left() {
+    let dir = tempfile::tempdir().unwrap();
+    // Exit 0 without working: the last-worker rule starts replacements until the budget is
+    // used up, then the task is abandoned; the run ends.
+    let task = grid("t", 2)
+        .num_workers(2)
+        .max_worker_restarts(2)
+        .build()
+        .unwrap();
+    let report = run_blockwise(&[task], options(dir.path(), worker("exit=0"))).unwrap();
+    let t = report.task("t").unwrap();
+    assert_eq!(
+        t.workers_started, 4,
+        "2 workers, then one replacement at a time, twice"
+    );
+    assert!(t.abandoned.is_some());
+    assert!(!report.succeeded());
+}
+
+#[test]
+fn json_event_stream() {
+    #[derive(Clone, Default)]
+    struct Shared(Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let a = grid("A", 3).build().unwrap();
+    let b = grid("B", 3).upstream_task(&a).build().unwrap();
+    let out = Shared::default();
+    let mut opts = options(dir.path(), worker(""));
+    opts.json_events = Some(Box::new(out.clone()));
+    assert!(run_blockwise(&[b], opts).unwrap().succeeded());
+    let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for task in ["A", "B"] {
+        let kinds: Vec<&str> = events
+            .iter()
+            .filter(|e| e["task"] == task)
+            .map(|e| e["event"].as_str().unwrap())
+            .collect();
+        assert_eq!(kinds.first(), Some(&"start"), "{task}: {kinds:?}");
+        assert_eq!(kinds.iter().filter(|k| **k == "start").count(), 1);
+        assert_eq!(kinds.iter().filter(|k| **k == "finish").count(), 1);
+        let last = events.iter().filter(|e| e["task"] == task).last().unwrap();
+        assert_eq!(
+            (
+                last["event"].as_str(),
+                last["completed"].as_u64(),
+                last["total"].as_u64()
+            ),
+            (Some("finish"), Some(9), Some(9))
+        );
+        for key in [
+            "t",
+            "ready",
+            "processing",
+            "skipped",
+            "failed",
+            "orphaned",
+            "workers",
+            "failures",
+        ] {
+            assert!(last.get(key).is_some(), "{key} missing");
+        }
+    }
+}

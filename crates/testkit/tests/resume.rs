@@ -90,3 +90,38 @@ fn killed_scheduler_resumes_from_its_done_marker() {
         "each unfinished block ran once"
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_run_and_prints_the_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("record.txt");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_daisy-test-run"))
+        .arg(dir.path())
+        .arg("8")
+        .arg(env!("CARGO_BIN_EXE_daisy-test-worker"))
+        .arg(format!("record={},sleep_ms=50", record.display()))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(&record).map_or(0, |s| s.lines().count()) < 4 {
+        assert!(start.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).unwrap());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).unwrap();
+    let stopped = Instant::now();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "the run did not stop promptly"
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains("Execution Summary"), "{stdout}");
+    assert!(stdout.contains("\"succeeded\": false"), "{stdout}");
+    // Its workers are gone too: nothing records any more.
+    let n = std::fs::read_to_string(&record).unwrap().lines().count();
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(std::fs::read_to_string(&record).unwrap().lines().count(), n);
+    assert!(n < 64);
+}

@@ -1,5 +1,6 @@
 //! A scheduler process for end-to-end tests: runs an n×n grid task (10×10 blocks, one voxel of
-//! context) with a done marker and `daisy-test-worker` processes, prints the report as JSON.
+//! context) with a done marker and `daisy-test-worker` processes; prints the Execution Summary,
+//! then the report as a JSON line. Ctrl-C (SIGINT) stops it cleanly.
 //!
 //! `daisy-test-run <dir> <n> <worker program> <worker directives>`
 
@@ -45,8 +46,8 @@ fn main() -> ExitCode {
             ..Default::default()
         },
         launchers: Launchers::all(Arc::new(launcher)),
-        progress: ProgressMode::Off,
-        handle_ctrl_c: false,
+        progress: ProgressMode::Lines(Duration::from_secs(60)),
+        handle_ctrl_c: true,
         ..RunOptions::default()
     };
     match run_blockwise(&[task], options) {
