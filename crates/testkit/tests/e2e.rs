@@ -326,7 +326,7 @@ fn json_event_stream() {
         assert_eq!(kinds.first(), Some(&"start"), "{task}: {kinds:?}");
         assert_eq!(kinds.iter().filter(|k| **k == "start").count(), 1);
         assert_eq!(kinds.iter().filter(|k| **k == "finish").count(), 1);
-        let last = events.iter().filter(|e| e["task"] == task).last().unwrap();
+        let last = events.iter().rfind(|e| e["task"] == task).unwrap();
         assert_eq!(
             (
                 last["event"].as_str(),

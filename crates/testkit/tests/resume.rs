@@ -95,7 +95,7 @@ fn killed_scheduler_resumes_from_its_done_marker() {
 fn ctrl_c_stops_the_run_and_prints_the_summary() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("record.txt");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_daisy-test-run"))
+    let child = Command::new(env!("CARGO_BIN_EXE_daisy-test-run"))
         .arg(dir.path())
         .arg("8")
         .arg(env!("CARGO_BIN_EXE_daisy-test-worker"))
