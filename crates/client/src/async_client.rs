@@ -1,11 +1,12 @@
 //! The async client: one TCP connection to the server, on tokio.
 
 use std::io::ErrorKind;
+use std::sync::Arc;
 
 use daisy_core::{Block, BlockStatus};
 use daisy_protocol::{
-    ClientMessage, Context, DEFAULT_MAX_FRAME, PROTOCOL_VERSION, ProtocolError, ServerMessage,
-    decode_frame, encode_frame,
+    ClientMessage, Context, DEFAULT_MAX_FRAME, PROTOCOL_VERSION, ProtocolError, Released,
+    ServerMessage, decode_frame, encode_frame,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -55,6 +56,9 @@ pub struct AsyncClient {
     worker_id: Option<u64>,
     /// Frames waiting to be written, possibly several.
     output: Vec<u8>,
+    /// Blocks returned but not yet encoded: they go out as one `ReleaseBlocks` per task,
+    /// before the next frame.
+    released: Vec<(Arc<str>, Released)>,
     /// Bytes read but not yet decoded; reused across reads.
     input: Vec<u8>,
     /// Whether the connection is finished (shutdown requested, closed by the server, or
@@ -97,6 +101,7 @@ impl AsyncClient {
             task_id,
             worker_id,
             output: Vec::new(),
+            released: Vec::new(),
             input: Vec::with_capacity(READ_CHUNK),
             closed: false,
         };
@@ -184,7 +189,7 @@ impl AsyncClient {
             task_id: self.task_id.clone(),
             max: max.max(1),
         };
-        encode_frame(&request, DEFAULT_MAX_FRAME, &mut self.output)?;
+        self.frame(&request)?;
         match self.write_output().await {
             Ok(()) => {}
             Err(ClientError::ConnectionClosed { .. }) => return Ok(self.closed_by_server()),
@@ -216,6 +221,7 @@ impl AsyncClient {
         tracing::debug!("the daisy server closed the connection");
         self.closed = true;
         self.output.clear();
+        self.released.clear();
         None
     }
 
@@ -224,11 +230,9 @@ impl AsyncClient {
     /// A block whose status is not SUCCESS is returned as FAILED (the server accepts nothing
     /// else). Nothing is sent once the connection is closed.
     pub fn queue_release(&mut self, block: &Block) {
-        let mut block = block.clone();
-        if block.status != BlockStatus::Success {
-            block.status = BlockStatus::Failed;
-        }
-        self.queue(&ClientMessage::ReleaseBlock { block });
+        let error = (block.status != BlockStatus::Success)
+            .then(|| daisy_protocol::RELEASED_AS_FAILED.to_owned());
+        self.queue_released(block, error);
     }
 
     /// Queues the report of a failed block with its error text (the block is returned as
@@ -236,32 +240,50 @@ impl AsyncClient {
     ///
     /// Texts longer than 64 KiB are cut. Nothing is sent once the connection is closed.
     pub fn queue_block_failed(&mut self, block: &Block, error: &str) {
-        let mut block = block.clone();
-        block.status = BlockStatus::Failed;
-        let error = truncate(error, MAX_ERROR_TEXT).to_owned();
-        self.queue(&ClientMessage::BlockFailed { block, error });
+        self.queue_released(block, Some(truncate(error, MAX_ERROR_TEXT).to_owned()));
     }
 
-    /// Appends a frame to the output buffer, unless the connection is closed.
-    fn queue(&mut self, message: &ClientMessage) {
+    fn queue_released(&mut self, block: &Block, error: Option<String>) {
         if self.closed {
-            tracing::debug!(
-                "not sending {}: the connection is closed",
-                message.describe()
-            );
+            tracing::debug!("not returning {}: the connection is closed", block.block_id);
             return;
         }
-        if let Err(e) = encode_frame(message, DEFAULT_MAX_FRAME, &mut self.output) {
-            // Only an absurdly large block could get here; the server will count it as lost
-            // when the connection closes.
-            tracing::error!("cannot send {}: {e}", message.describe());
+        self.released.push((
+            Arc::clone(&block.block_id.task_id),
+            Released {
+                spatial_id: block.spatial_id(),
+                error,
+            },
+        ));
+    }
+
+    /// Encodes the returned blocks (one `ReleaseBlocks` per run of one task), then `message`.
+    fn frame(&mut self, message: &ClientMessage) -> Result<(), ClientError> {
+        self.encode_released()?;
+        encode_frame(message, DEFAULT_MAX_FRAME, &mut self.output)?;
+        Ok(())
+    }
+
+    fn encode_released(&mut self) -> Result<(), ClientError> {
+        let mut released = std::mem::take(&mut self.released).into_iter().peekable();
+        while let Some((task_id, first)) = released.next() {
+            let mut batch = vec![first];
+            while let Some((_, next)) = released.next_if(|(t, _)| *t == task_id) {
+                batch.push(next);
+            }
+            let message = ClientMessage::ReleaseBlocks {
+                task_id: task_id.to_string(),
+                released: batch,
+            };
+            encode_frame(&message, DEFAULT_MAX_FRAME, &mut self.output)?;
         }
+        Ok(())
     }
 
     /// Whether releases are queued but not yet sent.
     #[must_use]
     pub fn has_queued(&self) -> bool {
-        !self.output.is_empty()
+        !self.output.is_empty() || !self.released.is_empty()
     }
 
     /// Sends everything queued now.
@@ -273,6 +295,7 @@ impl AsyncClient {
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         if self.closed {
             self.output.clear();
+            self.released.clear();
             return Ok(());
         }
         self.write_output().await
@@ -293,7 +316,7 @@ impl AsyncClient {
         let message = ClientMessage::ClientException {
             error: truncate(error, MAX_ERROR_TEXT).to_owned(),
         };
-        encode_frame(&message, DEFAULT_MAX_FRAME, &mut self.output)?;
+        self.frame(&message)?;
         self.write_output().await
     }
 
@@ -313,12 +336,12 @@ impl AsyncClient {
     /// Sends what is queued plus `Goodbye` in one write, then shuts the connection down.
     async fn goodbye(&mut self) -> Result<(), ClientError> {
         self.closed = true;
-        let result =
-            match encode_frame(&ClientMessage::Goodbye, DEFAULT_MAX_FRAME, &mut self.output) {
-                Ok(()) => self.write_output().await,
-                Err(e) => Err(e.into()),
-            };
+        let result = match self.frame(&ClientMessage::Goodbye) {
+            Ok(()) => self.write_output().await,
+            Err(e) => Err(e.into()),
+        };
         self.output.clear();
+        self.released.clear();
         if let Err(e) = self.stream.shutdown().await {
             tracing::debug!("shutting the connection down failed: {e}");
         }
@@ -331,6 +354,7 @@ impl AsyncClient {
 
     /// Writes the output buffer in one write and empties it.
     async fn write_output(&mut self) -> Result<(), ClientError> {
+        self.encode_released()?;
         if self.output.is_empty() {
             return Ok(());
         }

@@ -131,8 +131,9 @@ pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunRepo
     if let Some(out) = options.json_events {
         observers.push(Box::new(JsonEvents::new(out, Duration::from_millis(500))));
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: every connection, the run and the timers; checks still run on blocking
+    // threads. Fewer cross-thread wake-ups per round trip than a multi-threaded runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Runtime(e.to_string()))?;
@@ -205,7 +206,8 @@ fn thread_launcher(scheduler: &Scheduler, connector: LocalConnector) -> Arc<dyn 
                         client.release(block);
                     }
                     Outcome::Failed(error) => {
-                        let error = error.unwrap_or_else(|| "block released as FAILED".to_owned());
+                        let error =
+                            error.unwrap_or_else(|| daisy_protocol::RELEASED_AS_FAILED.to_owned());
                         tracing::error!("Block {block} failed in worker {worker_id:?}: {error}");
                         client.fail(block, error);
                     }

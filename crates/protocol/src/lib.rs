@@ -30,4 +30,6 @@ pub use context::{Context, ENV_VARIABLE};
 pub use error::ProtocolError;
 pub use frame::{DEFAULT_MAX_FRAME, decode_frame, encode_frame};
 pub use handshake::{Peer, check_hello};
-pub use message::{ClientMessage, MAGIC, PROTOCOL_VERSION, ServerMessage};
+pub use message::{
+    ClientMessage, MAGIC, PROTOCOL_VERSION, RELEASED_AS_FAILED, Released, ServerMessage,
+};

@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 /// The protocol version spoken by this crate; both sides must agree.
 pub const PROTOCOL_VERSION: u16 = 1;
 
+/// The error text of a block that was returned with status FAILED but without an error.
+pub const RELEASED_AS_FAILED: &str = "block released as FAILED";
+
 /// The first four bytes of every connection's first message.
 pub const MAGIC: [u8; 4] = *b"DSY1";
 
@@ -53,6 +56,23 @@ pub enum ClientMessage {
     },
     /// The worker is done and closes the connection.
     Goodbye,
+    /// Returns several blocks of one task by id: the compact form of `ReleaseBlock` and
+    /// `BlockFailed` for workers that batch (the server keeps its own copy of every block out).
+    ReleaseBlocks {
+        /// The task.
+        task_id: String,
+        /// The blocks, in the order they were finished.
+        released: Vec<Released>,
+    },
+}
+
+/// One block returned in a [`ClientMessage::ReleaseBlocks`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Released {
+    /// The block's spatial id.
+    pub spatial_id: u64,
+    /// `None`: it succeeded; otherwise it failed with this error text.
+    pub error: Option<String>,
 }
 
 /// What the server sends to a worker.
@@ -104,6 +124,9 @@ impl ClientMessage {
             Self::BlockFailed { block, .. } => format!("BlockFailed({})", block.block_id),
             Self::ClientException { .. } => "ClientException".to_owned(),
             Self::Goodbye => "Goodbye".to_owned(),
+            Self::ReleaseBlocks { task_id, released } => {
+                format!("ReleaseBlocks({task_id}, {} blocks)", released.len())
+            }
         }
     }
 }

@@ -17,6 +17,10 @@ pub(crate) type ConnId = u64;
 /// How long a new connection may take to say Hello.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest first frame: a Hello is tiny, and nobody unauthenticated gets to make the
+/// server buffer more.
+const MAX_HELLO_FRAME: u32 = 64 * 1024;
+
 /// What a connection tells the run.
 #[derive(Debug)]
 pub(crate) enum ConnEvent {
@@ -61,7 +65,7 @@ pub(crate) async fn serve(
     let mut buffer = Vec::with_capacity(4096);
     let hello = tokio::time::timeout(
         HANDSHAKE_TIMEOUT,
-        read_messages(&mut reader, &mut buffer, max_frame),
+        read_messages(&mut reader, &mut buffer, MAX_HELLO_FRAME.min(max_frame)),
     )
     .await;
     let first = match hello {
@@ -151,9 +155,17 @@ async fn read_messages(
     let mut messages = Vec::new();
     loop {
         let mut used = 0;
-        while let Some((message, n)) = decode_frame::<ClientMessage>(&buffer[used..], max_frame)? {
-            messages.push(message);
-            used += n;
+        loop {
+            match decode_frame::<ClientMessage>(&buffer[used..], max_frame) {
+                Ok(Some((message, n))) => {
+                    messages.push(message);
+                    used += n;
+                }
+                Ok(None) => break,
+                Err(e) if messages.is_empty() => return Err(e),
+                // Deliver the good messages before it; the next call reports the bad frame.
+                Err(_) => break,
+            }
         }
         buffer.drain(..used);
         if !messages.is_empty() {

@@ -17,6 +17,10 @@ use crate::{
     ServerOptions, TaskReport,
 };
 
+/// The most blocks sent in one reply: far below the frame limit even for 8-D blocks with long
+/// task ids (a 3-D block takes ~100 bytes on the wire).
+const MAX_BLOCKS_PER_REPLY: u32 = 4096;
+
 /// A check that ran off the event loop.
 enum CheckDone {
     /// A pre-check: `done` means skip the block.
@@ -40,6 +44,8 @@ struct Out {
     conn: ConnId,
     worker_id: Option<u64>,
     deadline: Option<Instant>,
+    /// The server's own copy: releases only say which block and how it went.
+    block: Block,
 }
 
 /// A connection that passed the handshake.
@@ -295,13 +301,29 @@ impl Run {
         }
         match message {
             ClientMessage::AcquireBlocks { task_id, max } => match self.index.get(&task_id) {
-                Some(&t) => self.tasks[t].parked.push_back((conn, max.max(1))),
+                Some(&t) => self.tasks[t]
+                    .parked
+                    .push_back((conn, max.clamp(1, MAX_BLOCKS_PER_REPLY))),
                 None => self.send(conn, ServerMessage::RequestShutdown),
             },
-            ClientMessage::ReleaseBlock { block } => self.on_release(conn, block, None),
-            ClientMessage::BlockFailed { mut block, error } => {
-                block.status = BlockStatus::Failed;
-                self.on_release(conn, block, Some(error));
+            ClientMessage::ReleaseBlock { block } => {
+                let error = (block.status != BlockStatus::Success)
+                    .then(|| daisy_protocol::RELEASED_AS_FAILED.to_owned());
+                if let Some(&t) = self.index.get(block.task_id()) {
+                    self.on_release(conn, t, block.spatial_id(), error);
+                }
+            }
+            ClientMessage::BlockFailed { block, error } => {
+                if let Some(&t) = self.index.get(block.task_id()) {
+                    self.on_release(conn, t, block.spatial_id(), Some(error));
+                }
+            }
+            ClientMessage::ReleaseBlocks { task_id, released } => {
+                if let Some(&t) = self.index.get(&task_id) {
+                    for r in released {
+                        self.on_release(conn, t, r.spatial_id, r.error);
+                    }
+                }
             }
             ClientMessage::ClientException { error } => {
                 let c = &self.conns[&conn];
@@ -356,57 +378,42 @@ impl Run {
                 if let Some(d) = out.deadline {
                     self.deadlines.remove(&(d, t, spatial_id));
                 }
-                self.lose(t, spatial_id, out.worker_id, why);
+                self.lose(t, out, why);
             }
         }
     }
 
     /// A block that is out will not come back: it fails (and may be retried).
-    fn lose(&mut self, t: usize, spatial_id: u64, worker_id: Option<u64>, why: &str) {
-        let task_id = self.tasks[t].task.task_id().clone();
-        tracing::warn!("block {task_id}/{spatial_id} lost: {why}");
-        let Some(tiling) = self.tasks[t].task.tiling() else {
-            return;
-        };
-        // Rebuild the block from its id to release it; only id and status matter to the scheduler.
-        let mut block = Block::new(
-            task_id,
-            spatial_id,
-            tiling.total_read_roi(),
-            tiling.total_write_roi(),
-        );
+    fn lose(&mut self, t: usize, out: Out, why: &str) {
+        let mut block = out.block;
+        tracing::warn!("block {} lost: {why}", block.block_id);
         block.status = BlockStatus::Failed;
-        self.record_failure(t, &block.block_id, worker_id, format!("lost: {why}"));
+        self.record_failure(t, &block.block_id, out.worker_id, format!("lost: {why}"));
         self.release_to_scheduler(t, &block);
     }
 
     // ---- releases ----
 
-    fn on_release(&mut self, conn: ConnId, mut block: Block, error: Option<String>) {
-        let Some(&t) = self.index.get(block.task_id()) else {
+    /// A worker returned block `spatial_id` of task `t`: `None` means success, else the error.
+    fn on_release(&mut self, conn: ConnId, t: usize, spatial_id: u64, error: Option<String>) {
+        let key = (t, spatial_id);
+        if self.out.get(&key).is_none_or(|out| out.conn != conn) {
+            tracing::debug!(
+                "ignoring a stale release of {}/{spatial_id} from connection {conn}",
+                self.tasks[t].task.task_id()
+            );
             return;
-        };
-        let key = (t, block.spatial_id());
-        match self.out.get(&key) {
-            Some(out) if out.conn == conn => {}
-            _ => {
-                tracing::debug!(
-                    "ignoring a stale release of {} from connection {conn}",
-                    block.block_id
-                );
-                return;
-            }
         }
         let Some(out) = self.out.remove(&key) else {
             return;
         };
         if let Some(d) = out.deadline {
-            self.deadlines.remove(&(d, key.0, key.1));
+            self.deadlines.remove(&(d, t, spatial_id));
         }
+        let mut block = out.block;
         block.stopped_processing = Some(now_seconds());
-        if block.status != BlockStatus::Success {
+        if let Some(error) = error {
             block.status = BlockStatus::Failed;
-            let error = error.unwrap_or_else(|| "block released as FAILED".to_owned());
             tracing::error!(
                 "Block {block} failed in worker {:?} with {error}",
                 out.worker_id
@@ -415,6 +422,7 @@ impl Run {
             self.release_to_scheduler(t, &block);
             return;
         }
+        block.status = BlockStatus::Success;
         let task = Arc::clone(&self.tasks[t].task);
         if task.post_check_function().is_some() {
             // The block stays "processing" while its post-check runs off the loop.
@@ -619,6 +627,7 @@ impl Run {
                     conn,
                     worker_id: c.worker_id,
                     deadline,
+                    block: block.clone(),
                 },
             );
             if let Some(d) = deadline {

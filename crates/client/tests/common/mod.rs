@@ -267,6 +267,17 @@ fn handle(stream: &mut TcpStream, shared: &Shared) -> std::io::Result<()> {
                         .failures
                         .push((block.spatial_id(), block.status, error));
                 }
+                ClientMessage::ReleaseBlocks { released, .. } => {
+                    for r in released {
+                        match r.error {
+                            None => record.releases.push((r.spatial_id, BlockStatus::Success)),
+                            Some(e) if e == daisy_protocol::RELEASED_AS_FAILED => {
+                                record.releases.push((r.spatial_id, BlockStatus::Failed));
+                            }
+                            Some(e) => record.failures.push((r.spatial_id, BlockStatus::Failed, e)),
+                        }
+                    }
+                }
                 ClientMessage::ClientException { error } => record.exceptions.push(error),
                 ClientMessage::Goodbye => record.goodbyes += 1,
                 ClientMessage::Hello { .. } => panic!("a second Hello"),
@@ -284,5 +295,6 @@ fn kind(message: &ClientMessage) -> &'static str {
         ClientMessage::BlockFailed { .. } => "failed",
         ClientMessage::ClientException { .. } => "exception",
         ClientMessage::Goodbye => "goodbye",
+        ClientMessage::ReleaseBlocks { .. } => "release",
     }
 }
