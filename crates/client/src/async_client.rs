@@ -338,7 +338,7 @@ impl AsyncClient {
         self.closed = true;
         let result = match self.frame(&ClientMessage::Goodbye) {
             Ok(()) => self.write_output().await,
-            Err(e) => Err(e.into()),
+            Err(e) => Err(e),
         };
         self.output.clear();
         self.released.clear();
