@@ -6,8 +6,8 @@
 use daisy_core::{Block, BlockId, BlockStatus};
 use daisy_geometry::{Coordinate, Roi};
 use daisy_protocol::{
-    ClientMessage, DEFAULT_MAX_FRAME, MAGIC, PROTOCOL_VERSION, ProtocolError, ServerMessage,
-    decode_frame, encode_frame,
+    ClientMessage, DEFAULT_MAX_FRAME, MAGIC, PROTOCOL_VERSION, ProtocolError, Released,
+    ServerMessage, decode_frame, encode_frame,
 };
 use proptest::prelude::*;
 use serde::Serialize;
@@ -486,6 +486,17 @@ fn arb_client_message() -> impl Strategy<Value = ClientMessage> {
             .prop_map(|(block, error)| ClientMessage::BlockFailed { block, error }),
         arb_text().prop_map(|error| ClientMessage::ClientException { error }),
         Just(ClientMessage::Goodbye),
+        (
+            arb_text(),
+            prop::collection::vec((any::<u64>(), prop::option::of(arb_text())), 0..8)
+        )
+            .prop_map(|(task_id, released)| ClientMessage::ReleaseBlocks {
+                task_id,
+                released: released
+                    .into_iter()
+                    .map(|(spatial_id, error)| Released { spatial_id, error })
+                    .collect(),
+            }),
     ]
 }
 
