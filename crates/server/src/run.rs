@@ -567,12 +567,15 @@ impl Run {
         }
     }
 
-    /// Nothing ready, nothing waiting on upstream blocks, nothing being checked.
+    /// Nothing ready, nothing waiting on upstream blocks, nothing out or being checked: a
+    /// waiting worker will get nothing more. (daisy 1.x also stops workers while blocks are
+    /// still out; one of those may fail and be retried, and then no worker is left to take it.)
     fn exhausted(&self, t: usize) -> bool {
         let state = self.state(t);
         let checks = &self.tasks[t].checks;
         state.ready_count == 0
             && state.pending_count() == 0
+            && state.processing_count == 0
             && checks.in_flight() == 0
             && checks.checked.is_empty()
     }
