@@ -61,5 +61,5 @@ pub use processing_queue::ProcessingQueue;
 pub use ready_surface::ReadySurface;
 pub use scheduler::Scheduler;
 pub use serial::run_serial;
-pub use task::{BlockFunction, BoxError, CheckFunction, Task, TaskBuilder};
+pub use task::{BlockFunction, BoxError, CheckFunction, InitCallback, Task, TaskBuilder};
 pub use task_state::TaskState;

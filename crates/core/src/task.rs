@@ -16,6 +16,10 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// A check run on a block; `Ok(true)` means "done".
 pub type CheckFunction = Arc<dyn Fn(&Block) -> Result<bool, BoxError> + Send + Sync>;
 
+/// Called once per task when it first has ready blocks, before its workers start, with the
+/// `DAISY_CONTEXT` string a worker would get (`worker_id=0`); an error aborts the run.
+pub type InitCallback = Arc<dyn Fn(&str) -> Result<(), BoxError> + Send + Sync>;
+
 /// An in-process block function.
 pub type BlockFunction = Arc<dyn Fn(&mut Block) -> Result<(), BoxError> + Send + Sync>;
 
@@ -48,6 +52,7 @@ pub struct Task {
     process_function: Option<BlockFunction>,
     check_function: Option<CheckFunction>,
     post_check_function: Option<CheckFunction>,
+    init_callback: Option<InitCallback>,
     read_write_conflict: bool,
     num_workers: usize,
     max_retries: u32,
@@ -78,6 +83,7 @@ impl Task {
                 process_function: None,
                 check_function: None,
                 post_check_function: None,
+                init_callback: None,
                 read_write_conflict: true,
                 num_workers: 1,
                 max_retries: 2,
@@ -130,6 +136,11 @@ impl Task {
     #[must_use]
     pub fn post_check_function(&self) -> Option<&CheckFunction> {
         self.post_check_function.as_ref()
+    }
+    /// The init callback, if any.
+    #[must_use]
+    pub fn init_callback(&self) -> Option<&InitCallback> {
+        self.init_callback.as_ref()
     }
     /// Whether blocks whose read ROI overlaps another's write ROI must not run together.
     #[must_use]
@@ -263,6 +274,15 @@ impl TaskBuilder {
         f: impl Fn(&Block) -> Result<bool, BoxError> + Send + Sync + 'static,
     ) -> Self {
         self.task.post_check_function = Some(Arc::new(f));
+        self
+    }
+    /// Called once when the task first has ready blocks, before its workers start, with the
+    /// `DAISY_CONTEXT` string a worker would get; an error aborts the run (distributed runs only).
+    pub fn init_callback(
+        mut self,
+        f: impl Fn(&str) -> Result<(), BoxError> + Send + Sync + 'static,
+    ) -> Self {
+        self.task.init_callback = Some(Arc::new(f));
         self
     }
     /// Whether neighbouring blocks conflict (default `true`).

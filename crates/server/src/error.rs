@@ -27,6 +27,14 @@ pub enum ServerError {
         /// What went wrong.
         error: String,
     },
+    /// A task's init callback failed: the run aborted before its workers started.
+    #[error("the init callback of task {task_id} failed: {error}")]
+    InitCallback {
+        /// The task.
+        task_id: String,
+        /// What went wrong.
+        error: String,
+    },
     /// No launcher is configured for a task.
     #[error("no launcher for task {task_id}: give one for the task or a default")]
     NoLauncher {

@@ -43,22 +43,41 @@ impl WorkerPool {
         }
     }
 
-    /// Starts one worker; `None` (logged) if it could not be started.
-    pub fn start(&mut self, config: &PoolConfig) -> Option<u64> {
-        // Unique per process, across runs (behaviour.md §12.2).
-        let worker_id = next_worker_id();
-        self.started += 1;
+    /// The context a worker with this id gets.
+    fn context(
+        &self,
+        config: &PoolConfig,
+        worker_id: u64,
+    ) -> Result<Context, daisy_protocol::ProtocolError> {
         let logdir = config.logdir.as_deref().map(Path::to_string_lossy);
-        let context = Context::for_worker(
+        let mut context = Context::for_worker(
             logdir.as_deref(),
             &config.hostname,
             config.port,
             &self.task_id,
             worker_id,
             &config.token,
-        )
-        .and_then(|mut c| c.set("prefetch", &config.prefetch.to_string()).map(|()| c));
-        let context = match context {
+        )?;
+        context.set("prefetch", &config.prefetch.to_string())?;
+        Ok(context)
+    }
+
+    /// Runs the task's init callback with the context of worker 0.
+    pub fn init(
+        &self,
+        config: &PoolConfig,
+        callback: &daisy_core::InitCallback,
+    ) -> Result<(), String> {
+        let context = self.context(config, 0).map_err(|e| e.to_string())?;
+        callback(&context.to_env()).map_err(|e| e.to_string())
+    }
+
+    /// Starts one worker; `None` (logged) if it could not be started.
+    pub fn start(&mut self, config: &PoolConfig) -> Option<u64> {
+        // Unique per process, across runs (behaviour.md §12.2).
+        let worker_id = next_worker_id();
+        self.started += 1;
+        let context = match self.context(config, worker_id) {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(

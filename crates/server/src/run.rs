@@ -689,6 +689,16 @@ impl Run {
                     state: &state,
                 });
             }
+            if let Some(callback) = self.tasks[t].task.init_callback() {
+                if let Err(error) = self.tasks[t].pool.init(&self.pool_config, callback) {
+                    tracing::error!("the init callback of task {task_id} failed: {error}");
+                    self.abort = Some(ServerError::InitCallback {
+                        task_id: task_id.to_string(),
+                        error,
+                    });
+                    return;
+                }
+            }
             for _ in 0..self.tasks[t].task.num_workers() {
                 self.start_worker(t);
             }

@@ -113,3 +113,49 @@ fn post_checks_fail_blocks() {
             .all(|f| f.error == "post-check failed" && f.block_id.spatial_id == 4)
     );
 }
+
+#[test]
+fn init_callbacks_run_once_per_task_before_its_workers() {
+    let calls = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (seen, started) = (Arc::clone(&calls), Arc::new(AtomicU64::new(0)));
+    let processed = Arc::clone(&started);
+    let task = grid("t", 3)
+        .init_callback(move |context| {
+            assert_eq!(
+                processed.load(Ordering::Relaxed),
+                0,
+                "a block ran before the init callback"
+            );
+            seen.lock().unwrap().push(context.to_owned());
+            Ok(())
+        })
+        .process_function(move |_| {
+            started.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        })
+        .build()
+        .unwrap();
+    assert!(run_blockwise(&[task], options()).unwrap().succeeded());
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls.len(), 1);
+    let context = daisy::Context::from_env_str(&calls[0]).unwrap();
+    assert_eq!(
+        (context.task_id().unwrap(), context.worker_id().unwrap()),
+        ("t", Some(0))
+    );
+    assert!(context.port().unwrap() > 0);
+}
+
+#[test]
+fn a_failing_init_callback_aborts_the_run() {
+    let task = grid("t", 3)
+        .init_callback(|_| Err("no database".into()))
+        .process_function(|_| Ok(()))
+        .build()
+        .unwrap();
+    let err = run_blockwise(&[task], options()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the init callback of task t failed: no database"
+    );
+}
