@@ -1,0 +1,241 @@
+"""The Rust engine of daisy (PyO3). Internal: users import `daisy`, never `daisy._daisy`.
+
+THE CONTRACT between `crates/py` (which implements this module) and `python/daisy/*.py` (which
+uses it). Change it only by agreement; keep this stub in sync with the implementation.
+
+Conventions:
+- ROIs cross the boundary as funlib.geometry.Roi objects (daisy.Roi) on the Python side; the
+  Rust side reads `roi.offset` / `roi.shape` (tuples of int or None) and builds funlib Rois with
+  `funlib.geometry.Roi(offset, shape)` when it returns one.
+- Rust errors become Python exceptions: bad arguments -> ValueError / TypeError naming the
+  argument and value; "block is not being processed" -> KeyError (daisy 1.x compatible) with a
+  message naming the block id; anything else -> RuntimeError. Nothing panics across the boundary.
+- Every call that waits on the network or on the scheduler releases the GIL.
+"""
+
+from typing import Any, Callable, Iterator, Optional, Sequence
+
+from funlib.geometry import Roi
+
+from .block import BlockStatus  # the plain enum.Enum of daisy 1.x (CREATED=0 ... FAILED=3)
+
+__version__: str
+
+class Block:
+    """daisy.Block (also daisy.block.Block): one placement of a task's read/write templates.
+
+    Block(total_roi, read_roi, write_roi, block_id=None, task_id=None): with block_id None the
+    spatial id is computed from total_roi and write_roi (behaviour.md §5, negative index
+    components clamped to 0). ROI attributes are created lazily on first access and cached.
+    Equality and hash use block_id only; comparing with a non-Block is False. Setting an
+    attribute that does not exist raises TypeError("<repr> is frozen, you can't add attributes
+    to it"). repr/str: "<task_id>/<spatial_id> with read ROI <roi> and write ROI <roi>".
+    Picklable (copy, multiprocessing, daisy.messages).
+    """
+
+    def __init__(
+        self,
+        total_roi: Roi,
+        read_roi: Roi,
+        write_roi: Roi,
+        block_id: Optional[int] = None,
+        task_id: Optional[str] = None,
+    ) -> None: ...
+    read_roi: Roi
+    write_roi: Roi
+    requested_write_roi: Roi
+    status: BlockStatus
+    started_processing: Optional[float]
+    stopped_processing: Optional[float]
+    @property
+    def task_id(self) -> Optional[str]: ...
+    @property
+    def block_id(self) -> tuple[Optional[str], int]: ...
+    def copy(self) -> "Block": ...
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def cantor_number(index: Sequence[int]) -> int:
+    """The generalised Cantor number of a block index (behaviour.md §5)."""
+
+class TaskSpec:
+    """The engine's copy of a daisy.Task: validated on construction.
+
+    TaskSpec(task_id, total_roi, read_roi, write_roi, read_write_conflict, fit, num_workers,
+             max_retries, timeout, upstream, pre_check, post_check, init_callback,
+             max_worker_restarts, done_marker_path)
+
+    - fit: "valid" | "overhang" | "shrink" (else ValueError naming fit and the value);
+    - timeout: seconds (float) or None;
+    - upstream: list of TaskSpec (the upstream tasks' specs);
+    - pre_check / post_check: callables block -> bool, or None; called with the GIL; an
+      exception is logged ("pre_check() exception for block <id>" with the traceback) and counts
+      as False (pre) / failure (post);
+    - init_callback: callable taking the DAISY_CONTEXT string of worker 0, or None; an exception
+      aborts the run and propagates;
+    - done_marker_path: str path or None.
+    Raises ValueError for: mismatched ROI dimensions, unbounded ROIs, a write ROI outside the
+    read ROI with read_write_conflict ("Read ROI must contain write ROI." in the message), a
+    non-positive write shape, an invalid task id.
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        total_roi: Roi,
+        read_roi: Roi,
+        write_roi: Roi,
+        read_write_conflict: bool,
+        fit: str,
+        num_workers: int,
+        max_retries: int,
+        timeout: Optional[float],
+        upstream: list["TaskSpec"],
+        pre_check: Optional[Callable[[Block], bool]],
+        post_check: Optional[Callable[[Block], bool]],
+        init_callback: Optional[Callable[[str], None]],
+        max_worker_restarts: int,
+        done_marker_path: Optional[str],
+    ) -> None: ...
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def total_write_roi(self) -> Roi: ...
+    @property
+    def num_blocks(self) -> int: ...
+
+class Counters:
+    """A task's counters (daisy.TaskState is built from these in Python)."""
+
+    started: bool
+    total_block_count: int
+    ready_count: int
+    processing_count: int
+    completed_count: int
+    skipped_count: int
+    failed_count: int
+    orphaned_count: int
+
+class BlockwiseDependencyGraph:
+    """behaviour.md §7; attributes and methods as daisy.dependency_graph.BlockwiseDependencyGraph.
+
+    BlockwiseDependencyGraph(task_id, block_read_roi, block_write_roi, read_write_conflict=True,
+    fit="valid", total_read_roi=None, total_write_roi=None)
+    """
+
+    def __init__(
+        self,
+        task_id: str,
+        block_read_roi: Roi,
+        block_write_roi: Roi,
+        read_write_conflict: bool = True,
+        fit: str = "valid",
+        total_read_roi: Optional[Roi] = None,
+        total_write_roi: Optional[Roi] = None,
+    ) -> None: ...
+    task_id: str
+    block_read_roi: Roi
+    block_write_roi: Roi
+    read_write_context: tuple[Any, Any]  # two daisy.Coordinate
+    total_read_roi: Roi
+    total_write_roi: Roi
+    rounding_term: Any  # daisy.Coordinate
+    fit: str
+    read_write_conflict: bool
+    @property
+    def num_levels(self) -> int: ...
+    @property
+    def num_blocks(self) -> int: ...
+    def num_roots(self) -> int: ...
+    def level_offsets(self) -> list[Any]: ...  # daisy.Coordinate per level
+    def level_conflicts(self) -> list[list[Any]]: ...
+    def level_blocks(self, level: int) -> Iterator[Block]: ...  # lazy
+    def root_gen(self) -> Iterator[Block]: ...
+    def upstream(self, block: Block) -> list[Block]: ...
+    def downstream(self, block: Block) -> list[Block]: ...
+    def enumerate_all_dependencies(self) -> Iterator[tuple[Block, list[Block]]]: ...
+    def get_subgraph_blocks(self, sub_roi: Roi, read_roi: bool = False) -> list[Block]: ...
+    def inclusion_criteria(self, block: Block) -> bool: ...
+    def fit_block(self, block: Block) -> Block: ...
+
+class DependencyGraph:
+    """behaviour.md §8 over TaskSpecs (registration order: each task, then its upstream tasks)."""
+
+    def __init__(self, tasks: list[TaskSpec]) -> None: ...
+    def task_ids(self) -> list[str]: ...
+    def upstream_tasks(self, task_id: str) -> list[str]: ...
+    def downstream_tasks(self, task_id: str) -> list[str]: ...
+    def root_tasks(self) -> list[str]: ...
+    def num_blocks(self, task_id: str) -> int: ...
+    def num_roots(self, task_id: str) -> int: ...
+    def root_gen(self, task_id: str) -> Iterator[Block]: ...
+    def task_dependency_graph(self, task_id: str) -> BlockwiseDependencyGraph: ...
+    def upstream(self, block: Block) -> list[Block]: ...
+    def downstream(self, block: Block) -> list[Block]: ...
+
+class Scheduler:
+    """The engine's scheduler (behaviour.md §9). daisy.Scheduler wraps it.
+
+    acquire_block runs the pre-check inline (with the GIL). release_block returns the ids of the
+    tasks that gained ready blocks, in order; it raises KeyError (not being processed) or
+    RuntimeError ("Unexpected status for released block: ...") before any state change.
+    """
+
+    def __init__(self, tasks: list[TaskSpec], count_all_orphans: bool = True) -> None: ...
+    def acquire_block(self, task_id: str) -> Optional[Block]: ...
+    def release_block(self, block: Block) -> list[str]: ...
+    def counters(self, task_id: str) -> Counters: ...
+    def task_ids(self) -> list[str]: ...  # task_states order: root tasks first, then the others
+    def ready_task_ids(self) -> list[str]: ...
+    def dependency_graph(self) -> DependencyGraph: ...
+    def abandon_task(self, task_id: str) -> None: ...
+
+class RunEvents:
+    """What a distributed run reports to Python observers: a callable receives
+    (kind: str, task_id: str | None, counters: Counters | None, extra: dict | None) with kind in
+    "task_start", "acquire", "release", "task_done", "block_failure" (extra: block (Block), error
+    (str), worker_id (int|None), log_basename (str|None)), "exit"."""
+
+def run(
+    tasks: list[TaskSpec],
+    launch_worker: Callable[[str, int, str, Optional[str]], int],
+    on_event: Optional[Callable[[str, Optional[str], Optional[Counters], Optional[dict]], None]],
+    host: Optional[str],
+    logdir: Optional[str],
+    prefetch: int,
+    stall_grace: float,
+    count_all_orphans: bool,
+) -> tuple[dict[str, Counters], list[dict]]:
+    """Runs the tasks (upstream tasks included) with the Rust server, GIL released.
+
+    Workers are started by calling `launch_worker(task_id, worker_id, daisy_context, log_basename)`
+    with the GIL, on the thread that called `run` (the server's event loop runs on it). It must
+    start the worker as a new OS process that is a child of this process, in its own process
+    group, and return its pid; the engine then watches it (waitpid) and, on timeouts or at the
+    end, kills its group (killpg). Python does this with os.fork(): the child must NOT return
+    into the engine (its copy of this thread is inside the engine's event loop): it resets
+    SIGINT to Python's default handler, runs the worker on a NEW thread (a fresh thread has no
+    engine state, so the worker's own `Client` can start its runtime), joins it, flushes and
+    calls os._exit(code) (0 normally, 1 after an exception, which it reports first with
+    `Client.client_exception`). `host`: None listens on loopback; a string listens on all interfaces and
+    advertises that host ("" = detect). Ctrl-C (KeyboardInterrupt) stops handing out blocks,
+    stops the workers and returns. A ClientException from a worker or a failing init callback
+    is raised after cleanup.
+
+    Returns (counters per task id in task_states order, failures) where each failure is a dict
+    {task_id, spatial_id, worker_id, error, log_basename}.
+    """
+
+class Client:
+    """The blocking worker client (behaviour.md §11.3); daisy.Client wraps it.
+
+    Client(daisy_context: str, prefetch: int = 1). Every call waiting on the network releases
+    the GIL.
+    """
+
+    def __init__(self, daisy_context: str, prefetch: int = 1) -> None: ...
+    def acquire(self) -> Optional[Block]: ...  # None: no more work (shutdown or closed)
+    def release(self, block: Block) -> None: ...  # status SUCCESS, else FAILED
+    def fail(self, block: Block, error: str) -> None: ...  # BlockFailed with the text
+    def client_exception(self, error: str) -> None: ...
+    def disconnect(self) -> None: ...

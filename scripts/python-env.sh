@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Creates (or updates) the virtual environment at .venv and builds the daisy package into it.
+# Usage: scripts/python-env.sh [--release]   (sourced by demo.sh and test.sh)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q "maturin>=1.5,<2" "pytest>=7" "funlib-geometry>=0.3" numpy tqdm "zarr>=2.16,<3"
+# Build the Rust engine and install the package in place (python/daisy + daisy._daisy).
+.venv/bin/maturin develop -q ${1:-}
