@@ -59,45 +59,48 @@ impl RunReport {
     }
 }
 
-/// daisy's Execution Summary (behaviour.md §13.2).
+/// daisy's Execution Summary (behaviour.md §13.2), line for line as daisy prints it.
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f)?;
-        writeln!(f, "Execution Summary")?;
-        writeln!(f, "-----------------")?;
+        let mut lines: Vec<String> = vec![
+            String::new(),
+            "Execution Summary".into(),
+            "-----------------".into(),
+        ];
         for task in &self.tasks {
             let s = &task.state;
-            writeln!(f)?;
-            writeln!(f, "  Task {}:", task.task_id)?;
-            writeln!(f)?;
-            writeln!(f, "    num blocks : {}", s.total_block_count)?;
-            writeln!(
-                f,
+            lines.extend([
+                String::new(),
+                format!("  Task {}:", task.task_id),
+                String::new(),
+            ]);
+            lines.push(format!("    num blocks : {}", s.total_block_count));
+            lines.push(format!(
                 "    completed ✔: {} (skipped {})",
                 s.completed_count, s.skipped_count
-            )?;
-            writeln!(f, "    failed    ✗: {}", s.failed_count)?;
-            writeln!(f, "    orphaned  ∅: {}", s.orphaned_count)?;
+            ));
+            lines.push(format!("    failed    ✗: {}", s.failed_count));
+            lines.push(format!("    orphaned  ∅: {}", s.orphaned_count));
             if let Some(reason) = &task.abandoned {
-                writeln!(f)?;
-                writeln!(f, "    abandoned: {reason}")?;
+                lines.push(format!("    abandoned  : {reason}"));
             }
+            lines.push(String::new());
             if !task.failures.is_empty() {
-                writeln!(f)?;
-                writeln!(f, "    Failed Blocks:")?;
-                writeln!(f)?;
-                for failure in task.failures.iter().take(100) {
+                lines.extend(["    Failed Blocks:".into(), String::new()]);
+                for failure in task.failures.iter().take(MAX_FAILURE_LINES) {
                     let worker = failure
                         .worker_id
-                        .map_or_else(|| "?".to_owned(), |w| w.to_string());
-                    writeln!(
-                        f,
+                        .map_or_else(|| "None".to_owned(), |w| w.to_string());
+                    lines.push(format!(
                         "      block {} in worker {worker} with exception {}",
                         failure.block_id.spatial_id, failure.error
-                    )?;
+                    ));
                 }
-                if task.failures.len() > 100 {
-                    writeln!(f, "      (and {} more)", task.failures.len() - 100)?;
+                if task.failures.len() > MAX_FAILURE_LINES {
+                    lines.push(format!(
+                        "      (and {} more)",
+                        task.failures.len() - MAX_FAILURE_LINES
+                    ));
                 }
                 let logs: Vec<_> = task
                     .failures
@@ -105,27 +108,31 @@ impl fmt::Display for RunReport {
                     .filter_map(|x| x.log_files.as_ref())
                     .collect();
                 if !logs.is_empty() {
-                    writeln!(f)?;
-                    writeln!(f, "    See worker logs for details:")?;
-                    writeln!(f)?;
-                    for (err, out) in logs.iter().take(10) {
-                        let out_ext = out
-                            .extension()
-                            .map_or(String::new(), |e| format!(".{}", e.to_string_lossy()));
-                        writeln!(f, "      {} / {out_ext}", err.display())?;
+                    lines.extend([
+                        String::new(),
+                        "    See worker logs for details:".into(),
+                        String::new(),
+                    ]);
+                    for (err, _) in logs.iter().take(MAX_LOG_LINES) {
+                        lines.push(format!("      {} / .out", err.display()));
                     }
-                    if logs.len() > 10 {
-                        writeln!(f, "      ...")?;
+                    if logs.len() > MAX_LOG_LINES {
+                        lines.push("      ...".into());
                     }
                 }
             }
             if s.completed_count == s.total_block_count {
-                writeln!(f, "    all blocks processed successfully")?;
+                lines.push("    all blocks processed successfully".into());
             }
         }
-        Ok(())
+        writeln!(f, "{}", lines.join("\n"))
     }
 }
+
+/// At most this many "Failed Blocks" lines per task, then `(and N more)`.
+const MAX_FAILURE_LINES: usize = 100;
+/// At most this many worker log lines per task, then `...`.
+const MAX_LOG_LINES: usize = 10;
 
 #[cfg(test)]
 mod tests {
@@ -174,7 +181,8 @@ mod tests {
             ],
             interrupted: false,
         };
-        let expected = "\nExecution Summary\n-----------------\n\n  Task A:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 1\n    orphaned  ∅: 0\n\n    Failed Blocks:\n\n      block 3 in worker 1 with exception RuntimeError('boom')\n      block 3 in worker 1 with exception RuntimeError('boom')\n\n    See worker logs for details:\n\n      daisy_logs/A/worker_1.err / .out\n      daisy_logs/A/worker_1.err / .out\n\n  Task B:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 1\n";
+        // Byte for byte the example of behaviour.md §13.2 (which ends with a blank line).
+        let expected = "\nExecution Summary\n-----------------\n\n  Task A:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 1\n    orphaned  ∅: 0\n\n    Failed Blocks:\n\n      block 3 in worker 1 with exception RuntimeError('boom')\n      block 3 in worker 1 with exception RuntimeError('boom')\n\n    See worker logs for details:\n\n      daisy_logs/A/worker_1.err / .out\n      daisy_logs/A/worker_1.err / .out\n\n  Task B:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 1\n\n";
         assert_eq!(report.to_string(), expected);
         assert!(!report.succeeded());
     }

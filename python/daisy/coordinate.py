@@ -1,0 +1,9 @@
+"""``daisy.coordinate.Coordinate`` is :class:`funlib.geometry.Coordinate` itself.
+
+daisy 1.x re-exported funlib's class, and so does this package: user code mixes
+``daisy.Coordinate`` and ``funlib.geometry.Coordinate`` freely (behaviour.md §2).
+"""
+
+from funlib.geometry import Coordinate
+
+__all__ = ["Coordinate"]

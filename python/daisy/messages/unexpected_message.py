@@ -1,0 +1,16 @@
+class UnexpectedMessage(Exception):
+    """Raised when a peer sends a message that makes no sense at this point.
+
+    Attributes:
+        message: the offending message.
+    """
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self):
+        return f"unexpected message: {self.message!r}"
+
+
+__all__ = ["UnexpectedMessage"]

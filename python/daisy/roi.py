@@ -1,0 +1,9 @@
+"""``daisy.roi.Roi`` is :class:`funlib.geometry.Roi` itself.
+
+daisy 1.x re-exported funlib's class, and so does this package: user code mixes
+``daisy.Roi`` and ``funlib.geometry.Roi`` freely (behaviour.md §3).
+"""
+
+from funlib.geometry import Roi
+
+__all__ = ["Roi"]

@@ -1,0 +1,47 @@
+"""The base class of everything sent through :mod:`daisy.tcp`."""
+
+
+class TCPMessage:
+    """A message to send with :class:`~daisy.tcp.TCPClient` or :class:`~daisy.tcp.TCPStream`.
+
+    Any picklable subclass, with any picklable fields, can be sent::
+
+        client.send_message(TCPMessage("hello"))
+        message = server.get_message()
+        message.payload             # 'hello'
+        message.stream.send_message(TCPMessage("hi back"))   # reply on that connection
+
+    Attributes:
+        payload: whatever was given (``None`` by default).
+        stream: ``None`` until the message is received; then the
+            :class:`~daisy.tcp.TCPStream` it arrived on. It is never sent.
+    """
+
+    payload = None
+    stream = None
+
+    def __init__(self, payload=None):
+        self.payload = payload
+        self.stream = None
+
+    def __getstate__(self):
+        state = getattr(self, "__dict__", None)
+        if state is None:
+            return None
+        state = dict(state)
+        state.pop("stream", None)
+        return state
+
+    def __setstate__(self, state):
+        if state:
+            self.__dict__.update(state)
+
+    def __repr__(self):
+        fields = {k: v for k, v in vars(self).items() if k != "stream"}
+        return "%s(%s)" % (
+            type(self).__name__,
+            ", ".join("%s=%r" % item for item in fields.items()),
+        )
+
+
+__all__ = ["TCPMessage"]

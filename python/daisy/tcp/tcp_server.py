@@ -1,0 +1,242 @@
+"""A TCP server that receives :class:`~daisy.tcp.TCPMessage` objects from many clients."""
+
+import fcntl
+import logging
+import queue
+import socket
+import struct
+import threading
+import time
+
+from .exceptions import NoFreePort, StreamClosedError
+from .internal_messages import AckClientDisconnect, NotifyClientDisconnect
+from .io_looper import IOLooper
+from .tcp_stream import TCPStream
+
+logger = logging.getLogger(__name__)
+
+_MESSAGE = 0
+_ERROR = 1
+
+_SIOCGIFADDR = 0x8915
+
+
+def _default_route_interface():
+    """The name of the interface of the IPv4 default route, or None."""
+    try:
+        with open("/proc/net/route") as routes:
+            next(routes, None)  # header
+            for line in routes:
+                fields = line.split()
+                if len(fields) > 3 and fields[1] == "00000000" and int(fields[3], 16) & 0x2:
+                    return fields[0]
+    except OSError:
+        pass
+    return None
+
+
+def _interface_ipv4(interface):
+    """The IPv4 address of a network interface, or None."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            request = struct.pack("256s", interface.encode()[:15])
+            return socket.inet_ntoa(fcntl.ioctl(s.fileno(), _SIOCGIFADDR, request)[20:24])
+    except OSError:
+        return None
+
+
+def _loopback_check(listener, address, timeout=1.0):
+    """Whether a connection to ``address`` reaches ``listener`` and carries data both ways."""
+    probe = b"daisy-address-probe"
+    listener.settimeout(timeout)
+    try:
+        with socket.create_connection(address, timeout=timeout) as outgoing:
+            incoming, _ = listener.accept()
+            with incoming:
+                incoming.settimeout(timeout)
+                outgoing.sendall(probe)
+                received = b""
+                while len(received) < len(probe):
+                    chunk = incoming.recv(len(probe) - len(received))
+                    if not chunk:
+                        break
+                    received += chunk
+                if received != probe:
+                    return False
+                incoming.sendall(probe)
+                received = b""
+                while len(received) < len(probe):
+                    chunk = outgoing.recv(len(probe) - len(received))
+                    if not chunk:
+                        break
+                    received += chunk
+                return received == probe
+    except OSError:
+        return False
+    finally:
+        listener.settimeout(None)
+
+
+def detect_host(listener):
+    """The address other machines reach ``listener`` at (behaviour.md §10.1).
+
+    The IPv4 address of the default-route interface, if a connection to it reaches the
+    listener; else ``"127.0.0.1"``. No packet leaves the machine.
+    """
+    port = listener.getsockname()[1]
+    interface = _default_route_interface()
+    if interface is not None:
+        address = _interface_ipv4(interface)
+        if address is not None and _loopback_check(listener, (address, port)):
+            return address
+    return "127.0.0.1"
+
+
+class TCPServer(IOLooper):
+    """Receives messages from any number of :class:`~daisy.tcp.TCPClient` connections.
+
+    Listens on a random free port on all interfaces. Messages are pickled Python objects,
+    so only let trusted peers reach this port::
+
+        server = TCPServer()
+        host, port = server.address          # give these to the clients
+        message = server.get_message(timeout=1)
+        if message is not None:
+            message.stream.send_message(TCPMessage("reply"))
+
+    Args:
+        host: the host name clients should use; by default the address of the default-route
+            interface (checked by connecting to it), else ``127.0.0.1``.
+        max_port_tries: how often to try to find a free port before raising
+            :class:`~daisy.tcp.NoFreePort`.
+
+    Attributes:
+        address: ``(host, port)`` clients connect to.
+        client_streams: the open connections (a set of :class:`~daisy.tcp.TCPStream`).
+    """
+
+    def __init__(self, host=None, max_port_tries=1000):
+        self.client_streams = set()
+        self._streams_lock = threading.Lock()
+        self._events = queue.Queue()
+        self._closing = False
+        self._listener = self._listen(max_port_tries)
+        port = self._listener.getsockname()[1]
+        if host is None or host == "":
+            host = detect_host(self._listener)
+        self.address = (host, port)
+        self._accept_thread = self._start_io_thread(
+            self._accept_loop, f"daisy-tcp-server-{port}"
+        )
+
+    @staticmethod
+    def _listen(max_port_tries):
+        last_error = None
+        for _ in range(max_port_tries):
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            try:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind(("", 0))
+                listener.listen(128)
+                return listener
+            except OSError as e:
+                last_error = e
+                listener.close()
+        raise NoFreePort(
+            f"could not find a free port after {max_port_tries} tries (max_port_tries="
+            f"{max_port_tries})" + (f"; last error: {last_error}" if last_error else "")
+        )
+
+    def get_message(self, timeout=None):
+        """Returns the next message from any client.
+
+        Args:
+            timeout: seconds to wait; ``None`` waits forever, ``0`` only polls.
+
+        Returns:
+            The message, with ``message.stream`` set to the connection it came on, or
+            ``None`` if none arrived within ``timeout``.
+
+        Raises:
+            StreamClosedError: a client vanished without disconnecting, or sent something
+                that is not a valid frame (raised once per connection, in arrival order
+                with the messages; ``error.stream`` is the connection).
+        """
+        if timeout is not None and timeout < 0:
+            raise ValueError(f"get_message(): timeout must be None or >= 0, got {timeout!r}")
+        try:
+            if timeout == 0:
+                kind, item = self._events.get(block=False)
+            else:
+                kind, item = self._events.get(block=True, timeout=timeout)
+        except queue.Empty:
+            return None
+        if kind == _ERROR:
+            raise item
+        return item
+
+    def disconnect(self):
+        """Closes all client connections (the server keeps listening)."""
+        with self._streams_lock:
+            streams = list(self.client_streams)
+        for stream in streams:
+            stream.close()
+
+    def close(self):
+        """Stops listening and closes all client connections."""
+        self._closing = True
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._listener.close()
+        self.disconnect()
+
+    # internal -------------------------------------------------------------------------
+
+    def _accept_loop(self):
+        while not self._closing:
+            try:
+                sock, address = self._listener.accept()
+            except OSError as e:
+                if self._closing:
+                    return
+                logger.warning("TCPServer %s:%s failed to accept a connection: %s", *self.address, e)
+                time.sleep(0.1)
+                continue
+            if self._closing:
+                sock.close()
+                return
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            stream = TCPStream(sock, address)
+            with self._streams_lock:
+                self.client_streams.add(stream)
+            logger.debug("TCPServer: client %s connected", stream)
+            self._start_io_thread(self._serve, f"daisy-tcp-stream-{stream}", stream)
+
+    def _serve(self, stream):
+        def on_message(message):
+            if isinstance(message, NotifyClientDisconnect):
+                logger.debug("TCPServer: client %s disconnects", stream)
+                try:
+                    stream.send_message(AckClientDisconnect())
+                except StreamClosedError:
+                    pass
+                stream.close()
+                return False
+            try:
+                message.stream = stream
+            except AttributeError:
+                pass
+            self._events.put((_MESSAGE, message))
+            return True
+
+        error = stream._read_loop(on_message)
+        with self._streams_lock:
+            self.client_streams.discard(stream)
+        if error is not None and not self._closing:
+            logger.debug("TCPServer: %s", error)
+            self._events.put((_ERROR, error))
+
+
+__all__ = ["TCPServer", "detect_host"]

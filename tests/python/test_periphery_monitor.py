@@ -1,0 +1,479 @@
+"""daisy.server_observer (§13.1), daisy.cl_monitor (§13.2) and daisy.block_bookkeeper (§10.6)."""
+
+import datetime
+import io
+import logging
+import time
+import types
+from pathlib import Path
+
+import pytest
+from funlib.geometry import Roi
+
+import daisy.logging as daisy_logging
+from daisy.block_bookkeeper import BlockBookkeeper
+from daisy.cl_monitor import CLMonitor, TqdmLoggingHandler
+from daisy.context import Context
+from daisy.server_observer import ServerObservee, ServerObserver
+from daisy.tcp import TCPClient, TCPMessage, TCPServer
+
+
+@pytest.fixture(autouse=True)
+def default_log_basedir(monkeypatch):
+    monkeypatch.setattr(daisy_logging, "LOG_BASEDIR", Path("./daisy_logs"))
+
+
+class State:
+    """Stands in for daisy.TaskState."""
+
+    def __init__(self, total, ready=0, processing=0, completed=0, skipped=0, failed=0, orphaned=0):
+        self.started = True
+        self.total_block_count = total
+        self.ready_count = ready
+        self.processing_count = processing
+        self.completed_count = completed
+        self.skipped_count = skipped
+        self.failed_count = failed
+        self.orphaned_count = orphaned
+
+    @property
+    def pending_count(self):
+        return self.total_block_count - (
+            self.ready_count + self.completed_count + self.failed_count + self.orphaned_count + self.processing_count
+        )
+
+
+class FakeBlock:
+    def __init__(self, task_id, spatial_id):
+        self.block_id = (task_id, spatial_id)
+        self.started_processing = None
+        self.stopped_processing = None
+
+    def __repr__(self):
+        return "%s/%d" % self.block_id
+
+
+# --- ServerObserver / ServerObservee ------------------------------------------------------------
+
+
+class Recorder(ServerObserver):
+    def __init__(self, server, name, log):
+        super().__init__(server)
+        self.name, self.log = name, log
+
+    def on_task_start(self, task_id, task_state):
+        self.log.append((self.name, "start", task_id, task_state))
+
+    def on_block_failure(self, block, exception, context):
+        self.log.append((self.name, "failure", block, exception, context))
+
+
+def test_observer_registers_itself_and_hooks_are_called_in_order():
+    server = ServerObservee()
+    log = []
+    first = Recorder(server, "first", log)
+    second = Recorder(server, "second", log)
+    assert server.observers == [first, second]
+    server.notify_task_start("A", 1)
+    server.notify_block_failure("b", "e", "c")
+    assert log == [
+        ("first", "start", "A", 1),
+        ("second", "start", "A", 1),
+        ("first", "failure", "b", "e", "c"),
+        ("second", "failure", "b", "e", "c"),
+    ]
+    server.unregister_observer(first)
+    log.clear()
+    server.notify_task_start("B", 2)
+    assert log == [("second", "start", "B", 2)]
+    with pytest.raises(ValueError, match="is not registered"):
+        server.unregister_observer(first)
+
+
+def test_default_hooks_are_no_ops():
+    server = ServerObservee()
+    ServerObserver(server)
+    server.notify_task_start("A", None)
+    server.notify_acquire_block("A", None)
+    server.notify_release_block("A", None)
+    server.notify_block_failure(None, None, None)
+    server.notify_task_done("A", None)
+    server.notify_task_abandoned("A", None, "why")
+    server.notify_server_exit()
+
+
+def test_duck_typed_observers_without_some_hooks_are_fine():
+    server = ServerObservee()
+    calls = []
+    observer = types.SimpleNamespace(on_server_exit=lambda: calls.append("exit"))
+    server.register_observer(observer)
+    server.notify_task_done("A", None)
+    server.notify_server_exit()
+    assert calls == ["exit"]
+
+
+def test_observee_subclass_without_init_still_works():
+    class Lazy(ServerObservee):
+        def __init__(self):
+            pass
+
+    server = Lazy()
+    ServerObserver(server)
+    assert len(server.observers) == 1
+
+
+def test_observer_of_a_non_observable_is_a_type_error():
+    with pytest.raises(TypeError, match=r"ServerObserver\(server\): server must be observable"):
+        ServerObserver(object())
+
+
+# --- CLMonitor: bars ---------------------------------------------------------------------------------
+
+
+def test_bars_are_created_on_first_event_and_follow_the_counts():
+    server = ServerObservee()
+    monitor = CLMonitor(server)
+    assert monitor in server.observers
+    server.notify_task_start("A", State(10, ready=10))
+    assert monitor.progresses == {}
+    server.notify_acquire_block("A", State(10, ready=9, processing=1))
+    bar = monitor.progresses["A"]
+    assert bar.total == 10
+    assert bar.desc == "A ▶"
+    assert bar.unit == "blocks"
+    assert bar.leave
+    assert bar.postfix == "⧗=0, ▶=1, ✔=0, ✗=0, ∅=0"
+    assert bar.n == 0
+    server.notify_release_block("A", State(10, ready=5, processing=1, completed=3, failed=1))
+    assert bar.n == 3
+    assert bar.postfix == "⧗=0, ▶=1, ✔=3, ✗=1, ∅=0"
+    server.notify_task_done("A", State(10, completed=9, failed=1))
+    assert bar.desc == "A ✗"
+    assert bar.n == 9
+    assert bar.disable  # closed
+
+
+@pytest.mark.parametrize(
+    "state, symbol",
+    [
+        (State(4, completed=4), "✔"),
+        (State(4, completed=2, failed=1, orphaned=1), "✗"),
+        (State(4, completed=3, orphaned=1), "∅"),
+    ],
+)
+def test_done_marks(state, symbol):
+    server = ServerObservee()
+    monitor = CLMonitor(server)
+    server.notify_release_block("T", State(4, processing=1))
+    server.notify_task_done("T", state)
+    assert monitor.progresses["T"].desc == f"T {symbol}"
+
+
+def test_tty_log_handlers_are_wrapped_once_and_print_through_tqdm():
+    class TTY(io.StringIO):
+        def isatty(self):
+            return True
+
+    root = logging.getLogger()
+    tty_handler = logging.StreamHandler(TTY())
+    plain_handler = logging.StreamHandler(io.StringIO())
+    root.addHandler(tty_handler)
+    root.addHandler(plain_handler)
+    try:
+        CLMonitor(ServerObservee())
+        CLMonitor(ServerObservee())
+        wrapped = [h for h in root.handlers if isinstance(h, TqdmLoggingHandler)]
+        assert [w.handler for w in wrapped] == [tty_handler]
+        assert plain_handler in root.handlers
+        # attributes are forwarded
+        assert wrapped[0].level == tty_handler.level
+        wrapped[0].setLevel(logging.INFO)
+        assert tty_handler.level == logging.INFO
+        logging.getLogger("daisy.test").warning("through the bars")
+        assert tty_handler.stream.getvalue() == "through the bars\n"
+        assert plain_handler.stream.getvalue() == "through the bars\n"
+        # filtered records are not written
+        logging.getLogger("daisy.test").debug("hidden")
+        assert tty_handler.stream.getvalue() == "through the bars\n"
+    finally:
+        root.handlers = [
+            h for h in root.handlers
+            if h is not plain_handler and getattr(h, "handler", h) is not tty_handler
+        ]
+
+
+# --- CLMonitor: Execution Summary ----------------------------------------------------------------
+
+SPEC_SUMMARY = """
+Execution Summary
+-----------------
+
+  Task A:
+
+    num blocks : 9
+    completed ✔: 8 (skipped 0)
+    failed    ✗: 1
+    orphaned  ∅: 0
+
+    Failed Blocks:
+
+      block 3 in worker 1 with exception RuntimeError('boom')
+      block 3 in worker 1 with exception RuntimeError('boom')
+
+    See worker logs for details:
+
+      daisy_logs/A/worker_1.err / .out
+      daisy_logs/A/worker_1.err / .out
+
+  Task B:
+
+    num blocks : 9
+    completed ✔: 8 (skipped 0)
+    failed    ✗: 0
+    orphaned  ∅: 1
+
+"""
+
+
+def test_execution_summary_of_the_spec(capsys):
+    server = ServerObservee()
+    CLMonitor(server)
+    server.notify_task_start("A", State(9, ready=1))
+    context = Context(hostname="h", port=1, task_id="A")
+    context["worker_id"] = 1  # as a worker's context: a string
+    for _ in range(2):
+        server.notify_acquire_block("A", State(9, processing=1))
+        server.notify_block_failure(FakeBlock("A", 3), RuntimeError("boom"), context)
+        server.notify_release_block("A", State(9, ready=1))
+    server.notify_task_done("A", State(9, completed=8, failed=1))
+    server.notify_task_start("B", State(9, ready=1))
+    server.notify_release_block("B", State(9, completed=8, orphaned=1))
+    server.notify_task_done("B", State(9, completed=8, orphaned=1))
+    capsys.readouterr()
+    server.notify_server_exit()
+    assert capsys.readouterr().out == SPEC_SUMMARY
+
+
+def test_summary_of_a_successful_task_and_of_a_task_done_without_starting(capsys):
+    server = ServerObservee()
+    monitor = CLMonitor(server)
+    server.notify_task_start("A", State(3, ready=3))
+    server.notify_task_done("A", State(3, completed=3, skipped=1))
+    server.notify_task_done("Z", State(0))
+    server.notify_server_exit()
+    assert capsys.readouterr().out == (
+        "\nExecution Summary\n-----------------\n"
+        "\n  Task A:\n\n"
+        "    num blocks : 3\n"
+        "    completed ✔: 3 (skipped 1)\n"
+        "    failed    ✗: 0\n"
+        "    orphaned  ∅: 0\n"
+        "\n"
+        "    all blocks processed successfully\n"
+        "\n  Task Z:\n\n"
+        "    num blocks : 0\n"
+        "    completed ✔: 0 (skipped 0)\n"
+        "    failed    ✗: 0\n"
+        "    orphaned  ∅: 0\n"
+        "\n"
+        "    all blocks processed successfully\n"
+    )
+    assert list(monitor.summaries) == ["A", "Z"]
+
+
+def test_summary_after_success_on_retry_lists_failures_then_success(capsys):
+    server = ServerObservee()
+    CLMonitor(server)
+    server.notify_task_start("A", State(2, ready=2))
+    server.notify_block_failure(FakeBlock("A", 1), ValueError("once"), {"worker_id": 0})
+    server.notify_task_done("A", State(2, completed=2))
+    server.notify_server_exit()
+    out = capsys.readouterr().out
+    assert out.endswith(
+        "    orphaned  ∅: 0\n"
+        "\n"
+        "    Failed Blocks:\n"
+        "\n"
+        "      block 1 in worker 0 with exception ValueError('once')\n"
+        "\n"
+        "    See worker logs for details:\n"
+        "\n"
+        "      daisy_logs/A/worker_0.err / .out\n"
+        "    all blocks processed successfully\n"
+    )
+
+
+def test_summary_truncates_long_failure_lists(capsys):
+    server = ServerObservee()
+    CLMonitor(server)
+    server.notify_task_start("A", State(200, ready=200))
+    for i in range(105):
+        server.notify_block_failure(FakeBlock("A", i), RuntimeError(i), Context(worker_id=i))
+    server.notify_task_done("A", State(200, completed=95, failed=105))
+    server.notify_server_exit()
+    lines = capsys.readouterr().out.split("\n")
+    failures = [line for line in lines if line.startswith("      block ")]
+    assert len(failures) == 100
+    assert failures[0] == "      block 0 in worker 0 with exception RuntimeError(0)"
+    assert failures[-1] == "      block 99 in worker 99 with exception RuntimeError(99)"
+    assert "      (and 5 more)" in lines
+    logs = [line for line in lines if line.endswith(".err / .out")]
+    assert logs == [f"      daisy_logs/A/worker_{i}.err / .out" for i in range(10)]
+    assert lines[lines.index(logs[-1]) + 1] == "      ..."
+    assert "    all blocks processed successfully" not in lines
+
+
+def test_summary_text_errors_log_basenames_and_abandoned_tasks(capsys):
+    server = ServerObservee()
+    monitor = CLMonitor(server)
+    server.notify_task_start("A", State(5, ready=5))
+    # an engine error text is printed as is; an explicit log basename wins; None means no log
+    server.notify_block_failure(
+        FakeBlock("A", 7), "TimeoutError('lost: timed out after 2 s')", {"worker_id": 4, "log_basename": "/logs/A/worker_4"}
+    )
+    server.notify_block_failure(FakeBlock("A", 8), "lost: connection closed", {"worker_id": None})
+    server.notify_task_abandoned("A", State(5, completed=1, failed=0, orphaned=4), "max_worker_restarts=2 exhausted")
+    server.notify_task_done("A", State(5, completed=1, orphaned=4))
+    server.notify_server_exit()
+    out = capsys.readouterr().out
+    assert (
+        "    orphaned  ∅: 4\n"
+        "    abandoned  : max_worker_restarts=2 exhausted\n"
+        "\n"
+        "    Failed Blocks:\n"
+        "\n"
+        "      block 7 in worker 4 with exception TimeoutError('lost: timed out after 2 s')\n"
+        "      block 8 in worker None with exception lost: connection closed\n"
+        "\n"
+        "    See worker logs for details:\n"
+        "\n"
+        "      /logs/A/worker_4.err / .out\n"
+    ) in out
+    assert out == monitor.summary_text()
+
+
+def test_summary_without_log_basedir_has_no_log_section(capsys, monkeypatch):
+    monkeypatch.setattr(daisy_logging, "LOG_BASEDIR", None)
+    server = ServerObservee()
+    CLMonitor(server)
+    server.notify_block_failure(FakeBlock("A", 1), RuntimeError("x"), Context(worker_id=3))
+    server.notify_task_done("A", State(1, failed=1))
+    server.notify_server_exit()
+    out = capsys.readouterr().out
+    assert "      block 1 in worker 3 with exception RuntimeError('x')\n" in out
+    assert "See worker logs" not in out
+
+
+def test_summary_with_a_real_block_if_the_engine_is_available(capsys):
+    try:
+        from daisy.block import Block
+    except Exception:
+        pytest.skip("the engine (daisy._daisy) is not built")
+    block = Block(Roi((0,), (10,)), Roi((3,), (1,)), Roi((3,), (1,)), task_id="A")
+    server = ServerObservee()
+    CLMonitor(server)
+    server.notify_block_failure(block, RuntimeError("boom"), Context(worker_id=1))
+    server.notify_task_done("A", State(10, completed=9, failed=1))
+    server.notify_server_exit()
+    assert "      block 3 in worker 1 with exception RuntimeError('boom')\n" in capsys.readouterr().out
+
+
+# --- BlockBookkeeper ---------------------------------------------------------------------------------
+
+
+class FakeStream:
+    def __init__(self, name):
+        self.name = name
+        self.is_closed = False
+
+    def closed(self):
+        return self.is_closed
+
+    def __repr__(self):
+        return self.name
+
+
+def test_bookkeeper_valid_return_sets_processing_times():
+    bookkeeper = BlockBookkeeper()
+    block, stream = FakeBlock("A", 1), FakeStream("s1")
+    before = time.time()
+    bookkeeper.notify_block_sent(block, stream)
+    assert list(bookkeeper.sent_blocks) == [("A", 1)]
+    assert bookkeeper.sent_blocks[("A", 1)].stream is stream
+    assert bookkeeper.is_valid_return(block, stream)
+    assert not bookkeeper.is_valid_return(block, FakeStream("s2"))
+    bookkeeper.notify_block_returned(block, stream)
+    after = time.time()
+    assert before <= block.started_processing <= block.stopped_processing <= after
+    assert bookkeeper.sent_blocks == {}
+    assert not bookkeeper.is_valid_return(block, stream)
+
+
+def test_bookkeeper_rejects_bad_returns_without_changes():
+    bookkeeper = BlockBookkeeper()
+    block = FakeBlock("A", 1)
+    with pytest.raises(RuntimeError, match=r"Block A/1 was returned by s1, but is not in the list of sent blocks"):
+        bookkeeper.notify_block_returned(block, FakeStream("s1"))
+    bookkeeper.notify_block_sent(block, FakeStream("s1"))
+    with pytest.raises(RuntimeError, match=r"Block A/1 was returned by s2, but was sent to s1"):
+        bookkeeper.notify_block_returned(block, FakeStream("s2"))
+    assert ("A", 1) in bookkeeper.sent_blocks
+    assert block.started_processing is None
+    with pytest.raises(RuntimeError, match=r"Attempted to send block A/1, although it is already being processed by s1"):
+        bookkeeper.notify_block_sent(block, FakeStream("s3"))
+
+
+def test_bookkeeper_lost_blocks_closed_stream_and_timeout_each_once():
+    bookkeeper = BlockBookkeeper(processing_timeout=0.1)
+    s1, s2 = FakeStream("s1"), FakeStream("s2")
+    b1, b2, b3 = FakeBlock("A", 1), FakeBlock("A", 2), FakeBlock("B", 3)
+    bookkeeper.notify_block_sent(b1, s1)
+    bookkeeper.notify_block_sent(b2, s2)
+    assert bookkeeper.get_lost_blocks() == []
+    s1.is_closed = True
+    assert bookkeeper.get_lost_blocks() == [b1]
+    assert list(bookkeeper.sent_blocks) == [("A", 2)]
+    time.sleep(0.15)
+    bookkeeper.notify_block_sent(b3, s1)  # closed and (soon) timed out: reported once
+    time.sleep(0.15)
+    lost = bookkeeper.get_lost_blocks()
+    assert lost == [b2, b3]
+    assert bookkeeper.sent_blocks == {}
+    assert bookkeeper.get_lost_blocks() == []
+
+
+def test_bookkeeper_without_timeout_never_times_out():
+    bookkeeper = BlockBookkeeper()
+    bookkeeper.notify_block_sent(FakeBlock("A", 1), FakeStream("s"))
+    time.sleep(0.05)
+    assert bookkeeper.get_lost_blocks() == []
+
+
+def test_bookkeeper_timeout_arguments():
+    assert BlockBookkeeper(datetime.timedelta(seconds=2)).processing_timeout == 2.0
+    assert BlockBookkeeper(3).processing_timeout == 3.0
+    with pytest.raises(ValueError, match=r"processing_timeout must be positive, got -1"):
+        BlockBookkeeper(-1)
+    with pytest.raises(TypeError, match=r"processing_timeout must be a number of seconds, a datetime.timedelta or None, got '5'"):
+        BlockBookkeeper("5")
+
+
+def test_bookkeeper_with_real_streams_loses_blocks_of_vanished_clients():
+    server = TCPServer(host="127.0.0.1")
+    try:
+        client = TCPClient(*server.address)
+        client.send_message(TCPMessage("hi"))
+        stream = server.get_message(timeout=10).stream
+        bookkeeper = BlockBookkeeper()
+        block = FakeBlock("A", 5)
+        bookkeeper.notify_block_sent(block, stream)
+        assert bookkeeper.is_valid_return(block, stream)
+        client.stream.close()  # the worker vanishes
+        deadline = time.monotonic() + 10
+        lost = []
+        while not lost and time.monotonic() < deadline:
+            lost = bookkeeper.get_lost_blocks()
+            time.sleep(0.01)
+        assert lost == [block]
+    finally:
+        server.close()
