@@ -54,6 +54,7 @@
 mod command;
 mod error;
 mod launcher;
+mod pid;
 mod process;
 mod process_handle;
 mod template;
@@ -66,6 +67,7 @@ pub mod conformance;
 pub use command::CommandLauncher;
 pub use error::LaunchError;
 pub use launcher::{Launcher, WorkerExit, WorkerHandle, WorkerSpec, log_basename, log_file_paths};
+pub use pid::PidHandle;
 pub use process::ProcessLauncher;
 pub use thread::{ThreadLauncher, WorkerError};
 pub use worker_id::next_worker_id;

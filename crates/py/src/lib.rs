@@ -1,0 +1,56 @@
+//! `daisy._daisy`: the Rust engine of daisy as a Python extension module (PyO3).
+//!
+//! Conversions and wrappers, no logic: every class here wraps a type of the engine crates
+//! (`daisy-core`, `daisy-server`, `daisy-client`, `daisy-launch`) and converts at the boundary:
+//! ROIs to and from `funlib.geometry.Roi`, block statuses to and from `daisy.block.BlockStatus`,
+//! engine errors to Python exceptions ([`errors`]). Python callables (checks, init callbacks, the
+//! worker launcher, run observers) are wrapped in Rust closures that take the GIL when called.
+//! Nothing panics across the boundary.
+//!
+//! The contract is the hand-written stub `python/daisy/_daisy.pyi`; users import `daisy`, whose
+//! Python modules build on this one.
+//!
+//! ```python
+//! from funlib.geometry import Roi
+//! from daisy import _daisy
+//!
+//! spec = _daisy.TaskSpec("t", Roi((0,), (4,)), Roi((0,), (3,)), Roi((1,), (1,)), True, "valid",
+//!                        1, 2, None, [], None, None, None, 10, None)
+//! scheduler = _daisy.Scheduler([spec])
+//! block = scheduler.acquire_block("t")      # block 2 (level 0)
+//! ```
+
+mod block;
+mod callbacks;
+mod client;
+mod convert;
+mod errors;
+mod graph;
+mod run;
+mod scheduler;
+mod task;
+
+use pyo3::prelude::*;
+
+/// The module `daisy._daisy`.
+#[pymodule(name = "_daisy")]
+fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // The engine logs through `tracing`; without a subscriber its events go to the `log`
+    // facade, which pyo3-log forwards to Python's `logging` (levels are looked up live).
+    // Installing fails if a logger is already set (e.g. a second interpreter): keep that one.
+    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers)
+        .map(|logger| logger.filter(log::LevelFilter::Debug).install());
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<block::PyBlock>()?;
+    m.add_class::<task::TaskSpec>()?;
+    m.add_class::<scheduler::Counters>()?;
+    m.add_class::<graph::PyBlockwiseDependencyGraph>()?;
+    m.add_class::<graph::PyDependencyGraph>()?;
+    m.add_class::<graph::BlockIterator>()?;
+    m.add_class::<graph::DependencyIterator>()?;
+    m.add_class::<scheduler::PyScheduler>()?;
+    m.add_class::<client::PyClient>()?;
+    m.add_function(wrap_pyfunction!(block::cantor_number, m)?)?;
+    m.add_function(wrap_pyfunction!(run::run, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,405 @@
+//! `run`: a distributed run of the Rust server, driven from Python.
+//!
+//! The server's event loop runs on a current-thread tokio runtime on the calling thread, with
+//! the GIL released. Workers are started by the Python callable `launch_worker` (called with the
+//! GIL on that same thread), which forks and returns the child's pid; [`PidHandle`] watches it.
+//! Events go to the Python callable `on_event`. Ctrl-C is noticed by polling Python's signal
+//! handlers every 50 ms.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use daisy::{RunError, default_route_address};
+use daisy_core::Scheduler;
+use daisy_launch::{LaunchError, Launcher, PidHandle, WorkerHandle, WorkerSpec, log_file_paths};
+use daisy_server::{Launchers, Observer, RunEvent, RunReport, ServerError, ServerOptions};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::block::PyBlock;
+use crate::callbacks::{describe, keep_interrupt, log_exception, take_interrupt};
+use crate::convert::repr;
+use crate::errors::{core_error, server_error};
+use crate::scheduler::Counters;
+use crate::task::TaskSpec;
+
+/// How often the run looks at Python's signal handlers (Ctrl-C).
+const SIGNAL_POLL: Duration = Duration::from_millis(50);
+
+/// Starts workers by calling `launch_worker(task_id, worker_id, daisy_context, log_basename)`,
+/// which returns the pid of a child process in its own process group.
+struct PyLauncher {
+    launch_worker: Py<PyAny>,
+    /// The process running the server.
+    server_pid: u32,
+}
+
+impl PyLauncher {
+    fn call(&self, spec: &WorkerSpec) -> Result<u32, String> {
+        let result = self.call_python(spec);
+        if std::process::id() != self.server_pid {
+            // A forked worker returned from launch_worker into the engine: its copy of the
+            // server must not run. (The stub tells the child to end with os._exit.)
+            eprintln!(
+                "daisy: worker {} of task {} returned from launch_worker in the worker process; \
+                 it must end with os._exit()",
+                spec.worker_id, spec.task_id
+            );
+            std::process::exit(1);
+        }
+        result
+    }
+
+    fn call_python(&self, spec: &WorkerSpec) -> Result<u32, String> {
+        Python::attach(|py| {
+            let basename = spec
+                .log_basename
+                .as_ref()
+                .map(|p| p.to_string_lossy().into_owned());
+            let result = self.launch_worker.bind(py).call1((
+                spec.task_id.as_str(),
+                spec.worker_id,
+                spec.context.to_env(),
+                basename,
+            ));
+            match result {
+                Ok(pid) => pid.extract::<u32>().map_err(|_| {
+                    format!(
+                        "launch_worker must return the pid of the worker process, got {}",
+                        repr(&pid)
+                    )
+                }),
+                Err(error) => {
+                    let text = describe(py, &error);
+                    if let Some(error) = keep_interrupt(py, error) {
+                        log_exception(
+                            py,
+                            &error,
+                            &format!(
+                                "launch_worker() exception for worker {} of task {}",
+                                spec.worker_id, spec.task_id
+                            ),
+                        );
+                    }
+                    Err(text)
+                }
+            }
+        })
+    }
+}
+
+impl Launcher for PyLauncher {
+    fn launch(&self, spec: &WorkerSpec) -> Result<Box<dyn WorkerHandle>, LaunchError> {
+        let pid = self.call(spec).map_err(|error| LaunchError::Spawn {
+            program: "launch_worker".into(),
+            error,
+        })?;
+        let log_files = spec.log_basename.as_deref().map(log_file_paths);
+        Ok(Box::new(PidHandle::new(spec.worker_id, pid, log_files)?))
+    }
+
+    fn name(&self) -> &str {
+        "Python launch_worker"
+    }
+}
+
+/// Passes run events to `on_event(kind, task_id, counters, extra)`.
+struct PyObserver {
+    on_event: Py<PyAny>,
+}
+
+/// The basename of a worker's log files: the `.out` path without its suffix.
+fn log_basename(log_files: Option<&(PathBuf, PathBuf)>) -> Option<String> {
+    log_files.map(|(out, _)| {
+        let out = out.to_string_lossy();
+        out.strip_suffix(".out").unwrap_or(&out).to_owned()
+    })
+}
+
+/// What `run` returns for the abandoned tasks of a report: `{task_id: reason}`.
+fn abandoned<'py>(py: Python<'py>, report: &RunReport) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for task in &report.tasks {
+        if let Some(reason) = &task.abandoned {
+            dict.set_item(&task.task_id, reason)?;
+        }
+    }
+    Ok(dict)
+}
+
+impl PyObserver {
+    fn notify(&self, py: Python<'_>, event: &RunEvent<'_>) -> PyResult<()> {
+        type Args<'a, 'py> = (
+            &'a str,
+            Option<&'a str>,
+            Option<Counters>,
+            Option<Bound<'py, PyDict>>,
+        );
+        let args: Args<'_, '_> = match event {
+            RunEvent::TaskStart { task_id, state } => (
+                "task_start",
+                Some(task_id),
+                Some(Counters::from(*state)),
+                None,
+            ),
+            RunEvent::Progress { task_id, state } => {
+                ("release", Some(task_id), Some(Counters::from(*state)), None)
+            }
+            RunEvent::TaskDone { task_id, state } => (
+                "task_done",
+                Some(task_id),
+                Some(Counters::from(*state)),
+                None,
+            ),
+            RunEvent::BlockFailure { failure } => {
+                let extra = PyDict::new(py);
+                let block = Bound::new(py, PyBlock::without_rois(py, &failure.block_id)?)?;
+                extra.set_item("block", block)?;
+                extra.set_item("error", &failure.error)?;
+                extra.set_item("worker_id", failure.worker_id)?;
+                extra.set_item("log_basename", log_basename(failure.log_files.as_ref()))?;
+                (
+                    "block_failure",
+                    Some(&*failure.block_id.task_id),
+                    None,
+                    Some(extra),
+                )
+            }
+            RunEvent::WorkerStarted { .. } => return Ok(()),
+            RunEvent::Exit { report } => {
+                let extra = PyDict::new(py);
+                extra.set_item("interrupted", report.interrupted)?;
+                extra.set_item("abandoned", abandoned(py, report)?)?;
+                ("exit", None, None, Some(extra))
+            }
+        };
+        self.on_event.bind(py).call1(args)?;
+        Ok(())
+    }
+}
+
+impl Observer for PyObserver {
+    fn on_event(&mut self, event: &RunEvent<'_>) {
+        Python::attach(|py| {
+            if let Err(error) = self.notify(py, event) {
+                if let Some(error) = keep_interrupt(py, error) {
+                    log_exception(py, &error, "on_event() exception");
+                }
+            }
+        });
+    }
+}
+
+/// Resolves when Ctrl-C was pressed (or a signal handler raised): polls Python's signal
+/// handlers, and the interrupts our callbacks saw. A signal handler's exception other than
+/// KeyboardInterrupt is kept in `raised` for `run` to raise after cleanup.
+async fn interrupted(raised: Arc<Mutex<Option<PyErr>>>) {
+    loop {
+        tokio::time::sleep(SIGNAL_POLL).await;
+        let stop = Python::attach(|py| {
+            let error = take_interrupt().or_else(|| py.check_signals().err());
+            let Some(error) = error else {
+                return false;
+            };
+            if !error.is_instance_of::<PyKeyboardInterrupt>(py) {
+                if let Ok(mut slot) = raised.lock() {
+                    *slot = Some(error);
+                }
+            }
+            true
+        });
+        if stop {
+            tracing::warn!("interrupted: stopping the workers");
+            return;
+        }
+    }
+}
+
+/// Where to listen and which host to advertise: loopback for None, else all interfaces
+/// advertising the host ("" = the default-route address).
+fn listen(host: Option<&str>) -> (SocketAddr, String) {
+    match host {
+        None => (
+            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            Ipv4Addr::LOCALHOST.to_string(),
+        ),
+        Some("") => (
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            default_route_address(),
+        ),
+        Some(host) => (
+            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+            host.to_owned(),
+        ),
+    }
+}
+
+/// Runs the server on a current-thread runtime on this thread until it is done.
+fn serve(
+    scheduler: Scheduler,
+    launchers: Launchers,
+    options: ServerOptions,
+    observers: Vec<Box<dyn Observer>>,
+    host: Option<&str>,
+    raised: Arc<Mutex<Option<PyErr>>>,
+) -> Result<RunReport, RunError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RunError::Runtime(e.to_string()))?;
+    let (bind, hostname) = listen(host);
+    runtime.block_on(async move {
+        let listener =
+            tokio::net::TcpListener::bind(bind)
+                .await
+                .map_err(|e| ServerError::Listen {
+                    address: bind.to_string(),
+                    error: e.to_string(),
+                })?;
+        Ok(daisy_server::serve(
+            listener,
+            hostname,
+            scheduler,
+            launchers,
+            options,
+            observers,
+            None,
+            interrupted(raised),
+        )
+        .await?)
+    })
+}
+
+/// The Python exception for a run that failed.
+fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> PyErr {
+    match error {
+        RunError::Server(ServerError::InitCallback { task_id, error }) => {
+            // Re-raise the init callback's own exception if we have it.
+            specs
+                .iter()
+                .filter(|s| s.get().task.task_id().as_ref() == task_id.as_str())
+                .find_map(|s| s.get().init_error.lock().ok().and_then(|mut e| e.take()))
+                .unwrap_or_else(|| {
+                    PyRuntimeError::new_err(format!(
+                        "the init callback of task {task_id} failed: {error}"
+                    ))
+                })
+        }
+        RunError::Server(error) => server_error(error),
+        RunError::Core(error) => core_error(error),
+        other => {
+            let _ = py;
+            PyRuntimeError::new_err(other.to_string())
+        }
+    }
+}
+
+/// Runs the tasks (upstream tasks included) with the Rust server, GIL released; see the stub.
+#[pyfunction]
+#[pyo3(signature = (
+    tasks, launch_worker, on_event, host, logdir, prefetch, stall_grace, count_all_orphans
+))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run<'py>(
+    py: Python<'py>,
+    tasks: Vec<Bound<'py, TaskSpec>>,
+    launch_worker: Bound<'py, PyAny>,
+    on_event: Option<Bound<'py, PyAny>>,
+    host: Option<String>,
+    logdir: Option<PathBuf>,
+    prefetch: u32,
+    stall_grace: f64,
+    count_all_orphans: bool,
+) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyList>)> {
+    if !launch_worker.is_callable() {
+        return Err(PyTypeError::new_err(format!(
+            "launch_worker must be callable, got {}",
+            repr(&launch_worker)
+        )));
+    }
+    let on_event = on_event.filter(|f| !f.is_none());
+    if let Some(f) = on_event.as_ref().filter(|f| !f.is_callable()) {
+        return Err(PyTypeError::new_err(format!(
+            "on_event must be callable or None, got {}",
+            repr(f)
+        )));
+    }
+    let stall_grace = Duration::try_from_secs_f64(stall_grace).map_err(|_| {
+        PyValueError::new_err(format!(
+            "stall_grace must be a non-negative number of seconds, got {stall_grace}"
+        ))
+    })?;
+    let scheduler = Scheduler::new(tasks.iter().map(|t| &t.get().task), count_all_orphans)
+        .map_err(core_error)?;
+    let order: Vec<String> = scheduler
+        .task_states()
+        .map(|(id, _)| id.to_string())
+        .collect();
+    let mut specs = Vec::new();
+    for task in &tasks {
+        TaskSpec::collect(task, &mut specs);
+    }
+    for spec in &specs {
+        if let Ok(mut slot) = spec.get().init_error.lock() {
+            *slot = None;
+        }
+    }
+    let launchers = Launchers::all(Arc::new(PyLauncher {
+        launch_worker: launch_worker.unbind(),
+        server_pid: std::process::id(),
+    }));
+    let observers: Vec<Box<dyn Observer>> = on_event
+        .into_iter()
+        .map(|f| {
+            Box::new(PyObserver {
+                on_event: f.unbind(),
+            }) as Box<dyn Observer>
+        })
+        .collect();
+    let options = ServerOptions {
+        logdir,
+        prefetch,
+        stall_grace,
+        ..ServerOptions::default()
+    };
+    let raised = Arc::new(Mutex::new(None));
+    let result = {
+        let raised = Arc::clone(&raised);
+        py.detach(move || {
+            serve(
+                scheduler,
+                launchers,
+                options,
+                observers,
+                host.as_deref(),
+                raised,
+            )
+        })
+    };
+    if let Some(error) = raised.lock().ok().and_then(|mut e| e.take()) {
+        return Err(error);
+    }
+    let report = result.map_err(|e| run_error(py, e, &specs))?;
+    let counters = PyDict::new(py);
+    for id in &order {
+        if let Some(task) = report.task(id) {
+            counters.set_item(id, Counters::from(&task.state))?;
+        }
+    }
+    let failures = PyList::empty(py);
+    for task in &report.tasks {
+        for failure in &task.failures {
+            let entry = PyDict::new(py);
+            entry.set_item("task_id", &*failure.block_id.task_id)?;
+            entry.set_item("spatial_id", failure.block_id.spatial_id)?;
+            entry.set_item("worker_id", failure.worker_id)?;
+            entry.set_item("error", &failure.error)?;
+            entry.set_item("log_basename", log_basename(failure.log_files.as_ref()))?;
+            failures.append(entry)?;
+        }
+    }
+    Ok((counters, failures))
+}
