@@ -9,7 +9,9 @@ Conventions:
   `funlib.geometry.Roi(offset, shape)` when it returns one.
 - Rust errors become Python exceptions: bad arguments -> ValueError / TypeError naming the
   argument and value; "block is not being processed" -> KeyError (daisy 1.x compatible) with a
-  message naming the block id; anything else -> RuntimeError. Nothing panics across the boundary.
+  message naming the block id; an unknown task id (counters, abandon_task, DependencyGraph
+  lookups) -> KeyError; Client connection problems -> ConnectionError; anything else ->
+  RuntimeError. Nothing panics across the boundary.
 - Every call that waits on the network or on the scheduler releases the GIL.
 """
 
@@ -29,8 +31,13 @@ class Block:
     components clamped to 0). ROI attributes are created lazily on first access and cached.
     Equality and hash use block_id only; comparing with a non-Block is False. Setting an
     attribute that does not exist raises TypeError("<repr> is frozen, you can't add attributes
-    to it"). repr/str: "<task_id>/<spatial_id> with read ROI <roi> and write ROI <roi>".
-    Picklable (copy, multiprocessing, daisy.messages).
+    to it"); every attribute below can be assigned (a ROI attribute stores the given object and
+    returns it; `status` takes a BlockStatus member or its int value, else TypeError /
+    ValueError; `block_id` takes a (task_id, spatial_id) tuple). Constructor arguments are kept
+    as given (`block.read_roi is read_roi`); blocks made by the engine create their funlib Rois
+    on first access. repr/str: "<task_id>/<spatial_id> with read ROI <roi> and write ROI <roi>".
+    A negative or >= 2**64 block_id is a ValueError. Picklable (copy, multiprocessing,
+    daisy.messages): pickles as `Block._from_state(state)` with ROIs as plain tuples.
     """
 
     def __init__(
@@ -47,13 +54,14 @@ class Block:
     status: BlockStatus
     started_processing: Optional[float]
     stopped_processing: Optional[float]
-    @property
-    def task_id(self) -> Optional[str]: ...
-    @property
-    def block_id(self) -> tuple[Optional[str], int]: ...
-    def copy(self) -> "Block": ...
+    task_id: Optional[str]
+    block_id: tuple[Optional[str], int]
+    def copy(self) -> "Block": ...  # independent deep copy; also __copy__ / __deepcopy__
     def __eq__(self, other: object) -> bool: ...
+    def __ne__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
+    @classmethod
+    def _from_state(cls, state: tuple) -> "Block": ...  # unpickling only
 
 def cantor_number(index: Sequence[int]) -> int:
     """The generalised Cantor number of a block index (behaviour.md §5)."""
@@ -68,15 +76,17 @@ class TaskSpec:
     - fit: "valid" | "overhang" | "shrink" (else ValueError naming fit and the value);
     - timeout: seconds (float) or None;
     - upstream: list of TaskSpec (the upstream tasks' specs);
-    - pre_check / post_check: callables block -> bool, or None; called with the GIL; an
-      exception is logged ("pre_check() exception for block <id>" with the traceback) and counts
-      as False (pre) / failure (post);
+    - pre_check / post_check: callables block -> bool, or None; called with the GIL (with a
+      copy of the block); an exception is logged on the "daisy" logger ("pre_check() exception
+      for block <task_id>/<spatial_id>" with the traceback) and counts as False (pre) /
+      failure (post);
     - init_callback: callable taking the DAISY_CONTEXT string of worker 0, or None; an exception
       aborts the run and propagates;
     - done_marker_path: str path or None.
     Raises ValueError for: mismatched ROI dimensions, unbounded ROIs, a write ROI outside the
-    read ROI with read_write_conflict ("Read ROI must contain write ROI." in the message), a
-    non-positive write shape, an invalid task id.
+    read ROI with read_write_conflict (the message starts with "Read ROI must contain write
+    ROI."), a non-positive write shape, an invalid task id, negative counts or timeout;
+    TypeError for a ROI that is not a Roi or a check that is not callable.
     """
 
     def __init__(
@@ -105,7 +115,22 @@ class TaskSpec:
     def num_blocks(self) -> int: ...
 
 class Counters:
-    """A task's counters (daisy.TaskState is built from these in Python)."""
+    """A task's counters (daisy.TaskState is built from these in Python).
+
+    Read-only values: comparable with ==, picklable; Counters(**fields) builds one (all
+    fields default to False / 0)."""
+
+    def __init__(
+        self,
+        started: bool = False,
+        total_block_count: int = 0,
+        ready_count: int = 0,
+        processing_count: int = 0,
+        completed_count: int = 0,
+        skipped_count: int = 0,
+        failed_count: int = 0,
+        orphaned_count: int = 0,
+    ) -> None: ...
 
     started: bool
     total_block_count: int
@@ -149,14 +174,27 @@ class BlockwiseDependencyGraph:
     def num_roots(self) -> int: ...
     def level_offsets(self) -> list[Any]: ...  # daisy.Coordinate per level
     def level_conflicts(self) -> list[list[Any]]: ...
-    def level_blocks(self, level: int) -> Iterator[Block]: ...  # lazy
-    def root_gen(self) -> Iterator[Block]: ...
+    def level_blocks(self, level: int) -> "BlockIterator": ...  # lazy
+    def root_gen(self) -> "BlockIterator": ...
     def upstream(self, block: Block) -> list[Block]: ...
     def downstream(self, block: Block) -> list[Block]: ...
-    def enumerate_all_dependencies(self) -> Iterator[tuple[Block, list[Block]]]: ...
+    def enumerate_all_dependencies(self) -> "DependencyIterator": ...  # lazy
     def get_subgraph_blocks(self, sub_roi: Roi, read_roi: bool = False) -> list[Block]: ...
     def inclusion_criteria(self, block: Block) -> bool: ...
-    def fit_block(self, block: Block) -> Block: ...
+    def fit_block(self, block: Block) -> Block: ...  # a fitted copy
+
+class BlockIterator(Iterator[Block]):
+    """A lazy iterator over blocks; it keeps its graph alive."""
+
+    def __iter__(self) -> "BlockIterator": ...
+    def __next__(self) -> Block: ...
+    def __length_hint__(self) -> int: ...
+
+class DependencyIterator(Iterator[tuple[Block, list[Block]]]):
+    """A lazy iterator over (block, upstream blocks) pairs."""
+
+    def __iter__(self) -> "DependencyIterator": ...
+    def __next__(self) -> tuple[Block, list[Block]]: ...
 
 class DependencyGraph:
     """behaviour.md §8 over TaskSpecs (registration order: each task, then its upstream tasks)."""
@@ -168,7 +206,7 @@ class DependencyGraph:
     def root_tasks(self) -> list[str]: ...
     def num_blocks(self, task_id: str) -> int: ...
     def num_roots(self, task_id: str) -> int: ...
-    def root_gen(self, task_id: str) -> Iterator[Block]: ...
+    def root_gen(self, task_id: str) -> BlockIterator: ...
     def task_dependency_graph(self, task_id: str) -> BlockwiseDependencyGraph: ...
     def upstream(self, block: Block) -> list[Block]: ...
     def downstream(self, block: Block) -> list[Block]: ...
@@ -176,9 +214,11 @@ class DependencyGraph:
 class Scheduler:
     """The engine's scheduler (behaviour.md §9). daisy.Scheduler wraps it.
 
-    acquire_block runs the pre-check inline (with the GIL). release_block returns the ids of the
-    tasks that gained ready blocks, in order; it raises KeyError (not being processed) or
-    RuntimeError ("Unexpected status for released block: ...") before any state change.
+    acquire_block runs the pre-check inline (with the GIL); a KeyboardInterrupt raised in the
+    pre-check is raised by acquire_block (the interrupted block stays out). release_block returns
+    the ids of the tasks that gained ready blocks, in order (a retried block's task included);
+    it raises KeyError (not being processed) or RuntimeError ("Unexpected status for released
+    block: ...") before any state change. dependency_graph() returns the same object every time.
     """
 
     def __init__(self, tasks: list[TaskSpec], count_all_orphans: bool = True) -> None: ...
@@ -193,8 +233,16 @@ class Scheduler:
 class RunEvents:
     """What a distributed run reports to Python observers: a callable receives
     (kind: str, task_id: str | None, counters: Counters | None, extra: dict | None) with kind in
-    "task_start", "acquire", "release", "task_done", "block_failure" (extra: block (Block), error
-    (str), worker_id (int|None), log_basename (str|None)), "exit"."""
+    - "task_start" (task_id, counters; extra None): a task got its first ready blocks;
+    - "release" (task_id, counters; extra None): blocks of the task were handed out or came
+      back (the server reports both as one progress event; "acquire" is never emitted);
+    - "task_done" (task_id, final counters; extra None);
+    - "block_failure" (task_id; counters None; extra: block (a Block whose ROIs are None: the
+      server reports failures by block id), error (str), worker_id (int|None), log_basename
+      (str|None));
+    - "exit" (task_id and counters None; extra: interrupted (bool: Ctrl-C stopped the run),
+      abandoned (dict task_id -> reason, for tasks abandoned under max_worker_restarts)).
+    An exception raised by the callable is logged and ignored."""
 
 def run(
     tasks: list[TaskSpec],
@@ -219,8 +267,12 @@ def run(
     calls os._exit(code) (0 normally, 1 after an exception, which it reports first with
     `Client.client_exception`). `host`: None listens on loopback; a string listens on all interfaces and
     advertises that host ("" = detect). Ctrl-C (KeyboardInterrupt) stops handing out blocks,
-    stops the workers and returns. A ClientException from a worker or a failing init callback
-    is raised after cleanup.
+    stops the workers and returns normally (the "exit" event says interrupted=True; the
+    counters show what was left); an exception raised by another Python signal handler is
+    raised after cleanup. A ClientException from a worker is raised after cleanup as
+    RuntimeError (with the worker's error text); a failing init callback's own exception is
+    raised after cleanup. If launch_worker raises or returns no pid, the exception is logged and
+    the worker counts as not started (the server's restart rules apply).
 
     Returns (counters per task id in task_states order, failures) where each failure is a dict
     {task_id, spatial_id, worker_id, error, log_basename}.
@@ -229,12 +281,15 @@ def run(
 class Client:
     """The blocking worker client (behaviour.md §11.3); daisy.Client wraps it.
 
-    Client(daisy_context: str, prefetch: int = 1). Every call waiting on the network releases
-    the GIL.
+    Client(daisy_context: str, prefetch: Optional[int] = None): connects at once
+    (ConnectionError if it cannot; ValueError for a malformed context); prefetch None takes the
+    context's `prefetch` entry (1 if absent). Every call waiting on the network releases the
+    GIL. Releases are queued and sent with the next request (acquire) or at disconnect, so a
+    worker should call disconnect() (or drop the client) before it exits.
     """
 
-    def __init__(self, daisy_context: str, prefetch: int = 1) -> None: ...
-    def acquire(self) -> Optional[Block]: ...  # None: no more work (shutdown or closed)
+    def __init__(self, daisy_context: str, prefetch: Optional[int] = None) -> None: ...
+    def acquire(self) -> Optional[Block]: ...  # None: no more work (shutdown, closed, disconnected)
     def release(self, block: Block) -> None: ...  # status SUCCESS, else FAILED
     def fail(self, block: Block, error: str) -> None: ...  # BlockFailed with the text
     def client_exception(self, error: str) -> None: ...

@@ -1,0 +1,171 @@
+"""The worker side: ask the server for blocks and return them (behaviour.md §11.3)."""
+
+import contextlib
+import logging
+
+from .block import BlockStatus
+from . import _daisy
+from .context import Context
+from .logging import set_log_basedir
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Client"]
+
+
+class Client:
+    """Client code that runs on a worker, providing the block API for user code.
+
+    It talks to the daisy server over TCP. The server's address and the worker's
+    identity are passed in a :class:`daisy.Context`, by default read from the environment
+    variable ``DAISY_CONTEXT`` that every worker started by daisy has (a program started
+    by a spawn function inherits it, and so does a job submitted to a cluster if the
+    environment is passed on).
+
+    Example::
+
+        client = daisy.Client()
+        while True:
+            with client.acquire_block() as block:
+                if block is None:
+                    break
+                process(block)  # an exception marks the block as failed
+
+    Attributes: ``context``, ``host``, ``port``, ``worker_id``, ``task_id`` and
+    ``tcp_client`` (the connection).
+
+    A context made by daisy's server carries the run's secret ``token`` and is served by
+    the engine's protocol. A context without a token (e.g. for a server built with
+    :class:`daisy.tcp.TCPServer`) is served with :mod:`daisy.messages` over
+    :class:`daisy.tcp.TCPClient`, as daisy 1.x did.
+
+    Args:
+
+        context (:class:`daisy.Context`, optional):
+            Where to connect to; ``Context.from_env()`` if not given (which raises
+            ``KeyError('DAISY_CONTEXT')`` outside a worker).
+    """
+
+    def __init__(self, context=None):
+        if context is None:
+            context = Context.from_env()
+        self.context = context
+        logdir = context.get("logdir")
+        set_log_basedir(None if logdir is None or str(logdir) == "None" else logdir)
+        self.host = context["hostname"]
+        self.port = int(context["port"])
+        worker_id = context.get("worker_id")
+        self.worker_id = int(worker_id) if worker_id is not None else None
+        self.task_id = context["task_id"]
+        if context.get("token") is None:
+            self._connection = _MessagesConnection(self)
+            self.tcp_client = self._connection.tcp_client
+        else:
+            prefetch = context.get("prefetch")
+            prefetch = int(prefetch) if prefetch is not None else None
+            self.tcp_client = self._connection = _daisy.Client(context.to_env(), prefetch)
+
+    @contextlib.contextmanager
+    def acquire_block(self):
+        """A context manager that yields the next block to process, or None when there is
+        no more work.
+
+        While the body runs the block's status is PROCESSING. If the body finishes, the
+        block is returned as SUCCESS (unless the body set the status to FAILED); if it
+        raises an Exception, the block is reported as failed with the exception, the
+        traceback is logged, and the exception is swallowed, so a block loop goes on with
+        the next block. ``KeyboardInterrupt`` and ``SystemExit`` return the block as
+        FAILED and propagate.
+        """
+        connection = self._connection
+        block = connection.acquire()
+        if block is None:
+            yield None
+            return
+        try:
+            block.status = BlockStatus.PROCESSING
+            yield block
+            if block.status == BlockStatus.PROCESSING:
+                block.status = BlockStatus.SUCCESS
+        except Exception as e:  # pylint: disable=broad-except
+            block.status = BlockStatus.FAILED
+            try:
+                if connection is self.tcp_client:
+                    connection.fail(block, repr(e))
+                else:
+                    connection.fail(block, e)
+            finally:
+                logger.exception("Block %s failed in worker %s", block, self.worker_id)
+        finally:
+            if block.status != BlockStatus.SUCCESS:
+                block.status = BlockStatus.FAILED
+            connection.release(block)
+
+    def release_block(self, block):
+        """Returns a block to the server: as SUCCESS if its status says so, else FAILED."""
+        self._connection.release(block)
+
+
+class _MessagesConnection:
+    """daisy 1.x's protocol: :mod:`daisy.messages` over :class:`daisy.tcp.TCPClient`."""
+
+    def __init__(self, client):
+        # pylint: disable=import-outside-toplevel
+        from .tcp import TCPClient
+
+        self.client = client
+        self.tcp_client = TCPClient(client.host, client.port)
+
+    def acquire(self):
+        # pylint: disable=import-outside-toplevel
+        from .messages import AcquireBlock, RequestShutdown, SendBlock, UnexpectedMessage
+        from .tcp import NotConnected, StreamClosedError
+
+        tcp_client = self.tcp_client
+        try:
+            tcp_client.send_message(AcquireBlock(self.client.task_id))
+            message = tcp_client.get_message()
+        except (StreamClosedError, NotConnected):
+            return None
+        if isinstance(message, SendBlock):
+            return message.block
+        if isinstance(message, RequestShutdown):
+            tcp_client.disconnect()
+            return None
+        raise UnexpectedMessage(message)
+
+    def release(self, block):
+        from .messages import ReleaseBlock  # pylint: disable=import-outside-toplevel
+
+        self.tcp_client.send_message(ReleaseBlock(block))
+
+    def fail(self, block, exception):
+        from .messages import BlockFailed  # pylint: disable=import-outside-toplevel
+
+        self.tcp_client.send_message(BlockFailed(exception, block, self.client.context))
+
+
+def _context_from_string(text, typed=False):
+    """A :class:`daisy.Context` from a ``k=v:k=v`` string.
+
+    With ``typed`` the port and worker ID are ints, as in the context daisy 1.x passed to
+    ``init_callback_fn``; otherwise all values are strings, as after ``Context.from_env()``.
+    """
+    items = {}
+    for token in text.split(":"):
+        if not token:
+            continue
+        key, _, value = token.partition("=")
+        items[key] = value
+    if typed:
+        for key in ("port", "worker_id"):
+            if key in items:
+                try:
+                    items[key] = int(items[key])
+                except ValueError:
+                    pass
+        return Context(**items)
+    context = Context()
+    for key, value in items.items():
+        context[key] = value
+    return context

@@ -1,0 +1,44 @@
+"""``daisy.run_blockwise``: the one call most scripts need (behaviour.md §14)."""
+
+from .cl_monitor import CLMonitor
+from .serial_server import SerialServer
+from .server import Server
+from .task import _collect_tasks
+
+__all__ = ["run_blockwise"]
+
+
+def run_blockwise(tasks, multiprocessing=True, *, progress=True):
+    """Schedules and runs the given tasks and the tasks they depend on.
+
+    Args:
+
+        tasks (list of :class:`daisy.Task`):
+            The tasks to run. Their upstream tasks are run too.
+
+        multiprocessing (``bool``, optional):
+            True (the default): run every task's workers as separate processes talking to
+            a server in this process. False: run every block in this process, one after
+            the other (for debugging; exceptions propagate).
+
+        progress (keyword only):
+            True (the default) shows progress bars and prints the Execution Summary;
+            False shows neither; an observer object (with the hooks of
+            :class:`daisy.server_observer.ServerObserver`) is registered instead.
+
+    Returns:
+
+        ``bool``: True if every block of every task succeeded (or was skipped), False if a
+        block failed, was orphaned or abandoned, or the run was interrupted.
+    """
+    tasks = _collect_tasks(tasks)
+    server = Server() if multiprocessing else SerialServer()
+    if progress is True or progress is None:
+        CLMonitor(server)
+    elif progress is not False:
+        server.register_observer(progress)
+    task_states = server.run_blockwise(tasks)
+    return all(
+        state.completed_count == state.total_block_count
+        for state in task_states.values()
+    )

@@ -1,0 +1,345 @@
+"""The distributed run: a scheduler server and worker processes (behaviour.md §10, §12).
+
+The server itself is the engine's (``_daisy.run``): it listens for workers, hands out
+blocks, retries failures and lost blocks, enforces timeouts and restarts workers. This
+module starts the worker processes for it and forwards its events to the observers.
+
+Workers are forked from this process, so block functions (closures, lambdas, bound
+methods, ...) run in them without being pickled.
+"""
+
+import gc
+import logging
+import os
+import signal
+import sys
+import threading
+import traceback
+
+from .block import Block  # noqa: F401  (imported before the engine, see block.py)
+from . import _daisy
+from .client import _context_from_string
+from .context import Context
+from .logging import get_log_basedir, redirect_stdouterr, set_log_basedir
+from .messages.remote_exception import RemoteException
+from .server_observer import ServerObservee
+from .task import _collect_tasks, _specs
+from .task_state import TaskState
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["Server"]
+
+
+class Server(ServerObservee):
+    """Runs tasks with worker processes.
+
+    Args:
+
+        stop_event (optional):
+            Any object with ``is_set()`` and ``set()`` (a :class:`threading.Event` if not
+            given). Setting it stops a run: no further blocks are handed out, the workers
+            are stopped and :meth:`run_blockwise` returns.
+
+        host (``str``, optional):
+            None (the default): the server listens on the loopback interface, for workers
+            on this machine. A string: it listens on all interfaces and tells workers to
+            connect to ``host`` (``""``: the address of this machine's default route), for
+            spawn functions that start workers elsewhere (e.g. cluster jobs).
+
+        prefetch (``int``, keyword only):
+            How many blocks a worker started by the server asks for at a time (default 1,
+            daisy's behaviour; more saves network round trips for short blocks).
+
+        stall_grace (``float``, keyword only):
+            Seconds a task may have ready blocks but no worker before a replacement
+            worker is started (default 5).
+
+    Constructing a Server does nothing else: the engine opens its listening socket when
+    :meth:`run_blockwise` starts. ``hostname`` and ``port`` are the address workers
+    connect to; ``port`` is known once a run has started workers (it is that of the last
+    run) and None before.
+    """
+
+    def __init__(self, stop_event=None, host=None, *, prefetch=1, stall_grace=5.0):
+        super().__init__()
+        self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self.host = host
+        self.hostname = host if host else ("127.0.0.1" if host is None else None)
+        self.port = None
+        self.prefetch = int(prefetch)
+        self.stall_grace = float(stall_grace)
+        self.scheduler = None
+        self.failures = []
+        self.interrupted = False
+        self._tasks_by_id = {}
+        self._states = {}
+        self._exit_notified = True
+        self._stopping = False
+
+    def run_blockwise(self, tasks, scheduler=None):
+        """Runs the tasks, with their upstream tasks, until every block is done.
+
+        Each task gets ``num_workers`` worker processes. Returns ``{task_id: TaskState}``
+        for every task run. Ctrl-C (or setting ``stop_event``) stops the run: the workers
+        are stopped, the summary is printed and the states so far are returned. An
+        exception raised by a spawn function or by an ``init_callback_fn`` is raised here
+        after the workers were stopped.
+        """
+        if scheduler is not None:
+            tasks = list(_as_list(tasks)) + list(scheduler.task_map.values())
+            count_all_orphans = bool(getattr(scheduler, "count_all_orphans", True))
+        else:
+            count_all_orphans = True
+        all_tasks = _collect_tasks(tasks)
+        specs = _specs(all_tasks)
+        self.scheduler = scheduler
+        self._tasks_by_id = {task.task_id: task for task in all_tasks}
+        self._states = {}
+        self.failures = []
+        self.interrupted = False
+        self._exit_notified = False
+        self._stopping = False
+        # The engine listens on a new port for every run; learnt from the first worker.
+        self.port = None
+        if self.host == "":
+            self.hostname = None
+        logdir = get_log_basedir()
+        logdir = None if logdir is None else str(logdir)
+
+        try:
+            counters, failures = _daisy.run(
+                specs,
+                self._launch_worker,
+                self._on_event,
+                self.host,
+                logdir,
+                self.prefetch,
+                self.stall_grace,
+                count_all_orphans,
+            )
+        finally:
+            if self._stopping:
+                _drain_interrupt()
+            if not self._exit_notified:
+                self._exit_notified = True
+                self._notify("exit", self.notify_server_exit)
+
+        self.failures = list(failures)
+        states = {}
+        for task_id, task_counters in counters.items():
+            state = self._states.get(task_id)
+            if state is None:
+                state = TaskState()
+            state._update(task_counters)
+            states[task_id] = state
+        if scheduler is not None and hasattr(scheduler, "_fix_states"):
+            scheduler._fix_states(counters)
+            return scheduler.task_states
+        return states
+
+    # --- engine callbacks ------------------------------------------------------------
+
+    def _on_event(self, kind, task_id, counters, extra):
+        """Forwards one engine event to the observers (called with the GIL)."""
+        state = None
+        if task_id is not None:
+            state = self._states.get(task_id)
+            if state is None:
+                state = self._states[task_id] = TaskState()
+            if counters is not None:
+                state._update(counters)
+        if kind == "acquire":
+            self._notify(kind, self.notify_acquire_block, task_id, state)
+        elif kind == "release":
+            self._notify(kind, self.notify_release_block, task_id, state)
+        elif kind == "task_start":
+            self._notify(kind, self.notify_task_start, task_id, state)
+        elif kind == "task_done":
+            self._notify(kind, self.notify_task_done, task_id, state)
+        elif kind == "block_failure":
+            extra = extra or {}
+            block = extra.get("block")
+            context = self._failure_context(task_id, extra)
+            exception = _remote_exception(extra.get("error", ""))
+            self._notify(kind, self.notify_block_failure, block, exception, context)
+        elif kind == "task_abandoned":
+            reason = (extra or {}).get("reason")
+            self._notify(kind, self.notify_task_abandoned, task_id, state, reason)
+        elif kind == "exit":
+            extra = extra or {}
+            self.interrupted = bool(extra.get("interrupted", False))
+            for abandoned_id, reason in dict(extra.get("abandoned") or {}).items():
+                self._notify(
+                    "task_abandoned",
+                    self.notify_task_abandoned,
+                    abandoned_id,
+                    self._states.get(abandoned_id),
+                    reason,
+                )
+            if not self._exit_notified:
+                self._exit_notified = True
+                self._notify(kind, self.notify_server_exit)
+        if kind != "exit" and not self._stopping and self.stop_event.is_set():
+            # The engine treats a KeyboardInterrupt raised here like Ctrl-C.
+            self._stopping = True
+            raise KeyboardInterrupt("daisy: stop_event was set")
+
+    def _notify(self, kind, notify, *args):
+        try:
+            notify(*args)
+        except Exception:  # pylint: disable=broad-except
+            logger.exception("A daisy server observer failed on the %r event", kind)
+
+    def _failure_context(self, task_id, extra):
+        items = dict(
+            hostname=self.hostname,
+            port=self.port,
+            task_id=task_id,
+            worker_id=extra.get("worker_id"),
+        )
+        log_basename = extra.get("log_basename")
+        if log_basename is not None:
+            items["log_basename"] = log_basename
+        return Context(**items)
+
+    def _launch_worker(self, task_id, worker_id, daisy_context, log_basename):
+        """Starts one worker process (called by the engine with the GIL); returns its pid."""
+        task = self._tasks_by_id[task_id]
+        if self.port is None or self.hostname is None:
+            self._learn_address(daisy_context)
+        _flush_stdio()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover  (runs in the child)
+            _worker_process(task, worker_id, daisy_context, log_basename)
+        return pid
+
+    def _learn_address(self, daisy_context):
+        context = _context_from_string(daisy_context)
+        self.hostname = context.get("hostname", self.hostname)
+        port = context.get("port")
+        if port is not None:
+            try:
+                self.port = int(port)
+            except ValueError:
+                pass
+
+
+def _drain_interrupt():
+    """Consumes the stop request raised in ``_on_event`` if the run ended before the
+    engine saw it, so that it does not interrupt a later call into the engine."""
+    try:
+        _daisy.Scheduler([]).acquire_block("")
+    except KeyboardInterrupt:
+        pass
+
+
+def _remote_exception(text):
+    """A stand-in for an exception raised in a worker, known by its repr ``text``."""
+    text = str(text)
+    type_name = text.split("(", 1)[0]
+    if not type_name.replace(".", "").replace("_", "").isalnum():
+        type_name = "Exception"
+    return RemoteException(type_name, text, text)
+
+
+def _as_list(tasks):
+    from .task import Task  # pylint: disable=import-outside-toplevel
+
+    return [tasks] if isinstance(tasks, Task) else tasks
+
+
+def _flush_stdio():
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:  # pylint: disable=broad-except
+            pass
+
+
+def _worker_process(task, worker_id, daisy_context, log_basename):  # pragma: no cover
+    """The body of a forked worker process. Never returns."""
+    code = 1
+    try:
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        # The server stops workers with signals: a handler the user installed in the
+        # parent must not keep a worker alive.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.environ[Context.ENV_VARIABLE] = daisy_context
+        context = _context_from_string(daisy_context)
+        logdir = context.get("logdir")
+        set_log_basedir(None if logdir is None or logdir == "None" else logdir)
+        _forget_progress_bars()
+        if log_basename is not None:
+            redirect_stdouterr(log_basename)
+        outcome = {}
+        thread = threading.Thread(
+            target=_run_spawn_function,
+            args=(task, worker_id, daisy_context, outcome),
+            name=f"daisy-worker-{worker_id}",
+            daemon=True,
+        )
+        thread.start()
+        thread.join()
+        code = outcome.get("code", 1)
+        # Clients kept alive only by reference cycles: dropping them sends their queued
+        # releases and says goodbye.
+        gc.collect()
+    except KeyboardInterrupt:
+        code = 0
+    except BaseException:  # pylint: disable=broad-except
+        try:
+            traceback.print_exc()
+        except BaseException:  # pylint: disable=broad-except
+            pass
+        code = 1
+    finally:
+        _flush_stdio()
+        os._exit(code)
+
+
+def _run_spawn_function(task, worker_id, daisy_context, outcome):  # pragma: no cover
+    """Runs the task's spawn function on a fresh thread of a worker process."""
+    try:
+        task.spawn_worker_function()
+        outcome["code"] = 0
+    except KeyboardInterrupt:
+        outcome["code"] = 0
+    except SystemExit as e:
+        if e.code is None:
+            outcome["code"] = 0
+        elif isinstance(e.code, int):
+            outcome["code"] = e.code
+        else:
+            print(e.code, file=sys.stderr)
+            outcome["code"] = 1
+    except BaseException as e:  # pylint: disable=broad-except
+        outcome["code"] = 1
+        logger.exception(
+            "Worker %s of task %s failed with %r", worker_id, task.task_id, e
+        )
+        try:
+            _daisy.Client(daisy_context).client_exception(repr(e))
+        except BaseException:  # pylint: disable=broad-except
+            logger.exception("Could not report the failure of worker %s", worker_id)
+    finally:
+        _flush_stdio()
+
+
+def _forget_progress_bars():  # pragma: no cover
+    """Drops the parent's progress bars in a worker, so that log lines written there do
+    not redraw them into the worker's log files."""
+    tqdm_module = sys.modules.get("tqdm")
+    if tqdm_module is None:
+        return
+    try:
+        instances = getattr(tqdm_module.tqdm, "_instances", None)
+        if instances is not None:
+            instances.clear()
+    except Exception:  # pylint: disable=broad-except
+        pass
