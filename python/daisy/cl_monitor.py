@@ -262,9 +262,7 @@ class CLMonitor(ServerObserver):
         )
         delta = task_state.completed_count - progress.n
         if delta:
-            progress.update(delta)
-        else:
-            progress.refresh()
+            progress.update(delta)  # redraws at most every `mininterval` (0.1 s)
 
 
 def _has_key(context, key):

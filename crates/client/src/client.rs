@@ -179,14 +179,10 @@ impl Client {
         }
     }
 
-    /// Returns a block as FAILED with an error text, and logs the failure at ERROR. It goes out
-    /// with the next request or flush.
+    /// Returns a block as FAILED with an error text. It goes out with the next request or
+    /// flush. (Logging the failure is the caller's: [`Client::run`] does.)
     pub fn fail_block(&mut self, mut block: Block, error: &str) {
         block.status = BlockStatus::Failed;
-        tracing::error!(
-            "Block {block} failed in worker {}: {error}",
-            worker_label(self.worker_id())
-        );
         if let Some(inner) = self.inner.as_mut() {
             inner.queue_block_failed(&block, error);
         }

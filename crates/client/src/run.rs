@@ -5,6 +5,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use daisy_core::{Block, BlockStatus, BoxError};
 
+use crate::client::worker_label;
 use crate::{Client, ClientError};
 
 /// What a [`Client::run`] did.
@@ -35,6 +36,7 @@ impl Client {
         F: FnMut(&mut Block) -> Result<(), BoxError>,
     {
         let mut summary = RunSummary::default();
+        let worker = worker_label(self.worker_id());
         while let Some(mut guard) = self.acquire_block()? {
             match process_block(&mut guard, &mut f) {
                 Outcome::Succeeded => {
@@ -47,6 +49,7 @@ impl Client {
                 }
                 Outcome::Failed(Some(error)) => {
                     summary.failed += 1;
+                    tracing::error!("Block {} failed in worker {worker}: {error}", *guard);
                     guard.fail(&error);
                 }
             }

@@ -208,7 +208,8 @@ fn thread_launcher(scheduler: &Scheduler, connector: LocalConnector) -> Arc<dyn 
                     Outcome::Failed(error) => {
                         let error =
                             error.unwrap_or_else(|| daisy_protocol::RELEASED_AS_FAILED.to_owned());
-                        tracing::error!("Block {block} failed in worker {worker_id:?}: {error}");
+                        let worker = worker_id.map_or_else(|| "None".to_owned(), |w| w.to_string());
+                        tracing::error!("Block {block} failed in worker {worker}: {error}");
                         client.fail(block, error);
                     }
                 }

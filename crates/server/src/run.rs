@@ -415,8 +415,9 @@ impl Run {
         if let Some(error) = error {
             block.status = BlockStatus::Failed;
             tracing::error!(
-                "Block {block} failed in worker {:?} with {error}",
+                "Block {block} failed in worker {} with {error}",
                 out.worker_id
+                    .map_or_else(|| "None".to_owned(), |w| w.to_string())
             );
             self.record_failure(t, &block.block_id, out.worker_id, error);
             self.release_to_scheduler(t, &block);
