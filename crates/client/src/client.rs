@@ -6,6 +6,7 @@ use daisy_core::{Block, BlockStatus};
 use daisy_protocol::{Context, ProtocolError};
 use tokio::runtime::{Builder, Runtime};
 
+use crate::prefetch::Prefetch;
 use crate::{AsyncClient, BlockGuard, ClientError};
 
 /// The context key that sets how many blocks a [`Client`] asks for at a time.
@@ -40,7 +41,7 @@ pub struct Client {
     /// The runtime that drives `inner`.
     runtime: Runtime,
     /// The most blocks asked for per request (at least 1).
-    prefetch: u32,
+    prefetch: Prefetch,
     /// Blocks received but not yet handed out.
     buffer: VecDeque<Block>,
     /// The context the client was made from.
@@ -66,7 +67,7 @@ impl Client {
         Ok(Self {
             inner: Some(inner),
             runtime,
-            prefetch: prefetch.max(1),
+            prefetch: Prefetch::new(prefetch),
             buffer: VecDeque::new(),
             context: context.clone(),
         })
@@ -119,7 +120,7 @@ impl Client {
     /// The most blocks asked for per request.
     #[must_use]
     pub fn prefetch(&self) -> u32 {
-        self.prefetch
+        self.prefetch.max()
     }
 
     /// The next block to process, with status PROCESSING, or `None` when there is no more
@@ -127,7 +128,8 @@ impl Client {
     /// then dropped, as the server counts them as lost).
     ///
     /// Served from the local buffer when it holds blocks (queued releases are then sent right
-    /// away); otherwise asks the server for up to `prefetch` blocks, sending queued releases in
+    /// away); otherwise asks the server for blocks (one while blocks take long, up to
+    /// `prefetch` while they are quick: [`Prefetch`]), sending queued releases in
     /// the same write, and waits without timeout. Return the block with
     /// [`BlockGuard::succeed`] or [`BlockGuard::fail`]; a guard dropped without either
     /// returns the block as FAILED.
@@ -138,11 +140,15 @@ impl Client {
     /// [`ClientError::InsideRuntime`].
     pub fn acquire_block(&mut self) -> Result<Option<BlockGuard<'_>>, ClientError> {
         ensure_outside_runtime()?;
+        self.prefetch.block_started();
         if self.buffer.is_empty() {
             let Some(inner) = self.inner.as_mut() else {
                 return Ok(None);
             };
-            match self.runtime.block_on(inner.acquire_blocks(self.prefetch))? {
+            match self
+                .runtime
+                .block_on(inner.acquire_blocks(self.prefetch.request()))?
+            {
                 Some(blocks) => self.buffer.extend(blocks),
                 None => return Ok(None),
             }

@@ -35,6 +35,7 @@ mod async_client;
 mod block_guard;
 mod client;
 mod error;
+mod prefetch;
 mod run;
 
 pub use async_client::AsyncClient;
@@ -43,4 +44,5 @@ pub use client::{Client, PREFETCH_KEY};
 pub use daisy_core::{Block, BlockStatus};
 pub use daisy_protocol::Context;
 pub use error::ClientError;
+pub use prefetch::Prefetch;
 pub use run::{Outcome, RunSummary, process_block};

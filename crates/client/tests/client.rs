@@ -105,14 +105,12 @@ fn prefetch_asks_for_batches() {
     let summary = client.run(|_| Ok(())).unwrap();
     assert_eq!(summary.succeeded, 10);
     let record = server.wait_connection_end();
-    assert_eq!(
-        record.acquires,
-        vec![4, 4, 4, 4],
-        "3 batches plus the one answered with RequestShutdown"
-    );
+    // One block first (nothing measured yet), then batches of 4 for quick blocks, plus the
+    // request answered with RequestShutdown.
+    assert_eq!(record.acquires, vec![1, 4, 4, 4, 4]);
     assert_eq!(
         record.batches,
-        vec![vec![0, 1, 2, 3], vec![4, 5, 6, 7], vec![8, 9]]
+        vec![vec![0], vec![1, 2, 3, 4], vec![5, 6, 7, 8], vec![9]]
     );
     assert_eq!(record.releases.len(), 10);
 }
@@ -125,7 +123,7 @@ fn prefetch_comes_from_the_context() {
     let mut client = Client::from_context(&context).unwrap();
     assert_eq!(client.prefetch(), 2);
     client.run(|_| Ok(())).unwrap();
-    assert_eq!(server.wait_connection_end().acquires, vec![2, 2, 2]);
+    assert_eq!(server.wait_connection_end().acquires, vec![1, 2, 2]);
 }
 
 #[test]
@@ -221,20 +219,34 @@ fn dropping_the_client_flushes_and_says_goodbye() {
 fn prefetched_blocks_send_releases_without_waiting_for_the_next_request() {
     let server = FakeServer::start(blocks(3), vec![]);
     let mut client = Client::new(&server.context(), 3).unwrap();
+    // Block 0 alone (nothing measured yet), then blocks 1 and 2 in one batch.
     client.acquire_block().unwrap().unwrap().succeed();
-    let second = client.acquire_block().unwrap().unwrap();
-    // The first release went out when the second block came from the local buffer.
+    client.acquire_block().unwrap().unwrap().succeed();
+    let last = client.acquire_block().unwrap().unwrap();
+    // Block 1's release went out when block 2 came from the local buffer.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.record().releases.is_empty() {
+    while server.record().releases.len() < 2 {
         assert!(std::time::Instant::now() < deadline, "release not sent");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    second.succeed();
-    client.acquire_block().unwrap().unwrap().succeed();
+    last.succeed();
     assert!(client.acquire_block().unwrap().is_none());
     let record = server.wait_connection_end();
-    assert_eq!(record.acquires, vec![3, 3]);
+    assert_eq!(record.acquires, vec![1, 3, 3]);
     assert_eq!(record.releases.len(), 3);
+}
+
+#[test]
+fn slow_blocks_are_fetched_one_at_a_time() {
+    let server = FakeServer::start(blocks(4), vec![]);
+    let mut client = Client::new(&server.context(), 8).unwrap();
+    client
+        .run(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(server.wait_connection_end().acquires, vec![1, 1, 1, 1, 1]);
 }
 
 #[test]

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use daisy_client::{Outcome, process_block};
+use daisy_client::{Outcome, Prefetch, process_block};
 use daisy_core::{BlockStatus, CoreError, Scheduler, Task};
 use daisy_launch::{Launcher, ThreadLauncher};
 use daisy_protocol::Context;
@@ -198,8 +198,11 @@ fn thread_launcher(scheduler: &Scheduler, connector: LocalConnector) -> Arc<dyn 
             return Ok(());
         };
         let mut f = |block: &mut daisy_core::Block| function(block);
-        while let Some(blocks) = client.acquire_blocks(prefetch) {
+        let mut prefetch = Prefetch::new(prefetch);
+        prefetch.block_started();
+        while let Some(blocks) = client.acquire_blocks(prefetch.request()) {
             for mut block in blocks {
+                prefetch.block_started();
                 match process_block(&mut block, &mut f) {
                     Outcome::Succeeded => {
                         block.status = BlockStatus::Success;

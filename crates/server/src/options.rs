@@ -51,7 +51,8 @@ pub struct ServerOptions {
     pub max_frame: u32,
     /// Where worker logs go: `<logdir>/<task_id>/worker_<N>.out/.err`; `None` does not redirect.
     pub logdir: Option<PathBuf>,
-    /// How many blocks a worker started by the server asks for at a time.
+    /// The most blocks a worker started by the server asks for at a time (it asks for one
+    /// while blocks take long, and batches only quick ones: `daisy_client::Prefetch`).
     pub prefetch: u32,
     /// How long a task may have ready blocks but no worker before a replacement is started
     /// (the last-worker rule, behaviour.md §12.5).
@@ -68,7 +69,7 @@ impl Default for ServerOptions {
             token: None,
             max_frame: DEFAULT_MAX_FRAME,
             logdir: Some(PathBuf::from("daisy_logs")),
-            prefetch: 1,
+            prefetch: 32,
             stall_grace: Duration::from_secs(5),
             health_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_secs(2),
