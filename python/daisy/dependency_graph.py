@@ -186,29 +186,9 @@ class DependencyGraph:
     """
 
     def __init__(self, tasks):
-        from .task import Task, _specs  # pylint: disable=import-outside-toplevel
+        from .task import _register_tasks, _specs  # pylint: disable=import-outside-toplevel
 
-        if isinstance(tasks, Task):
-            tasks = [tasks]
-        task_map = {}
-
-        def register(task):
-            if not isinstance(task, Task):
-                raise TypeError(f"expected daisy.Task objects, got {task!r}")
-            known = task_map.get(task.task_id)
-            if known is not None:
-                if known is not task:
-                    raise ValueError(
-                        f"two different tasks have the task_id {task.task_id!r}; "
-                        "task ids must be unique"
-                    )
-                return
-            task_map[task.task_id] = task
-            for upstream in task.requires():
-                register(upstream)
-
-        for task in tasks:
-            register(task)
+        task_map = _register_tasks(tasks)
         graph = _daisy.DependencyGraph(_specs(list(task_map.values())))
         self._init(graph, task_map)
 

@@ -4,7 +4,7 @@ from .block import Block  # noqa: F401  (imported before the engine, see block.p
 from . import _daisy
 from .dependency_graph import DependencyGraph
 from .ready_surface import ReadySurface
-from .task import Task, _specs
+from .task import _register_tasks, _specs
 from .task_state import _LiveTaskState
 
 __all__ = ["Scheduler"]
@@ -42,29 +42,7 @@ class Scheduler:
     """
 
     def __init__(self, tasks, count_all_orphans=True):
-        if isinstance(tasks, Task):
-            tasks = [tasks]
-        tasks = list(tasks)
-        for task in tasks:
-            if not isinstance(task, Task):
-                raise TypeError(f"Scheduler expects daisy.Task objects, got {task!r}")
-        task_map = {}
-
-        def register(task):
-            known = task_map.get(task.task_id)
-            if known is not None:
-                if known is not task:
-                    raise ValueError(
-                        f"two different tasks have the task_id {task.task_id!r}; "
-                        "task ids must be unique"
-                    )
-                return
-            task_map[task.task_id] = task
-            for upstream in task.requires():
-                register(upstream)
-
-        for task in tasks:
-            register(task)
+        task_map = _register_tasks(tasks)
 
         self.count_all_orphans = bool(count_all_orphans)
         self._scheduler = _daisy.Scheduler(

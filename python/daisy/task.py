@@ -331,6 +331,37 @@ class Task:
         return f"Task({self.task_id!r})"
 
 
+def _register_tasks(tasks):
+    """The tasks and, recursively, their upstream tasks: ``{task_id: task}`` in registration
+    order (each task, then its upstream tasks, depth first; behaviour.md §8).
+
+    Raises TypeError for something that is not a :class:`Task`, and ValueError for two
+    different Task objects with one ``task_id``.
+    """
+    if isinstance(tasks, Task):
+        tasks = [tasks]
+    task_map = {}
+
+    def register(task):
+        if not isinstance(task, Task):
+            raise TypeError(f"expected daisy.Task objects, got {task!r}")
+        known = task_map.get(task.task_id)
+        if known is not None:
+            if known is not task:
+                raise ValueError(
+                    f"two different tasks have the task_id {task.task_id!r}; "
+                    "task ids must be unique"
+                )
+            return
+        task_map[task.task_id] = task
+        for upstream in task.requires():
+            register(upstream)
+
+    for task in tasks:
+        register(task)
+    return task_map
+
+
 def _collect_tasks(tasks):
     """The given tasks and, breadth-first, their upstream tasks (behaviour.md §14 step 1).
 
