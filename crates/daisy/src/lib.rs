@@ -46,4 +46,4 @@ pub use daisy_server::{
     BlockFailure, JsonEvents, Launchers, Observer, Progress, RunEvent, RunReport, ServerError,
     ServerOptions, TaskReport,
 };
-pub use run_blockwise::{ProgressMode, RunError, RunOptions, run_blockwise};
+pub use run_blockwise::{ProgressMode, RunError, RunOptions, run_blockwise, serve_on_this_thread};

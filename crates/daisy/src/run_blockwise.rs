@@ -10,8 +10,8 @@ use daisy_core::{BlockStatus, CoreError, Scheduler, Task};
 use daisy_launch::{Launcher, ThreadLauncher};
 use daisy_protocol::Context;
 use daisy_server::{
-    JsonEvents, Launchers, LocalConnector, Observer, Progress, RunReport, ServerError,
-    ServerOptions, local_transport,
+    JsonEvents, Launchers, LocalConnector, LocalEndpoint, Observer, Progress, RunReport,
+    ServerError, ServerOptions, local_transport,
 };
 
 use crate::Listen;
@@ -131,15 +131,52 @@ pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunRepo
     if let Some(out) = options.json_events {
         observers.push(Box::new(JsonEvents::new(out, Duration::from_millis(500))));
     }
-    // One thread: every connection, the run and the timers; checks still run on blocking
-    // threads. Fewer cross-thread wake-ups per round trip than a multi-threaded runtime.
+    let handle_ctrl_c = options.handle_ctrl_c;
+    let shutdown = async move {
+        if handle_ctrl_c {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+            tracing::warn!("interrupted: stopping the workers");
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    serve_on_this_thread(
+        scheduler,
+        launchers,
+        options.server,
+        observers,
+        Some(endpoint),
+        &options.listen,
+        shutdown,
+    )
+}
+
+/// Serves a scheduler's blocks to workers on this thread until every task is done or
+/// `shutdown` resolves: the building block of [`run_blockwise`] for front ends that bring their
+/// own launchers, observers and interruption (e.g. the Python package).
+///
+/// One thread runs every connection, the run and the timers (fewer cross-thread wake-ups per
+/// round trip than a multi-threaded runtime); checks still run on blocking threads.
+///
+/// # Errors
+///
+/// As [`run_blockwise`], without the task validation.
+pub fn serve_on_this_thread(
+    scheduler: Scheduler,
+    launchers: Launchers,
+    server: ServerOptions,
+    observers: Vec<Box<dyn Observer>>,
+    local: Option<LocalEndpoint>,
+    listen: &Listen,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<RunReport, RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| RunError::Runtime(e.to_string()))?;
-    let (bind, host) = options.listen.resolve();
-    let handle_ctrl_c = options.handle_ctrl_c;
-    let server = options.server;
+    let (bind, host) = listen.resolve();
     runtime.block_on(async move {
         let listener =
             tokio::net::TcpListener::bind(bind)
@@ -148,25 +185,8 @@ pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunRepo
                     address: bind.to_string(),
                     error: e.to_string(),
                 })?;
-        let shutdown = async move {
-            if handle_ctrl_c {
-                if tokio::signal::ctrl_c().await.is_err() {
-                    std::future::pending::<()>().await;
-                }
-                tracing::warn!("interrupted: stopping the workers");
-            } else {
-                std::future::pending::<()>().await;
-            }
-        };
         Ok(daisy_server::serve(
-            listener,
-            host,
-            scheduler,
-            launchers,
-            server,
-            observers,
-            Some(endpoint),
-            shutdown,
+            listener, host, scheduler, launchers, server, observers, local, shutdown,
         )
         .await?)
     })

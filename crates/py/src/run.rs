@@ -6,12 +6,11 @@
 //! Events go to the Python callable `on_event`. Ctrl-C is noticed by polling Python's signal
 //! handlers every 50 ms.
 
-use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use daisy::{RunError, default_route_address};
+use daisy::{Listen, RunError};
 use daisy_core::Scheduler;
 use daisy_launch::{LaunchError, Launcher, PidHandle, WorkerHandle, WorkerSpec, log_file_paths};
 use daisy_server::{Launchers, Observer, RunEvent, RunReport, ServerError, ServerOptions};
@@ -218,26 +217,19 @@ async fn interrupted(raised: Arc<Mutex<Option<PyErr>>>) {
     }
 }
 
-/// Where to listen and which host to advertise: loopback for None, else all interfaces
-/// advertising the host ("" = the default-route address).
-fn listen(host: Option<&str>) -> (SocketAddr, String) {
+/// Where to listen: loopback for `None`, all interfaces advertising `host` otherwise (`""`:
+/// the default-route address).
+fn listen(host: Option<&str>) -> Listen {
     match host {
-        None => (
-            SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
-            Ipv4Addr::LOCALHOST.to_string(),
-        ),
-        Some("") => (
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            default_route_address(),
-        ),
-        Some(host) => (
-            SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
-            host.to_owned(),
-        ),
+        None => Listen::Loopback,
+        Some("") => Listen::Network { host: None },
+        Some(host) => Listen::Network {
+            host: Some(host.to_owned()),
+        },
     }
 }
 
-/// Runs the server on a current-thread runtime on this thread until it is done.
+/// Runs the server on this thread until it is done or interrupted.
 fn serve(
     scheduler: Scheduler,
     launchers: Launchers,
@@ -246,31 +238,15 @@ fn serve(
     host: Option<&str>,
     raised: Arc<Mutex<Option<PyErr>>>,
 ) -> Result<RunReport, RunError> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| RunError::Runtime(e.to_string()))?;
-    let (bind, hostname) = listen(host);
-    runtime.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(bind)
-                .await
-                .map_err(|e| ServerError::Listen {
-                    address: bind.to_string(),
-                    error: e.to_string(),
-                })?;
-        Ok(daisy_server::serve(
-            listener,
-            hostname,
-            scheduler,
-            launchers,
-            options,
-            observers,
-            None,
-            interrupted(raised),
-        )
-        .await?)
-    })
+    daisy::serve_on_this_thread(
+        scheduler,
+        launchers,
+        options,
+        observers,
+        None,
+        &listen(host),
+        interrupted(raised),
+    )
 }
 
 /// The Python exception for a run that failed.
