@@ -343,23 +343,32 @@ def _register_tasks(tasks):
     task_map = {}
 
     def register(task):
-        if not isinstance(task, Task):
-            raise TypeError(f"expected daisy.Task objects, got {task!r}")
-        known = task_map.get(task.task_id)
-        if known is not None:
-            if known is not task:
-                raise ValueError(
-                    f"two different tasks have the task_id {task.task_id!r}; "
-                    "task ids must be unique"
-                )
-            return
-        task_map[task.task_id] = task
-        for upstream in task.requires():
-            register(upstream)
+        if _admit(task_map, task):
+            for upstream in task.requires():
+                register(upstream)
 
     for task in tasks:
         register(task)
     return task_map
+
+
+def _admit(by_id, task):
+    """Adds ``task`` to ``by_id`` unless it is there; False if it was.
+
+    Raises TypeError for something that is not a :class:`Task`, and ValueError for a
+    different Task object with a known ``task_id``.
+    """
+    if not isinstance(task, Task):
+        raise TypeError(f"expected daisy.Task objects, got {task!r}")
+    known = by_id.get(task.task_id)
+    if known is None:
+        by_id[task.task_id] = task
+        return True
+    if known is not task:
+        raise ValueError(
+            f"two different tasks have the task_id {task.task_id!r}; task ids must be unique"
+        )
+    return False
 
 
 def _collect_tasks(tasks):
@@ -383,18 +392,8 @@ def _collect_tasks(tasks):
     while position < len(queue):
         task = queue[position]
         position += 1
-        if not isinstance(task, Task):
-            raise TypeError(f"expected daisy.Task objects, got {task!r}")
-        known = by_id.get(task.task_id)
-        if known is not None:
-            if known is not task:
-                raise ValueError(
-                    f"two different tasks have the task_id {task.task_id!r}; "
-                    "task ids must be unique"
-                )
-            continue
-        by_id[task.task_id] = task
-        queue.extend(task.requires())
+        if _admit(by_id, task):
+            queue.extend(task.requires())
     return list(by_id.values())
 
 
