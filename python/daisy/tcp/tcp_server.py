@@ -54,27 +54,23 @@ def _loopback_check(listener, address, timeout=1.0):
             incoming, _ = listener.accept()
             with incoming:
                 incoming.settimeout(timeout)
-                outgoing.sendall(probe)
-                received = b""
-                while len(received) < len(probe):
-                    chunk = incoming.recv(len(probe) - len(received))
-                    if not chunk:
-                        break
-                    received += chunk
-                if received != probe:
-                    return False
-                incoming.sendall(probe)
-                received = b""
-                while len(received) < len(probe):
-                    chunk = outgoing.recv(len(probe) - len(received))
-                    if not chunk:
-                        break
-                    received += chunk
-                return received == probe
+                return _passes(probe, outgoing, incoming) and _passes(probe, incoming, outgoing)
     except OSError:
         return False
     finally:
         listener.settimeout(None)
+
+
+def _passes(data, sender, receiver):
+    """Sends ``data`` on one socket and checks it arrives whole on the other."""
+    sender.sendall(data)
+    received = b""
+    while len(received) < len(data):
+        chunk = receiver.recv(len(data) - len(received))
+        if not chunk:
+            return False
+        received += chunk
+    return received == data
 
 
 def detect_host(listener):
