@@ -27,7 +27,7 @@ class Block:
     """daisy.Block (also daisy.block.Block): one placement of a task's read/write templates.
 
     Block(total_roi, read_roi, write_roi, block_id=None, task_id=None): with block_id None the
-    spatial id is computed from total_roi and write_roi (behaviour.md §5, negative index
+    spatial id is computed from total_roi and write_roi (docs/semantics.md#blocks-and-block-ids, negative index
     components clamped to 0). ROI attributes are created lazily on first access and cached.
     Equality and hash use block_id only; comparing with a non-Block is False. Setting an
     attribute that does not exist raises TypeError("<repr> is frozen, you can't add attributes
@@ -64,7 +64,7 @@ class Block:
     def _from_state(cls, state: tuple) -> "Block": ...  # unpickling only
 
 def cantor_number(index: Sequence[int]) -> int:
-    """The generalised Cantor number of a block index (behaviour.md §5)."""
+    """The generalised Cantor number of a block index (docs/semantics.md#blocks-and-block-ids)."""
 
 class TaskSpec:
     """The engine's copy of a daisy.Task: validated on construction.
@@ -142,7 +142,7 @@ class Counters:
     orphaned_count: int
 
 class BlockwiseDependencyGraph:
-    """behaviour.md §7; attributes and methods as daisy.dependency_graph.BlockwiseDependencyGraph.
+    """docs/semantics.md#tiling; attributes and methods as daisy.dependency_graph.BlockwiseDependencyGraph.
 
     BlockwiseDependencyGraph(task_id, block_read_roi, block_write_roi, read_write_conflict=True,
     fit="valid", total_read_roi=None, total_write_roi=None)
@@ -197,7 +197,7 @@ class DependencyIterator(Iterator[tuple[Block, list[Block]]]):
     def __next__(self) -> tuple[Block, list[Block]]: ...
 
 class DependencyGraph:
-    """behaviour.md §8 over TaskSpecs (registration order: each task, then its upstream tasks)."""
+    """docs/semantics.md#tasks-that-depend-on-tasks over TaskSpecs (registration order: each task, then its upstream tasks)."""
 
     def __init__(self, tasks: list[TaskSpec]) -> None: ...
     def task_ids(self) -> list[str]: ...
@@ -212,7 +212,7 @@ class DependencyGraph:
     def downstream(self, block: Block) -> list[Block]: ...
 
 class Scheduler:
-    """The engine's scheduler (behaviour.md §9). daisy.Scheduler wraps it.
+    """The engine's scheduler (docs/semantics.md#scheduling). daisy.Scheduler wraps it.
 
     acquire_block runs the pre-check inline (with the GIL); a KeyboardInterrupt raised in the
     pre-check is raised by acquire_block (the interrupted block stays out). release_block returns
@@ -279,7 +279,7 @@ def run(
     """
 
 class Client:
-    """The blocking worker client (behaviour.md §11.3); daisy.Client wraps it.
+    """The blocking worker client (docs/semantics.md#workers-and-daisy_context); daisy.Client wraps it.
 
     Client(daisy_context: str, prefetch: Optional[int] = None): connects at once
     (ConnectionError if it cannot; ValueError for a malformed context); prefetch None takes the

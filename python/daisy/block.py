@@ -1,4 +1,4 @@
-"""Blocks and their status (behaviour.md §4).
+"""Blocks and their status (docs/semantics.md#blocks-and-block-ids).
 
 ``BlockStatus`` is defined here, in Python, before the engine is imported: the engine's
 ``Block`` reads and writes its ``status`` as members of this enumeration.

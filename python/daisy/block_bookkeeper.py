@@ -1,4 +1,4 @@
-"""Which blocks are out, on which connection, since when (behaviour.md §10.6).
+"""Which blocks are out, on which connection, since when (docs/semantics.md#lost-blocks-and-timeouts).
 
 A server records every block it sends (:meth:`BlockBookkeeper.notify_block_sent`), checks
 every return against the record (:meth:`~BlockBookkeeper.is_valid_return`), and

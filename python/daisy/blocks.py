@@ -1,4 +1,4 @@
-"""Grid helpers: align ROIs to the write grid of a task (behaviour.md §7.11).
+"""Grid helpers: align ROIs to the write grid of a task (docs/semantics.md#tiling).
 
 A task tiles its total ROI with write blocks of ``write_roi.shape``. These helpers grow a
 region of interest outwards until its boundaries lie on that grid, so that the result is

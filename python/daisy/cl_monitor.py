@@ -1,4 +1,4 @@
-"""Progress bars while a run goes, and daisy's Execution Summary at its end (behaviour.md §13.2).
+"""Progress bars while a run goes, and daisy's Execution Summary at its end (docs/semantics.md#progress-and-the-execution-summary).
 
 ``run_blockwise`` attaches a :class:`CLMonitor` to its server. Each task gets a tqdm bar::
 

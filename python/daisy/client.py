@@ -1,4 +1,4 @@
-"""The worker side: ask the server for blocks and return them (behaviour.md §11.3)."""
+"""The worker side: ask the server for blocks and return them (docs/semantics.md#workers-and-daisy_context)."""
 
 import contextlib
 import logging

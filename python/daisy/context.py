@@ -1,4 +1,4 @@
-"""The connection data a worker needs, and its ``DAISY_CONTEXT`` form (behaviour.md §11.1-11.2).
+"""The connection data a worker needs, and its ``DAISY_CONTEXT`` form (docs/semantics.md#workers-and-daisy_context).
 
 A worker finds its server through the environment variable ``DAISY_CONTEXT``::
 

@@ -1,4 +1,4 @@
-"""``daisy.run_blockwise``: the one call most scripts need (behaviour.md §14)."""
+"""``daisy.run_blockwise``: the one call most scripts need (docs/semantics.md#run_blockwise)."""
 
 from .cl_monitor import CLMonitor
 from .serial_server import SerialServer

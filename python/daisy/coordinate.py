@@ -1,7 +1,7 @@
 """``daisy.coordinate.Coordinate`` is :class:`funlib.geometry.Coordinate` itself.
 
 daisy 1.x re-exported funlib's class, and so does this package: user code mixes
-``daisy.Coordinate`` and ``funlib.geometry.Coordinate`` freely (behaviour.md §2).
+``daisy.Coordinate`` and ``funlib.geometry.Coordinate`` freely (docs/semantics.md#geometry).
 """
 
 from funlib.geometry import Coordinate

@@ -1,4 +1,4 @@
-"""Block dependencies within a task and between tasks (behaviour.md §7, §8).
+"""Block dependencies within a task and between tasks (docs/semantics.md#tiling, #tasks-that-depend-on-tasks).
 
 Both classes wrap the engine's implementations, which compute everything from a block's
 position on the grid: nothing enumerates all blocks of a task.
@@ -13,7 +13,7 @@ __all__ = ["BlockwiseDependencyGraph", "DependencyGraph"]
 
 
 class BlockwiseDependencyGraph:
-    """The blocks of one task and their dependencies (tiling and level scheme, §7).
+    """The blocks of one task and their dependencies (tiling and level scheme, docs/semantics.md#tiling).
 
     Args:
 
@@ -106,7 +106,7 @@ class BlockwiseDependencyGraph:
         return self._graph.num_roots()
 
     def level_offsets(self):
-        """The offset of every level relative to the total write ROI (§7.4)."""
+        """The offset of every level relative to the total write ROI (docs/semantics.md#tiling)."""
         if self._level_offsets is None:
             self._level_offsets = list(self._graph.level_offsets())
         return list(self._level_offsets)
@@ -117,7 +117,7 @@ class BlockwiseDependencyGraph:
 
     @property
     def level_stride(self):
-        """The distance between two blocks of one level (§7.3)."""
+        """The distance between two blocks of one level (docs/semantics.md#levels-and-conflicts)."""
         offsets = self.level_offsets()
         write_shape = self.block_write_roi.shape
         return Coordinate(
@@ -174,7 +174,7 @@ class BlockwiseDependencyGraph:
 
 
 class DependencyGraph:
-    """The blocks of several tasks and their dependencies, within and across tasks (§8).
+    """The blocks of several tasks and their dependencies, within and across tasks (docs/semantics.md#tasks-that-depend-on-tasks).
 
     ``DependencyGraph(tasks)`` registers every given task and, recursively, the tasks they
     require. Two different Task objects with one ``task_id``, or a cycle among the tasks,

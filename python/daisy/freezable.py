@@ -1,4 +1,4 @@
-"""A mixin that forbids adding attributes once an object is frozen (behaviour.md §3.10, §4.2).
+"""A mixin that forbids adding attributes once an object is frozen (docs/semantics.md#geometry, #blocks-and-block-ids).
 
 Example::
 

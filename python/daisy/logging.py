@@ -1,4 +1,4 @@
-"""Where workers write their output (behaviour.md §12.3).
+"""Where workers write their output (docs/semantics.md#workers-and-daisy_context).
 
 Every worker process sends its stdout and stderr to
 ``<LOG_BASEDIR>/<task_id>/worker_<worker_id>.out`` and ``.err``. The base directory
@@ -26,7 +26,7 @@ def set_log_basedir(path):
 
     Args:
         path: a directory (``str`` or path-like). ``None``, the empty string or the string
-            ``"None"`` (how ``DAISY_CONTEXT`` writes a missing log directory, §11.1)
+            ``"None"`` (how ``DAISY_CONTEXT`` writes a missing log directory, docs/semantics.md#workers-and-daisy_context)
             switch redirection off.
     """
     global LOG_BASEDIR

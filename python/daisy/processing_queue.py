@@ -1,4 +1,4 @@
-"""The queue of blocks of one task (behaviour.md §9.2).
+"""The queue of blocks of one task (docs/semantics.md#scheduling).
 
 A pure-Python implementation of daisy 1.x's ``ProcessingQueue``. The
 :class:`daisy.Scheduler` does not use it: the engine keeps its own queues.

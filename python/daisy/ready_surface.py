@@ -1,4 +1,4 @@
-"""The frontier of a block graph (behaviour.md §9.1).
+"""The frontier of a block graph (docs/semantics.md#scheduling).
 
 A pure-Python implementation of daisy 1.x's ``ReadySurface``, for users who drive their own
 graphs. The :class:`daisy.Scheduler` does not use it: the engine keeps its own frontier.

@@ -1,7 +1,7 @@
 """``daisy.roi.Roi`` is :class:`funlib.geometry.Roi` itself.
 
 daisy 1.x re-exported funlib's class, and so does this package: user code mixes
-``daisy.Roi`` and ``funlib.geometry.Roi`` freely (behaviour.md §3).
+``daisy.Roi`` and ``funlib.geometry.Roi`` freely (docs/semantics.md#geometry).
 """
 
 from funlib.geometry import Roi

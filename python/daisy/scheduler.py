@@ -1,4 +1,4 @@
-"""The in-process scheduler (behaviour.md §9)."""
+"""The in-process scheduler (docs/semantics.md#scheduling)."""
 
 from .block import Block  # noqa: F401  (imported before the engine, see block.py)
 from . import _daisy

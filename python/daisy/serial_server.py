@@ -1,4 +1,4 @@
-"""Running tasks in the calling process, one block at a time (behaviour.md §14)."""
+"""Running tasks in the calling process, one block at a time (docs/semantics.md#run_blockwise)."""
 
 import logging
 

@@ -1,4 +1,4 @@
-"""The distributed run: a scheduler server and worker processes (behaviour.md §10, §12).
+"""The distributed run: a scheduler server and worker processes (docs/semantics.md#the-distributed-run, #workers-and-daisy_context).
 
 The server itself is the engine's (``_daisy.run``): it listens for workers, hands out
 blocks, retries failures and lost blocks, enforces timeouts and restarts workers. This

@@ -1,4 +1,4 @@
-"""Observers of a run: progress bars, summaries, custom monitoring (behaviour.md §13.1).
+"""Observers of a run: progress bars, summaries, custom monitoring (docs/semantics.md#progress-and-the-execution-summary).
 
 Subclass :class:`ServerObserver` and override the hooks you need::
 
@@ -48,7 +48,7 @@ class ServerObserver:
         """Every block of the task is completed, failed or orphaned."""
 
     def on_task_abandoned(self, task_id, task_state, reason):
-        """The task was given up (no worker could be kept alive, behaviour.md §12.5)."""
+        """The task was given up (no worker could be kept alive, docs/semantics.md#worker-restarts)."""
 
     def on_server_exit(self):
         """The run is over (also after errors and Ctrl-C)."""

@@ -1,4 +1,4 @@
-"""Tasks: what to run block-wise, where and how (behaviour.md §6)."""
+"""Tasks: what to run block-wise, where and how (docs/semantics.md#tasks)."""
 
 import datetime
 import functools
@@ -333,7 +333,7 @@ class Task:
 
 def _register_tasks(tasks):
     """The tasks and, recursively, their upstream tasks: ``{task_id: task}`` in registration
-    order (each task, then its upstream tasks, depth first; behaviour.md §8).
+    order (each task, then its upstream tasks, depth first; docs/semantics.md#tasks-that-depend-on-tasks).
 
     Raises TypeError for something that is not a :class:`Task`, and ValueError for two
     different Task objects with one ``task_id``.
@@ -372,7 +372,7 @@ def _admit(by_id, task):
 
 
 def _collect_tasks(tasks):
-    """The given tasks and, breadth-first, their upstream tasks (behaviour.md §14 step 1).
+    """The given tasks and, breadth-first, their upstream tasks (docs/semantics.md#run_blockwise).
 
     Deduplicated by task_id (first occurrence wins); two distinct Task objects with one
     task_id raise ValueError. The given list is not modified.
@@ -506,7 +506,7 @@ def _init_callback(init_callback_fn):
 
 
 def _block_function_args(process_function):
-    """The named positional parameters of a process function, ``self`` dropped (§6.2).
+    """The named positional parameters of a process function, ``self`` dropped (docs/semantics.md#tasks).
 
     Returns their number (0: spawn function, 1: block function); raises ValueError for more.
     """

@@ -1,4 +1,4 @@
-"""The block counters of a task (behaviour.md §9.3)."""
+"""The block counters of a task (docs/semantics.md#scheduling)."""
 
 __all__ = ["TaskState"]
 

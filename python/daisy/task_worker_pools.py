@@ -9,7 +9,7 @@
     pools.stop()
 
 Worker starts beyond a task's first ``num_workers`` are replacements; they count against
-the task's ``max_worker_restarts`` (default 10, behaviour.md §12.5), and none is started
+the task's ``max_worker_restarts`` (default 10, docs/semantics.md#worker-restarts), and none is started
 once the budget is used up.
 """
 

@@ -1,4 +1,4 @@
-"""One worker process running a spawn function (behaviour.md §12.1, §12.2, §12.4).
+"""One worker process running a spawn function (docs/semantics.md#workers-and-daisy_context).
 
 ::
 

@@ -1,4 +1,4 @@
-"""A set of worker processes running the same spawn function (behaviour.md §12.4).
+"""A set of worker processes running the same spawn function (docs/semantics.md#workers-and-daisy_context).
 
 ::
 

@@ -1,4 +1,4 @@
-"""daisy.Client against a bare daisy.tcp.TCPServer (behaviour.md §11.3)."""
+"""daisy.Client against a bare daisy.tcp.TCPServer (docs/semantics.md#workers-and-daisy_context)."""
 
 import threading
 

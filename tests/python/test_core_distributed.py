@@ -1,4 +1,4 @@
-"""End-to-end runs with worker processes (behaviour.md §10, §12, §14).
+"""End-to-end runs with worker processes (docs/semantics.md#the-distributed-run, #workers-and-daisy_context, #run_blockwise).
 
 Block functions are closures over local variables: workers are forked, nothing is pickled.
 """

@@ -1,4 +1,4 @@
-"""Worked examples of behaviour.md §7 and §8 through the public daisy API."""
+"""Worked examples of docs/semantics.md#tiling, #tasks-that-depend-on-tasks through the public daisy API."""
 
 import pytest
 
@@ -28,7 +28,7 @@ def graph_2d(read_write_conflict=True):
     )
 
 
-# §7.9: level, ids in order, write offsets, upstream -> downstream of every block
+# docs/semantics.md#levels-and-conflicts: level, ids in order, write offsets, upstream -> downstream of every block
 LEVELS_7_9 = [
     [12, 23, 25, 40],
     [8, 17, 19, 32],

@@ -1,4 +1,4 @@
-"""Scheduler conformance sequences (behaviour.md §9.8), TaskState, ReadySurface, ProcessingQueue."""
+"""Scheduler conformance sequences (docs/semantics.md#scheduling), TaskState, ReadySurface, ProcessingQueue."""
 
 import copy
 import pickle

@@ -1,4 +1,4 @@
-"""SerialServer and run_blockwise(multiprocessing=False) (behaviour.md §14)."""
+"""SerialServer and run_blockwise(multiprocessing=False) (docs/semantics.md#run_blockwise)."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""daisy.Task: attributes, process-function classification, argument checks (behaviour.md §6)."""
+"""daisy.Task: attributes, process-function classification, argument checks (docs/semantics.md#tasks)."""
 
 import datetime
 import functools

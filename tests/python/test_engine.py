@@ -60,14 +60,14 @@ def spec(
 
 
 def grid_2d(task_id="t", conflict=True, **kwargs):
-    """behaviour.md §7.9: 16 blocks in 4 levels."""
+    """docs/semantics.md#levels-and-conflicts: 16 blocks in 4 levels."""
     return spec(
         task_id, Roi((0, 0), (6, 6)), Roi((0, 0), (3, 3)), Roi((1, 1), (1, 1)), conflict, **kwargs
     )
 
 
 def line_1d(conflict, **kwargs):
-    """behaviour.md §9.8: 2 blocks, ids 1 and 2."""
+    """docs/semantics.md#scheduling: 2 blocks, ids 1 and 2."""
     return spec("t", Roi((0,), (4,)), Roi((0,), (3,)), Roi((1,), (1,)), conflict, **kwargs)
 
 
@@ -102,7 +102,7 @@ def counters(scheduler, task_id):
 
 
 # ---------------------------------------------------------------------------------------------
-# Block (behaviour.md §4.2)
+# Block (docs/semantics.md#blocks-and-block-ids)
 
 
 def test_block_ids_are_computed_from_the_total_roi():
@@ -113,13 +113,13 @@ def test_block_ids_are_computed_from_the_total_roi():
 
 def test_block_ids_follow_the_write_offset():
     total = Roi((0, 0), (20, 20))
-    # index (2, 2) → 12; index (3, 4) → 31 (§5.3)
+    # index (2, 2) → 12; index (3, 4) → 31 (docs/semantics.md#blocks-and-block-ids)
     assert _daisy.Block(total, Roi((4, 4), (3, 3)), Roi((4, 4), (2, 2))).block_id == (None, 12)
     assert _daisy.Block(total, Roi((6, 8), (2, 2)), Roi((6, 8), (2, 2))).block_id == (None, 31)
     # The index truncates, relative to the total ROI's begin; negative components clamp to 0.
     assert _daisy.Block(Roi((1,), (10,)), Roi((0,), (5,)), Roi((1,), (3,))).block_id[1] == 0
     assert _daisy.Block(Roi((10,), (10,)), Roi((0,), (3,)), Roi((0,), (3,))).block_id[1] == 0
-    # §5.2: read [0,5), write [1,4) → index trunc(1/3) = 0; the next write [4:7] → 1.
+    # docs/semantics.md#blocks-and-block-ids: read [0,5), write [1,4) → index trunc(1/3) = 0; the next write [4:7] → 1.
     total = Roi((0,), (12,))
     assert _daisy.Block(total, Roi((0,), (5,)), Roi((1,), (3,))).block_id[1] == 0
     assert _daisy.Block(total, Roi((3,), (5,)), Roi((4,), (3,))).block_id[1] == 1
@@ -304,7 +304,7 @@ def test_cantor_numbers_of_the_worked_examples():
 
 
 # ---------------------------------------------------------------------------------------------
-# TaskSpec (behaviour.md §6)
+# TaskSpec (docs/semantics.md#tasks)
 
 
 def test_task_spec_properties():
@@ -349,7 +349,7 @@ def test_task_spec_without_conflict_allows_a_write_roi_outside_the_read_roi():
 
 
 # ---------------------------------------------------------------------------------------------
-# Scheduler (behaviour.md §7.9, §9)
+# Scheduler (docs/semantics.md#levels-and-conflicts, #scheduling)
 
 
 def test_scheduler_hands_out_the_levels_of_the_worked_example_in_order():
@@ -526,10 +526,10 @@ def test_counters_are_values():
 
 
 # ---------------------------------------------------------------------------------------------
-# graphs (behaviour.md §7, §8)
+# graphs (docs/semantics.md#tiling, #tasks-that-depend-on-tasks)
 
 WORKED_EXAMPLE = {
-    # id: (upstream, downstream), §7.9
+    # id: (upstream, downstream), docs/semantics.md#levels-and-conflicts
     12: ([], [8, 17]), 23: ([], [17]), 25: ([], [19, 32]), 40: ([], [32]),
     8: ([12], [7, 18]), 17: ([12, 23], [7, 16, 18, 31]), 19: ([25], [18]), 32: ([25, 40], [18, 31]),
     7: ([8, 17], [4, 11]), 16: ([17], [11]), 18: ([8, 17, 19, 32], [13, 24]), 31: ([17, 32], [24]),
@@ -706,7 +706,7 @@ def test_two_tasks_with_one_id_are_rejected():
 
 
 # ---------------------------------------------------------------------------------------------
-# the distributed run (behaviour.md §10–§12) with forked workers and the engine's Client
+# the distributed run (docs/semantics.md#the-distributed-run, #workers-and-daisy_context) with forked workers and the engine's Client
 
 
 def fork_worker(body):

@@ -1,4 +1,4 @@
-"""daisy.context (§11.1-11.2) and daisy.logging (§12.3)."""
+"""daisy.context (docs/semantics.md#workers-and-daisy_context) and daisy.logging (docs/semantics.md#workers-and-daisy_context)."""
 
 import copy
 import logging

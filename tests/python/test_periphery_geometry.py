@@ -1,4 +1,4 @@
-"""daisy.coordinate, daisy.roi, daisy.freezable and the grid helpers of daisy.blocks (§2, §3, §7.11)."""
+"""daisy.coordinate, daisy.roi, daisy.freezable and the grid helpers of daisy.blocks (docs/semantics.md#geometry, #tiling)."""
 
 import funlib.geometry
 import pytest
@@ -15,7 +15,7 @@ def test_coordinate_and_roi_are_funlibs_own_classes():
     assert daisy.roi.Roi is funlib.geometry.Roi
 
 
-# --- Freezable (§3.10, §4.2) -------------------------------------------------------------
+# --- Freezable (docs/semantics.md#geometry, #blocks-and-block-ids) -------------------------------------------------------------
 
 
 class Thing(Freezable):
@@ -56,7 +56,7 @@ def test_unfrozen_freezable_accepts_anything():
     assert o.anything == 1
 
 
-# --- expand_roi_to_grid (§7.11) -----------------------------------------------------------
+# --- expand_roi_to_grid (docs/semantics.md#tiling) -----------------------------------------------------------
 
 
 def test_expand_roi_to_grid_1d_worked_example():
@@ -94,7 +94,7 @@ def test_expand_request_roi_to_grid_asymmetric_context():
     assert result == Roi((2,), (6,))
 
 
-# --- expand_write_roi_to_grid (§7.11) -----------------------------------------------------
+# --- expand_write_roi_to_grid (docs/semantics.md#tiling) -----------------------------------------------------
 
 
 def test_expand_write_roi_to_grid_worked_examples():

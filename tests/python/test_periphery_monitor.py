@@ -1,4 +1,4 @@
-"""daisy.server_observer (§13.1), daisy.cl_monitor (§13.2) and daisy.block_bookkeeper (§10.6)."""
+"""daisy.server_observer (docs/semantics.md#progress-and-the-execution-summary), daisy.cl_monitor (docs/semantics.md#progress-and-the-execution-summary) and daisy.block_bookkeeper (docs/semantics.md#lost-blocks-and-timeouts)."""
 
 import datetime
 import io

@@ -1,4 +1,4 @@
-"""daisy.tcp (§15.3) and daisy.messages (§15.4) over real sockets on loopback."""
+"""daisy.tcp (docs/semantics.md#differences-from-daisy-1x-and-20) and daisy.messages (docs/semantics.md#differences-from-daisy-1x-and-20) over real sockets on loopback."""
 
 import pickle
 import socket

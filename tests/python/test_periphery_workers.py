@@ -1,4 +1,4 @@
-"""daisy.worker, daisy.worker_pool and daisy.task_worker_pools with real forked processes (§12)."""
+"""daisy.worker, daisy.worker_pool and daisy.task_worker_pools with real forked processes (docs/semantics.md#workers-and-daisy_context)."""
 
 import os
 import signal
@@ -104,7 +104,7 @@ def context(tmp_path):
     return Context(hostname="127.0.0.1", port=1234, task_id="A", logdir=str(tmp_path))
 
 
-# --- worker ids (§12.2) --------------------------------------------------------------------------
+# --- worker ids (docs/semantics.md#workers-and-daisy_context) --------------------------------------------------------------------------
 
 ID_SCRIPT = textwrap.dedent(
     """
@@ -145,7 +145,7 @@ def test_next_worker_id_increments():
     assert b == a + 1
 
 
-# --- Worker (§12.4) ------------------------------------------------------------------------------
+# --- Worker (docs/semantics.md#workers-and-daisy_context) ------------------------------------------------------------------------------
 
 
 def test_worker_starts_immediately_with_context_env_and_redirected_logs(context, tmp_path):
@@ -270,7 +270,7 @@ def test_worker_argument_errors(context):
         Worker(exit_zero, {"task_id": "A"})
 
 
-# --- WorkerPool (§12.4) --------------------------------------------------------------------------
+# --- WorkerPool (docs/semantics.md#workers-and-daisy_context) --------------------------------------------------------------------------
 
 
 def test_worker_pool_attributes(context):

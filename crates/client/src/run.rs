@@ -1,4 +1,4 @@
-//! The block loop: acquire, process, release, until the server has no more work (§6.2).
+//! The block loop: acquire, process, release, until the server has no more work (docs/semantics.md#tasks).
 
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};

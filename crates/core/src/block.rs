@@ -1,4 +1,4 @@
-//! A block: one placement of a task's read and write ROI templates (behaviour.md §4).
+//! A block: one placement of a task's read and write ROI templates (docs/semantics.md#blocks-and-block-ids).
 
 use std::fmt;
 use std::sync::Arc;
@@ -50,7 +50,7 @@ impl fmt::Display for BlockStatus {
     }
 }
 
-/// The id of a block: its task and its spatial id (a generalised Cantor number, §5).
+/// The id of a block: its task and its spatial id (a generalised Cantor number, docs/semantics.md#blocks-and-block-ids).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct BlockId {

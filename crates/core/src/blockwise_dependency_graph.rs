@@ -1,4 +1,4 @@
-//! The blocks of one task and the conflicts among them (behaviour.md §7).
+//! The blocks of one task and the conflicts among them (docs/semantics.md#tiling).
 //!
 //! Write blocks tile the total write ROI on a grid; block `g` (one grid index per dimension)
 //! writes at `total_write_roi.begin + g · w` and reads at `total_read_roi.begin + g · w`:
@@ -36,7 +36,7 @@ const INFINITY: i64 = 1 << 62;
 /// use daisy_core::{BlockwiseDependencyGraph, Fit};
 /// use daisy_geometry::Roi;
 ///
-/// // behaviour.md §7.9: 16 blocks in 4 levels.
+/// // docs/semantics.md#levels-and-conflicts: 16 blocks in 4 levels.
 /// let graph = BlockwiseDependencyGraph::new(
 ///     "t",
 ///     Roi::from_values(&[0, 0], &[3, 3]).unwrap(),
@@ -228,17 +228,17 @@ impl BlockwiseDependencyGraph {
                 });
             }
             self.id_shift[d] = ul / w;
-            // §7.2: a block exists while its write offset o satisfies o ≤ E − r.
+            // docs/semantics.md#tiling: a block exists while its write offset o satisfies o ≤ E − r.
             let r = if self.fit == Fit::Valid { w } else { 1 };
             self.grid[d] = if e >= r { floor_div(e - r, w) + 1 } else { 0 };
-            // §7.3: the smallest multiple of w covering context plus one block, clamped to the grid.
+            // docs/semantics.md#levels-and-conflicts: the smallest multiple of w covering context plus one block, clamped to the grid.
             if self.read_write_conflict {
                 let m = ul.max(self.context_lr.get(d).unwrap_or(0));
                 self.stride[d] = ceil_div(m + w, w).max(1);
             }
         }
         if self.grid[..dims].contains(&0) {
-            // §7.3: no block fits; the task is done at once.
+            // docs/semantics.md#levels-and-conflicts: no block fits; the task is done at once.
             self.stride = [1; MAX_DIMS];
             return Ok(());
         }
@@ -314,7 +314,7 @@ impl BlockwiseDependencyGraph {
     pub fn dims(&self) -> usize {
         self.dims
     }
-    /// `r` of §7.2: the write shape for `valid`, ones otherwise.
+    /// `r` of docs/semantics.md#tiling: the write shape for `valid`, ones otherwise.
     #[must_use]
     pub fn rounding_term(&self) -> Coordinate {
         let r: Vec<i64> = (0..self.dims)
@@ -352,7 +352,7 @@ impl BlockwiseDependencyGraph {
         self.level_box(0).len() as u64
     }
 
-    /// The offset of a level relative to the total write ROI, in world units (§7.4).
+    /// The offset of a level relative to the total write ROI, in world units (docs/semantics.md#tiling).
     ///
     /// Level 0 has the largest offsets, the last level is all zeros.
     #[must_use]
@@ -363,7 +363,7 @@ impl BlockwiseDependencyGraph {
     }
 
     /// The offsets (world units) at which a block of `level` finds the blocks of the previous
-    /// level it conflicts with (§7.7); empty for level 0 and without conflicts.
+    /// level it conflicts with (docs/semantics.md#levels-and-conflicts); empty for level 0 and without conflicts.
     #[must_use]
     pub fn level_conflicts(&self, level: u64) -> Vec<Coordinate> {
         let Some(lo) = self.level_residue(level) else {
@@ -400,7 +400,7 @@ impl BlockwiseDependencyGraph {
         self.level_blocks(0)
     }
 
-    /// Whether a block with this write ROI exists under the fit mode (§7.6).
+    /// Whether a block with this write ROI exists under the fit mode (docs/semantics.md#fit-modes).
     #[must_use]
     pub fn inclusion_criteria(&self, block: &Block) -> bool {
         match self.fit {
@@ -424,7 +424,7 @@ impl BlockwiseDependencyGraph {
         Ok(())
     }
 
-    /// The blocks of this task that must succeed before `block` may run (§7.8), by spatial id.
+    /// The blocks of this task that must succeed before `block` may run (docs/semantics.md#levels-and-conflicts), by spatial id.
     ///
     /// # Errors
     ///
@@ -436,7 +436,7 @@ impl BlockwiseDependencyGraph {
         Ok(self.sorted_blocks(b))
     }
 
-    /// The blocks of this task that wait for `block` (§7.8), by spatial id.
+    /// The blocks of this task that wait for `block` (docs/semantics.md#levels-and-conflicts), by spatial id.
     ///
     /// # Errors
     ///
@@ -460,7 +460,7 @@ impl BlockwiseDependencyGraph {
         })
     }
 
-    /// The blocks relating to `sub_roi` (§7.12), row-major: with `read_roi = false` those whose
+    /// The blocks relating to `sub_roi` (docs/semantics.md#tasks-that-depend-on-tasks), row-major: with `read_roi = false` those whose
     /// write ROI, cut to the total write ROI, intersects it; with `read_roi = true` those whose
     /// (fitted) read ROI intersects it.
     ///
@@ -634,7 +634,7 @@ impl BlockwiseDependencyGraph {
     }
 
     /// The residue vector of a level: level `L` is entry `num_levels − 1 − L` of the row-major
-    /// enumeration of residues (§7.4 reverses the list).
+    /// enumeration of residues (docs/semantics.md#tiling reverses the list).
     fn level_residue(&self, level: u64) -> Option<Vector> {
         if level >= self.num_levels {
             return None;
@@ -672,7 +672,7 @@ impl BlockwiseDependencyGraph {
     /// The previous level's residue is `lo + 1` in mixed radix `k` (last dimension fastest), so
     /// `op = prev − lo` is 0 before the last dimension `j` that can be incremented, 1 at `j`
     /// and `−lo` after it. Per dimension the candidates are `[op, op + k]` if `op < 0`, `[op]`
-    /// if `op == 0` and `[op − k, op]` if `op > 0` (§7.7).
+    /// if `op == 0` and `[op − k, op]` if `op > 0` (docs/semantics.md#levels-and-conflicts).
     #[inline]
     fn upstream_deltas(&self, lo: &Vector, out: &mut GridBox) -> bool {
         if !self.read_write_conflict {
@@ -749,7 +749,7 @@ impl BlockwiseDependencyGraph {
         b.len()
     }
 
-    /// Blocks whose write ROI, cut to the total write ROI, intersects `[lo, hi)` (§7.12).
+    /// Blocks whose write ROI, cut to the total write ROI, intersects `[lo, hi)` (docs/semantics.md#tasks-that-depend-on-tasks).
     pub(crate) fn write_overlap(&self, lo: &Vector, hi: &Vector, out: &mut GridBox) {
         out.dims = self.dims;
         for d in 0..self.dims {
@@ -772,7 +772,7 @@ impl BlockwiseDependencyGraph {
         }
     }
 
-    /// Blocks whose fitted read ROI intersects `[lo, hi)` (§7.12).
+    /// Blocks whose fitted read ROI intersects `[lo, hi)` (docs/semantics.md#tasks-that-depend-on-tasks).
     pub(crate) fn read_overlap(&self, lo: &Vector, hi: &Vector, out: &mut GridBox) {
         out.dims = self.dims;
         let shrink = self.fit == Fit::Shrink;
@@ -841,7 +841,7 @@ impl BlockwiseDependencyGraph {
     }
 }
 
-/// The conflict candidates of one dimension for offset `op` and stride `k` (§7.7).
+/// The conflict candidates of one dimension for offset `op` and stride `k` (docs/semantics.md#levels-and-conflicts).
 #[inline]
 fn candidates(op: i64, k: i64) -> Progression {
     match op.cmp(&0) {

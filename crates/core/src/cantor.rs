@@ -1,4 +1,4 @@
-//! Block ids: the generalised Cantor number of a block index (behaviour.md §5).
+//! Block ids: the generalised Cantor number of a block index (docs/semantics.md#blocks-and-block-ids).
 
 use crate::CoreError;
 

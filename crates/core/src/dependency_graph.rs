@@ -1,4 +1,4 @@
-//! Blocks of several tasks and the dependencies among them (behaviour.md §8).
+//! Blocks of several tasks and the dependencies among them (docs/semantics.md#tasks-that-depend-on-tasks).
 
 use std::sync::Arc;
 
@@ -11,10 +11,10 @@ use crate::{Block, BlockwiseDependencyGraph, CoreError, LevelBlocks, Task, TaskI
 /// The tasks of a run with their tilings and the upstream relation among them.
 ///
 /// Within a task, block `b` waits for the blocks of the previous level it conflicts with
-/// (§7.8). Across tasks, a block `d` of task `D` waits for every block `u` of each upstream task
+/// (docs/semantics.md#levels-and-conflicts). Across tasks, a block `d` of task `D` waits for every block `u` of each upstream task
 /// `U` with `(u.write_roi ∩ U.total_write_roi) ∩ d.read_roi ≠ ∅`: [`DependencyGraph::upstream`]
 /// and [`DependencyGraph::downstream`] are exact inverses of each other for any contexts and fit
-/// modes (which daisy 1.x's were not, §7.12).
+/// modes (which daisy 1.x's were not, docs/semantics.md#tasks-that-depend-on-tasks).
 #[derive(Debug, Clone)]
 pub struct DependencyGraph {
     tasks: Vec<Arc<Task>>,

@@ -1,4 +1,4 @@
-//! Done markers: a persistent record of a task's completed blocks (behaviour.md §16).
+//! Done markers: a persistent record of a task's completed blocks (docs/semantics.md#resume).
 //!
 //! A marker is a directory holding a single-chunk Zarr v3 array of `uint8`, one byte per spatial
 //! block id (byte `N` = block `N`; `0` not done, `1` succeeded), the layout of daisy 2.0, so any
@@ -9,7 +9,7 @@
 //! <path>/c/0         the chunk: one raw byte per block id, created sparse (costs no disk)
 //! ```
 //!
-//! Block ids are Cantor numbers and not dense (§5): in 3-D they reach about six times the
+//! Block ids are Cantor numbers and not dense (docs/semantics.md#blocks-and-block-ids): in 3-D they reach about six times the
 //! number of blocks, so the array has `largest id + 1` entries. Marking a block done is one
 //! positioned one-byte write, O(1) and without fsync: the byte sits in the page cache and
 //! survives a crash of the scheduler process; [`DoneMarker::sync`] makes it durable against a
@@ -297,7 +297,7 @@ impl DoneMarker {
         let mut corner = Vec::with_capacity(write_shape.len());
         for d in 0..write_shape.len() {
             let (w, e) = (i128::from(write_shape[d]), i128::from(extent[d]));
-            // §7.2: a block exists while its write offset o satisfies o ≤ E − r.
+            // docs/semantics.md#tiling: a block exists while its write offset o satisfies o ≤ E − r.
             let r = if task.fit() == Fit::Valid { w } else { 1 };
             if w <= 0 || e < r {
                 return Ok(0);
@@ -749,7 +749,7 @@ mod tests {
 
     #[test]
     fn num_ids_of_the_1d_worked_example() {
-        // behaviour.md §7.6: ids 0, 1, 2 (valid) and 0..=3 (overhang, shrink).
+        // docs/semantics.md#fit-modes: ids 0, 1, 2 (valid) and 0..=3 (overhang, shrink).
         let (total, read, write) = (roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]));
         assert_eq!(
             DoneMarker::num_ids(&task(total, read, write, Fit::Valid)).unwrap(),

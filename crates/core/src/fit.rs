@@ -1,4 +1,4 @@
-//! How blocks at the boundary of the total ROI are handled (behaviour.md §7.6).
+//! How blocks at the boundary of the total ROI are handled (docs/semantics.md#fit-modes).
 
 use std::fmt;
 use std::str::FromStr;

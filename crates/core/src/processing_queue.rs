@@ -1,4 +1,4 @@
-//! The blocks of one task that are ready or out (behaviour.md §9.2).
+//! The blocks of one task that are ready or out (docs/semantics.md#scheduling).
 
 use std::collections::VecDeque;
 

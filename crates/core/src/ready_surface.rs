@@ -1,4 +1,4 @@
-//! The frontier between finished and waiting blocks (behaviour.md §9.1).
+//! The frontier between finished and waiting blocks (docs/semantics.md#scheduling).
 
 use std::collections::hash_map::Entry;
 

@@ -1,4 +1,4 @@
-//! Hands out the blocks of several tasks in dependency order (behaviour.md §9.4–§9.7).
+//! Hands out the blocks of several tasks in dependency order (docs/semantics.md#scheduling).
 
 use std::sync::Arc;
 
@@ -14,7 +14,7 @@ use crate::{
 /// use daisy_core::{BlockStatus, Scheduler, Task};
 /// use daisy_geometry::Roi;
 ///
-/// // behaviour.md §9.8: two blocks; with conflicts, block 2 (level 0) runs before block 1.
+/// // docs/semantics.md#scheduling: two blocks; with conflicts, block 2 (level 0) runs before block 1.
 /// let task = Task::builder(
 ///     "t",
 ///     Roi::from_values(&[0], &[4]).unwrap(),
@@ -55,7 +55,7 @@ impl Scheduler {
     /// A scheduler for the tasks and, recursively, their upstream tasks.
     ///
     /// With `count_all_orphans = false` the orphans of a failed block are not walked at once;
-    /// they are counted when nothing is left to run (§9.7). Readiness is the same either way.
+    /// they are counted when nothing is left to run (docs/semantics.md#scheduling). Readiness is the same either way.
     ///
     /// Tasks with a done marker open it here; blocks it records are skipped (counted as
     /// skipped) before any pre-check, and every success is recorded.
@@ -409,7 +409,7 @@ impl Scheduler {
     }
 
     /// Nothing is ready or out anywhere, so no pending block can ever become ready: each is an
-    /// orphan whose walk was cut short (§9.7), depends on an abandoned task, or (a block of a
+    /// orphan whose walk was cut short (docs/semantics.md#scheduling), depends on an abandoned task, or (a block of a
     /// downstream task that no upstream block overlaps) has no way to start. Counting them as
     /// orphaned keeps the counts exact and lets the run end instead of hanging.
     fn orphan_stranded(&mut self) {

@@ -1,4 +1,4 @@
-//! Runs every block in the calling thread, one after the other (behaviour.md §14, `SerialServer`).
+//! Runs every block in the calling thread, one after the other (docs/semantics.md#run_blockwise, `SerialServer`).
 
 use std::sync::Arc;
 

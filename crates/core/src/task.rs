@@ -1,4 +1,4 @@
-//! A task: a total ROI tiled by block templates, with options (behaviour.md §6).
+//! A task: a total ROI tiled by block templates, with options (docs/semantics.md#tasks).
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,4 +1,4 @@
-//! Per-task block counters (behaviour.md §9.3).
+//! Per-task block counters (docs/semantics.md#scheduling).
 
 use std::fmt;
 

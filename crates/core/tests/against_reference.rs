@@ -298,7 +298,7 @@ proptest! {
         }
     }
 
-    /// get_subgraph_blocks equals the brute-force definition of §7.12.
+    /// get_subgraph_blocks equals the brute-force definition of docs/semantics.md#tasks-that-depend-on-tasks.
     #[test]
     fn subgraph_blocks_brute_force(specs in specs(), offset in prop::collection::vec(-4i64..=14, 3), shape in prop::collection::vec(0i64..=6, 3)) {
         let (tasks, refs) = build(&specs[..1]);

@@ -1,4 +1,4 @@
-//! Done markers on real files: layout, persistence, refusal of other layouts (behaviour.md §16).
+//! Done markers on real files: layout, persistence, refusal of other layouts (docs/semantics.md#resume).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +14,7 @@ fn roi(offset: &[i64], shape: &[i64]) -> Roi {
     Roi::from_values(offset, shape).unwrap()
 }
 
-/// behaviour.md §7.9: a 6×6 total, read 3×3, write 1×1 at (1, 1): 16 blocks in 4 levels.
+/// docs/semantics.md#levels-and-conflicts: a 6×6 total, read 3×3, write 1×1 at (1, 1): 16 blocks in 4 levels.
 fn task_2d(fit: Fit) -> Arc<Task> {
     Task::builder(
         "t",
@@ -501,7 +501,7 @@ fn a_task_without_blocks_has_an_empty_marker() {
 fn num_ids_is_the_largest_id_plus_one() {
     // (total, read template, write template, read_write_conflict)
     let cases: Vec<(Roi, Roi, Roi, bool)> = vec![
-        // 1-D, behaviour.md §7.6.
+        // 1-D, docs/semantics.md#fit-modes.
         (roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]), true),
         (roi(&[0], &[12]), roi(&[0], &[5]), roi(&[2], &[1]), true),
         (roi(&[-7], &[23]), roi(&[0], &[6]), roi(&[2], &[2]), true),

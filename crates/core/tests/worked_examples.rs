@@ -1,4 +1,4 @@
-//! Every worked example of behaviour.md §5–§9 that the core covers.
+//! Every worked example of docs/semantics.md#blocks-and-block-ids, #scheduling that the core covers.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -38,7 +38,7 @@ fn drain_level(s: &mut Scheduler, task_id: &str, status: BlockStatus) -> Vec<u64
     ids(&blocks)
 }
 
-/// §7.6: the 1-D example in all three fit modes.
+/// docs/semantics.md#fit-modes: the 1-D example in all three fit modes.
 #[test]
 fn one_dimensional_fit_modes() {
     let (total, read, write) = (roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]));
@@ -119,7 +119,7 @@ fn one_dimensional_fit_modes() {
     }
 }
 
-/// §7.6: block counts for total `[0:12]`, read `[0:5]`.
+/// docs/semantics.md#fit-modes: block counts for total `[0:12]`, read `[0:5]`.
 #[test]
 fn block_counts() {
     let (total, read) = (roi(&[0], &[12]), roi(&[0], &[5]));
@@ -140,7 +140,7 @@ fn block_counts() {
     }
 }
 
-/// §7.4, §7.7: level offsets and conflicts in 2-D with stride (2, 2).
+/// docs/semantics.md#tiling, #levels-and-conflicts: level offsets and conflicts in 2-D with stride (2, 2).
 #[test]
 fn two_dimensional_levels_and_conflicts() {
     let g = graph(
@@ -187,7 +187,7 @@ fn two_dimensional_levels_and_conflicts() {
     assert_eq!(one_d.level_stride().to_string(), "(6,)");
 }
 
-/// §7.9: the exact 2-D level order, upstream and downstream lists.
+/// docs/semantics.md#levels-and-conflicts: the exact 2-D level order, upstream and downstream lists.
 #[test]
 fn two_dimensional_worked_example() {
     let g = graph(
@@ -289,7 +289,7 @@ fn two_dimensional_worked_example() {
     );
 }
 
-/// §7.10: the stride clamp gives four single-block levels; a failure orphans the rest.
+/// docs/semantics.md#levels-and-conflicts: the stride clamp gives four single-block levels; a failure orphans the rest.
 #[test]
 fn stride_clamp() {
     let make = |retries| {
@@ -315,7 +315,7 @@ fn stride_clamp() {
     assert!(state.is_done());
 }
 
-/// §7.3: a total write ROI smaller than one write block has no blocks (1.x raised here).
+/// docs/semantics.md#levels-and-conflicts: a total write ROI smaller than one write block has no blocks (1.x raised here).
 #[test]
 fn too_small_for_one_block() {
     let t = task("t", roi(&[0], &[4]), roi(&[0], &[5]), roi(&[1], &[3]))
@@ -328,7 +328,7 @@ fn too_small_for_one_block() {
     assert!(state.is_done());
 }
 
-/// §7.11/§7.12: `get_subgraph_blocks` in both semantics.
+/// docs/semantics.md#tiling, #tasks-that-depend-on-tasks: `get_subgraph_blocks` in both semantics.
 #[test]
 fn subgraph_blocks() {
     let g = graph(
@@ -400,7 +400,7 @@ fn find(g: &DependencyGraph, task_id: &str, spatial_id: u64) -> Block {
         .unwrap()
 }
 
-/// §8: the chained A → B example.
+/// docs/semantics.md#tasks-that-depend-on-tasks: the chained A → B example.
 #[test]
 fn chained_tasks() {
     let (_, b) = chained(true);
@@ -461,7 +461,7 @@ fn chained_tasks() {
     );
 }
 
-/// §8: releasing A's last level in two orders, then B's own four levels.
+/// docs/semantics.md#tasks-that-depend-on-tasks: releasing A's last level in two orders, then B's own four levels.
 #[test]
 fn chained_release_orders() {
     for (order, expected) in [
@@ -500,7 +500,7 @@ fn chained_release_orders() {
             .collect();
         assert_eq!(first_b, expected.concat());
     }
-    // 32 acquire/release cycles complete both tasks, each in the level order of §7.9.
+    // 32 acquire/release cycles complete both tasks, each in the level order of docs/semantics.md#levels-and-conflicts.
     let (_, b) = chained(true);
     let mut s = Scheduler::new([&b], true).unwrap();
     let mut a_order = Vec::new();
@@ -526,7 +526,7 @@ fn chained_release_orders() {
     assert!(s.all_done());
 }
 
-/// §9.8: the conformance sequences.
+/// docs/semantics.md#scheduling: the conformance sequences.
 #[test]
 fn conformance_sequences() {
     let make = |conflict| {
@@ -581,7 +581,7 @@ fn conformance_sequences() {
     assert!(state.is_done());
 }
 
-/// §9.8: 361 blocks in 16 levels; failing everything counts each block exactly once.
+/// docs/semantics.md#scheduling: 361 blocks in 16 levels; failing everything counts each block exactly once.
 #[test]
 fn fail_everything() {
     for count_all in [true, false] {
@@ -613,7 +613,7 @@ fn fail_everything() {
     }
 }
 
-/// §9.6: releasing a block that is not out is an error that changes nothing.
+/// docs/semantics.md#scheduling: releasing a block that is not out is an error that changes nothing.
 #[test]
 fn bad_releases() {
     let t = task("t", roi(&[0], &[4]), roi(&[0], &[3]), roi(&[1], &[1]))
@@ -647,7 +647,7 @@ fn bad_releases() {
     assert!(s.acquire_block("nope").is_none());
 }
 
-/// §6.4, §9.5: a pre-check that says "done" skips the block, which counts as completed.
+/// docs/semantics.md#tasks, #scheduling: a pre-check that says "done" skips the block, which counts as completed.
 #[test]
 fn skipped_blocks() {
     let t = task("t", roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]))
@@ -662,7 +662,7 @@ fn skipped_blocks() {
     assert!(state.started);
 }
 
-/// §7.12 defect 1: an empty intersection yields no blocks, and the run completes.
+/// docs/semantics.md#tasks-that-depend-on-tasks defect 1: an empty intersection yields no blocks, and the run completes.
 #[test]
 fn empty_intersection_does_not_crash() {
     let up = task("U", roi(&[0], &[100]), roi(&[0], &[10]), roi(&[0], &[10]))
@@ -689,7 +689,7 @@ fn empty_intersection_does_not_crash() {
     assert!(order[..d_first].contains(&"U/0".to_owned()));
 }
 
-/// §7.12 defect 2: asymmetric contexts; upstream and downstream are exact inverses.
+/// docs/semantics.md#tasks-that-depend-on-tasks defect 2: asymmetric contexts; upstream and downstream are exact inverses.
 #[test]
 fn asymmetric_context_inverse() {
     let up = task("U", roi(&[0], &[20]), roi(&[0], &[1]), roi(&[0], &[1]))
@@ -717,7 +717,7 @@ fn asymmetric_context_inverse() {
     assert!(s.all_done());
 }
 
-/// §8: two different task objects with one id are rejected.
+/// docs/semantics.md#tasks-that-depend-on-tasks: two different task objects with one id are rejected.
 #[test]
 fn duplicate_task_ids() {
     let a1 = task("A", roi(&[0], &[10]), roi(&[0], &[2]), roi(&[0], &[2]))
@@ -738,7 +738,7 @@ fn duplicate_task_ids() {
     );
 }
 
-/// §12.5: an abandoned task orphans its remaining blocks and, once nothing can run, what
+/// docs/semantics.md#worker-restarts: an abandoned task orphans its remaining blocks and, once nothing can run, what
 /// depends on them.
 #[test]
 fn abandoned_task() {

@@ -1,4 +1,4 @@
-//! Which address the server listens on and tells workers to connect to (behaviour.md §10.1).
+//! Which address the server listens on and tells workers to connect to (docs/semantics.md#the-distributed-run).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;

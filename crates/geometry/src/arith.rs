@@ -212,7 +212,7 @@ mod tests {
 
     #[test]
     fn ceil_and_round_division() {
-        // §2: Coordinate(5,6).round_division(Coordinate(2,4)) == (2, 1); ceil_division gives (3, 2).
+        // docs/semantics.md#geometry: Coordinate(5,6).round_division(Coordinate(2,4)) == (2, 1); ceil_division gives (3, 2).
         assert_eq!(round_division(5, 2), Ok(2));
         assert_eq!(round_division(6, 4), Ok(1));
         assert_eq!(ceil_division(5, 2), Ok(3));

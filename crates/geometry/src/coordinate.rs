@@ -848,7 +848,7 @@ mod tests {
 
     #[test]
     fn squeeze_removes_one_dimension() -> TestResult {
-        // §2: Coordinate(1,2,3).squeeze(1) == (1, 3)
+        // docs/semantics.md#geometry: Coordinate(1,2,3).squeeze(1) == (1, 3)
         assert_eq!(c([1, 2, 3]).squeeze(1)?, c([1, 3]));
         assert_eq!(c([1, 2, 3]).squeeze(0)?, c([2, 3]));
         assert_eq!(o([None, Some(2), None]).squeeze(1)?, o([None, None]));
@@ -864,7 +864,7 @@ mod tests {
 
     #[test]
     fn is_multiple_of_pairs_up_to_the_shorter_length() {
-        // §2: (4,6) of (2,3) -> True, (4,7) -> False.
+        // docs/semantics.md#geometry: (4,6) of (2,3) -> True, (4,7) -> False.
         assert!(c([4, 6]).is_multiple_of(&c([2, 3])));
         assert!(!c([4, 7]).is_multiple_of(&c([2, 3])));
         assert!(c([4, 6, 7]).is_multiple_of(&c([2, 3])));
@@ -895,7 +895,7 @@ mod tests {
 
     #[test]
     fn division_semantics() -> TestResult {
-        // §2: / truncates, // floors, % is the floor modulo.
+        // docs/semantics.md#geometry: / truncates, // floors, % is the floor modulo.
         assert_eq!(c([7, -7]).div_scalar(2)?, c([3, -3]));
         assert_eq!(c([-6]).div(&c([4]))?, c([-1]));
         assert_eq!(c([7, -7]).floor_div_scalar(2)?, c([3, -4]));
@@ -1049,7 +1049,7 @@ mod tests {
 
     #[test]
     fn rounding_divisions() -> TestResult {
-        // §2: Coordinate(5,6).round_division(Coordinate(2,4)) == (2, 1); ceil_division (3, 2).
+        // docs/semantics.md#geometry: Coordinate(5,6).round_division(Coordinate(2,4)) == (2, 1); ceil_division (3, 2).
         let a = c([5, 6]);
         let b = c([2, 4]);
         assert_eq!(a.round_division(&b)?, c([2, 1]));
@@ -1067,7 +1067,7 @@ mod tests {
 
     #[test]
     fn unary_operators_keep_none() -> TestResult {
-        // §2: -Coordinate(1,None) == (-1, None)
+        // docs/semantics.md#geometry: -Coordinate(1,None) == (-1, None)
         assert_eq!(o([Some(1), None]).neg()?, o([Some(-1), None]));
         assert_eq!(o([Some(-1), None]).abs()?, o([Some(1), None]));
         assert_eq!(c([3, -4, 0]).abs()?, c([3, 4, 0]));

@@ -809,7 +809,7 @@ mod tests {
 
     #[test]
     fn construction_and_consolidation() -> TestResult {
-        // §3.1 special forms.
+        // docs/semantics.md#geometry special forms.
         let unbounded = Roi::unbounded(2)?;
         assert_eq!(unbounded.offset(), o([None, None]));
         assert_eq!(unbounded.shape(), o([None, None]));
@@ -907,7 +907,7 @@ mod tests {
 
     #[test]
     fn derived_properties() {
-        // §3.2
+        // docs/semantics.md#geometry
         assert_eq!(r([1, 2], [3, 4]).begin(), c([1, 2]));
         assert_eq!(r([1, 2], [3, 4]).end(), c([4, 6]));
         assert_eq!(r([1, 2], [3, 5]).center(), c([2, 4]));
@@ -960,7 +960,7 @@ mod tests {
 
     #[test]
     fn to_slices() -> TestResult {
-        // §3.3: Roi((0,None,2),(0,None,3)).to_slices() == (slice(None,0), slice(None,None), slice(2,5))
+        // docs/semantics.md#geometry: Roi((0,None,2),(0,None,3)).to_slices() == (slice(None,0), slice(None,None), slice(2,5))
         let roi = ro([Some(0), None, Some(2)], [Some(0), None, Some(3)]);
         assert_eq!(
             roi.to_slices(),
@@ -981,7 +981,7 @@ mod tests {
 
     #[test]
     fn contains_roi() -> TestResult {
-        // §3.4
+        // docs/semantics.md#geometry
         let roi = r([0], [10]);
         assert!(roi.contains(&r([5], [0])));
         assert!(!roi.contains(&r([10], [0])));
@@ -1010,7 +1010,7 @@ mod tests {
 
     #[test]
     fn contains_point() -> TestResult {
-        // §3.4
+        // docs/semantics.md#geometry
         let roi = r([0], [10]);
         assert!(roi.contains_point(&[Some(9)]));
         assert!(!roi.contains_point(&[Some(10)]));
@@ -1035,7 +1035,7 @@ mod tests {
 
     #[test]
     fn intersects() -> TestResult {
-        // §3.5: touching ROIs do not intersect.
+        // docs/semantics.md#geometry: touching ROIs do not intersect.
         assert!(!r1(0, 5).intersects(&r1(5, 10))?);
         assert!(!r1(5, 10).intersects(&r1(0, 5))?);
         assert!(r1(0, 5).intersects(&r1(4, 9))?);
@@ -1057,7 +1057,7 @@ mod tests {
 
     #[test]
     fn intersect() -> TestResult {
-        // §3.5
+        // docs/semantics.md#geometry
         assert_eq!(
             r([0, 0], [5, 5]).intersect(&r([3, 3], [5, 5]))?.to_string(),
             "[3:5, 3:5] (2, 2)"
@@ -1083,7 +1083,7 @@ mod tests {
 
     #[test]
     fn union() -> TestResult {
-        // §3.6
+        // docs/semantics.md#geometry
         assert_eq!(r1(0, 5).union(&r1(10, 15))?, r1(0, 15));
         assert_eq!(r1(0, 5).union(&r1(10, 15))?.to_string(), "[0:15] (15)");
         let half = ro([Some(0), None], [Some(5), None]);
@@ -1106,7 +1106,7 @@ mod tests {
 
     #[test]
     fn shift_and_arithmetic() -> TestResult {
-        // §3.7
+        // docs/semantics.md#geometry
         assert_eq!(r([1, 2], [3, 4]).shift(&c([1, -1]))?, r([2, 1], [3, 4]));
         assert_eq!(r([1, 2], [3, 4]).shift_scalar(-2)?, r([-1, 0], [3, 4]));
         assert_eq!(Roi::empty(1)?.shift_scalar(5)?, Roi::empty(1)?);
@@ -1156,7 +1156,7 @@ mod tests {
 
     #[test]
     fn snap_to_grid() -> TestResult {
-        // §3.8, voxel size 4.
+        // docs/semantics.md#geometry, voxel size 4.
         let vs = c([4]);
         assert_eq!(r1(-3, 4).snap_to_grid(&vs, SnapMode::Grow)?, r1(-4, 4));
         assert_eq!(r1(-3, 4).snap_to_grid(&vs, SnapMode::Shrink)?, r1(0, 4));
@@ -1216,7 +1216,7 @@ mod tests {
 
     #[test]
     fn grow() -> TestResult {
-        // §3.9
+        // docs/semantics.md#geometry
         let roi = r([0, 0], [10, 10]);
         assert_eq!(
             roi.grow_scalar(1, 2)?.to_string(),
@@ -1266,7 +1266,7 @@ mod tests {
 
     #[test]
     fn equality_and_hashing() -> TestResult {
-        // §3.10
+        // docs/semantics.md#geometry
         assert_ne!(Roi::new(o([None]), c([0]))?, r([0], [0]));
         assert_eq!(Roi::new(c([5]), o([None]))?, Roi::unbounded(1)?);
         let set: HashSet<Roi> = [
@@ -1301,7 +1301,7 @@ mod tests {
 
     #[test]
     fn repr() -> TestResult {
-        // §3.11
+        // docs/semantics.md#geometry
         assert_eq!(
             r([0, 0, 0], [10, 20, 30]).to_string(),
             "[0:10, 0:20, 0:30] (10, 20, 30)"

@@ -29,7 +29,7 @@ use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec, log_file_paths};
 /// The command should **block for the lifetime of the job** (`sbatch --wait`, `bsub -K`,
 /// `qsub -sync y`), as daisy documents: the server sees the worker end when the command ends,
 /// and a command that returns while its job is still queued uses up the task's restarts
-/// (behaviour.md §12.5).
+/// (docs/semantics.md#worker-restarts).
 ///
 /// Killing the worker ([`WorkerHandle::kill`], timeouts, the end of the run) sends SIGKILL to
 /// the **local** submitting process group only. Whether the cluster job is cancelled then is

@@ -11,7 +11,7 @@ use crate::LaunchError;
 /// Starts workers for tasks.
 ///
 /// The server calls [`launch`](Launcher::launch) whenever a task's pool needs a worker
-/// (behaviour.md §10.4, §12.5) and watches the returned [`WorkerHandle`].
+/// (docs/semantics.md#the-distributed-run, #worker-restarts) and watches the returned [`WorkerHandle`].
 pub trait Launcher: Send + Sync {
     /// Starts one worker. `spec.context` is the worker's context; it must reach the worker as
     /// the DAISY_CONTEXT environment variable (processes) or as an argument (threads).
@@ -30,7 +30,7 @@ pub trait Launcher: Send + Sync {
 pub struct WorkerSpec {
     /// The task the worker serves.
     pub task_id: String,
-    /// The worker's id (behaviour.md §12.2), also in `context` as `worker_id`.
+    /// The worker's id (docs/semantics.md#workers-and-daisy_context), also in `context` as `worker_id`.
     pub worker_id: u64,
     /// The worker's context: where the server is, the task, the worker id and the run token.
     pub context: daisy_protocol::Context,
@@ -84,7 +84,7 @@ pub enum WorkerExit {
 }
 
 impl WorkerExit {
-    /// Whether the worker ended with success (behaviour.md §12.5: such a worker is not replaced
+    /// Whether the worker ended with success (docs/semantics.md#worker-restarts: such a worker is not replaced
     /// while another worker of its task is alive).
     #[must_use]
     pub fn is_success(self) -> bool {
@@ -125,7 +125,7 @@ impl fmt::Display for WorkerExit {
     }
 }
 
-/// The log basename of a worker: `<logdir>/<task_id>/worker_<worker_id>` (behaviour.md §12.3).
+/// The log basename of a worker: `<logdir>/<task_id>/worker_<worker_id>` (docs/semantics.md#workers-and-daisy_context).
 ///
 /// ```
 /// use std::path::Path;

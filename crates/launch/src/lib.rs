@@ -1,7 +1,7 @@
 //! Starting daisy's workers: threads, local processes, or jobs submitted with a command
 //! template (`bsub`, `qsub`, `sbatch`).
 //!
-//! The server decides *when* a task needs a worker (behaviour.md §10.4, §12.5); a [`Launcher`]
+//! The server decides *when* a task needs a worker (docs/semantics.md#the-distributed-run, #worker-restarts); a [`Launcher`]
 //! decides *how* one is started. Each worker is described by a [`WorkerSpec`]: its task, its
 //! id (from [`next_worker_id`]), its [`Context`](daisy_protocol::Context), which tells it where
 //! the server is, and where its output goes ([`log_basename`]). A launcher returns a

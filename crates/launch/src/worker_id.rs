@@ -1,4 +1,4 @@
-//! The process-global worker id counter (behaviour.md §12.2).
+//! The process-global worker id counter (docs/semantics.md#workers-and-daisy_context).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

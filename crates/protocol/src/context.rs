@@ -1,4 +1,4 @@
-//! `Context` and the `DAISY_CONTEXT` environment variable (behaviour.md §11).
+//! `Context` and the `DAISY_CONTEXT` environment variable (docs/semantics.md#workers-and-daisy_context).
 
 use std::fmt;
 

@@ -115,7 +115,7 @@ fn time_from_py(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<f64>> {
     })
 }
 
-/// The spatial id of a block built from `total_roi` and `write_roi` (behaviour.md §5): the
+/// The spatial id of a block built from `total_roi` and `write_roi` (docs/semantics.md#blocks-and-block-ids): the
 /// Cantor number of the write ROI's index on the grid anchored at the total ROI.
 fn spatial_id_of(total: &Roi, write: &Roi) -> PyResult<u64> {
     let bad = |why: &str| {
@@ -161,7 +161,7 @@ impl Which {
     }
 }
 
-/// daisy.Block: one placement of a task's read/write templates (behaviour.md §4.2).
+/// daisy.Block: one placement of a task's read/write templates (docs/semantics.md#blocks-and-block-ids).
 #[pyclass(module = "daisy._daisy", name = "Block")]
 pub struct PyBlock {
     /// The engine's block; its task id is empty when `has_task_id` is false.
@@ -569,7 +569,7 @@ impl PyBlock {
     }
 }
 
-/// The generalised Cantor number of a block index (behaviour.md §5); negative components count
+/// The generalised Cantor number of a block index (docs/semantics.md#blocks-and-block-ids); negative components count
 /// as 0.
 #[pyfunction]
 pub(crate) fn cantor_number(index: Vec<i64>) -> PyResult<u64> {

@@ -1,4 +1,4 @@
-//! `Client`: the blocking worker client (behaviour.md §11.3); daisy.Client wraps it.
+//! `Client`: the blocking worker client (docs/semantics.md#workers-and-daisy_context); daisy.Client wraps it.
 //!
 //! Blocks handed to Python are held here by spatial id until Python releases or fails them, so
 //! what goes back to the server is the engine's own block. Every call that may wait on the

@@ -1,4 +1,4 @@
-//! `BlockwiseDependencyGraph` and `DependencyGraph` (behaviour.md §7, §8), and the lazy block
+//! `BlockwiseDependencyGraph` and `DependencyGraph` (docs/semantics.md#tiling, #tasks-that-depend-on-tasks), and the lazy block
 //! iterators they return.
 //!
 //! The iterators own an `Arc` of the graph together with the engine's borrowing iterator over
@@ -103,7 +103,7 @@ impl DependencyIterator {
     }
 }
 
-/// daisy.BlockwiseDependencyGraph: the tiling of one task into levels of blocks (§7).
+/// daisy.BlockwiseDependencyGraph: the tiling of one task into levels of blocks (docs/semantics.md#tiling).
 #[pyclass(module = "daisy._daisy", name = "BlockwiseDependencyGraph", frozen)]
 pub struct PyBlockwiseDependencyGraph {
     pub(crate) graph: Arc<BlockwiseDependencyGraph>,
@@ -297,7 +297,7 @@ impl PyBlockwiseDependencyGraph {
 }
 
 /// daisy.DependencyGraph: the tasks, their upstream/downstream relations and the blocks across
-/// tasks (§8).
+/// tasks (docs/semantics.md#tasks-that-depend-on-tasks).
 #[pyclass(module = "daisy._daisy", name = "DependencyGraph", frozen)]
 pub struct PyDependencyGraph {
     pub(crate) graph: Arc<DependencyGraph>,

@@ -1,4 +1,4 @@
-//! `Scheduler` (behaviour.md §9) and `Counters` (a task's TaskState).
+//! `Scheduler` (docs/semantics.md#scheduling) and `Counters` (a task's TaskState).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! Watching a run: events for progress bars, status lines and dashboards (behaviour.md §13).
+//! Watching a run: events for progress bars, status lines and dashboards (docs/semantics.md#progress-and-the-execution-summary).
 
 use daisy_core::TaskState;
 

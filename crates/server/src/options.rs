@@ -55,7 +55,7 @@ pub struct ServerOptions {
     /// while blocks take long, and batches only quick ones: `daisy_client::Prefetch`).
     pub prefetch: u32,
     /// How long a task may have ready blocks but no worker before a replacement is started
-    /// (the last-worker rule, behaviour.md §12.5).
+    /// (the last-worker rule, docs/semantics.md#worker-restarts).
     pub stall_grace: Duration,
     /// How often workers are checked for having ended.
     pub health_interval: Duration,

@@ -1,4 +1,4 @@
-//! The workers of one task: starting, reaping, replacing (behaviour.md §12).
+//! The workers of one task: starting, reaping, replacing (docs/semantics.md#workers-and-daisy_context).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,7 +74,7 @@ impl WorkerPool {
 
     /// Starts one worker; `None` (logged) if it could not be started.
     pub fn start(&mut self, config: &PoolConfig) -> Option<u64> {
-        // Unique per process, across runs (behaviour.md §12.2).
+        // Unique per process, across runs (docs/semantics.md#workers-and-daisy_context).
         let worker_id = next_worker_id();
         self.started += 1;
         let context = match self.context(config, worker_id) {

@@ -59,7 +59,7 @@ impl RunReport {
     }
 }
 
-/// daisy's Execution Summary (behaviour.md §13.2), line for line as daisy prints it.
+/// daisy's Execution Summary (docs/semantics.md#progress-and-the-execution-summary), line for line as daisy prints it.
 impl fmt::Display for RunReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut lines: Vec<String> = vec![
@@ -181,7 +181,7 @@ mod tests {
             ],
             interrupted: false,
         };
-        // Byte for byte the example of behaviour.md §13.2 (which ends with a blank line).
+        // Byte for byte the example of docs/semantics.md#progress-and-the-execution-summary (which ends with a blank line).
         let expected = "\nExecution Summary\n-----------------\n\n  Task A:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 1\n    orphaned  ∅: 0\n\n    Failed Blocks:\n\n      block 3 in worker 1 with exception RuntimeError('boom')\n      block 3 in worker 1 with exception RuntimeError('boom')\n\n    See worker logs for details:\n\n      daisy_logs/A/worker_1.err / .out\n      daisy_logs/A/worker_1.err / .out\n\n  Task B:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 1\n\n";
         assert_eq!(report.to_string(), expected);
         assert!(!report.succeeded());

@@ -719,7 +719,7 @@ impl Run {
     }
 
     /// Reaps ended workers, replaces crashed ones within the budget, and handles stalled tasks
-    /// (behaviour.md §12.5).
+    /// (docs/semantics.md#worker-restarts).
     fn check_workers(&mut self) {
         let now = Instant::now();
         for t in 0..self.tasks.len() {

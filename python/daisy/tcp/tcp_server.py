@@ -74,7 +74,7 @@ def _passes(data, sender, receiver):
 
 
 def detect_host(listener):
-    """The address other machines reach ``listener`` at (behaviour.md §10.1).
+    """The address other machines reach ``listener`` at (docs/semantics.md#the-distributed-run).
 
     The IPv4 address of the default-route interface, if a connection to it reaches the
     listener; else ``"127.0.0.1"``. No packet leaves the machine.

@@ -1,6 +1,6 @@
-//! A literal port of daisy 1.x's tiling, ready surface and scheduler (behaviour.md §7–§9), in
+//! A literal port of daisy 1.x's tiling, ready surface and scheduler (docs/semantics.md#tiling, #scheduling), in
 //! world units with sets and full enumeration: slow, obvious, and independent of the core's
-//! grid arithmetic. Inter-task dependencies use the corrected relation of §7.12 by brute force.
+//! grid arithmetic. Inter-task dependencies use the corrected relation of docs/semantics.md#tasks-that-depend-on-tasks by brute force.
 
 #![allow(dead_code)]
 
@@ -253,7 +253,7 @@ impl RefGraph {
     }
 }
 
-/// The corrected inter-task relation of §7.12.
+/// The corrected inter-task relation of docs/semantics.md#tasks-that-depend-on-tasks.
 pub fn related(u_graph: &RefGraph, u: &RefBlock, d: &RefBlock) -> bool {
     let clipped = u.write.intersect(&u_graph.total_write).unwrap();
     clipped.intersects(&d.read).unwrap()
@@ -339,7 +339,7 @@ impl RefDeps {
     }
 }
 
-/// daisy 1.x's ReadySurface, step by step as §9.1 describes it.
+/// daisy 1.x's ReadySurface, step by step as docs/semantics.md#scheduling describes it.
 #[derive(Default)]
 pub struct RefSurface {
     pub surface: HashSet<Id>,
