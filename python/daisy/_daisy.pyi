@@ -115,10 +115,14 @@ class TaskSpec:
     def num_blocks(self) -> int: ...
 
 class Counters:
-    """A task's counters (daisy.TaskState is built from these in Python).
+    """A task's counters, the engine's TaskState: daisy.TaskState asks these for its
+    derived values (pending_count, is_done(), the text).
 
     Read-only values: comparable with ==, picklable; Counters(**fields) builds one (all
-    fields default to False / 0)."""
+    fields default to False / 0; negative counts are an OverflowError). str() and repr() are
+    daisy's text, one "Name: value" line per counter, each ending in a newline:
+    "Started: True\nTotal Blocks: 4\nReady: 0\nProcessing: 0\nPending: 0\nCompleted: 4\n
+    Skipped: 0\nFailed: 0\nOrphaned: 0\n"."""
 
     def __init__(
         self,
@@ -131,15 +135,30 @@ class Counters:
         failed_count: int = 0,
         orphaned_count: int = 0,
     ) -> None: ...
-
-    started: bool
-    total_block_count: int
-    ready_count: int
-    processing_count: int
-    completed_count: int
-    skipped_count: int
-    failed_count: int
-    orphaned_count: int
+    @property
+    def started(self) -> bool: ...
+    @property
+    def total_block_count(self) -> int: ...
+    @property
+    def ready_count(self) -> int: ...
+    @property
+    def processing_count(self) -> int: ...
+    @property
+    def completed_count(self) -> int: ...
+    @property
+    def skipped_count(self) -> int: ...
+    @property
+    def failed_count(self) -> int: ...
+    @property
+    def orphaned_count(self) -> int: ...
+    @property
+    def pending_count(self) -> int:
+        """Blocks waiting for upstream blocks: the total minus every other count (0 if
+        those exceed it)."""
+    def is_done(self) -> bool:
+        """Whether every block completed, failed or was orphaned."""
+    def __eq__(self, other: object) -> bool: ...
+    def __reduce__(self) -> tuple[type["Counters"], tuple[bool, int, int, int, int, int, int, int]]: ...
 
 class BlockwiseDependencyGraph:
     """docs/semantics.md#tiling; attributes and methods as daisy.dependency_graph.BlockwiseDependencyGraph.

@@ -1,4 +1,12 @@
-"""The block counters of a task (docs/semantics.md#scheduling)."""
+"""The block counters of a task (docs/semantics.md#scheduling).
+
+The counts live here; everything derived from them (``pending_count``, ``is_done()``, the
+``Started: True`` text) is the engine's ``TaskState``, asked through ``_daisy.Counters``.
+"""
+
+from typing import Any, Callable, Optional, Protocol
+
+from . import _daisy
 
 __all__ = ["TaskState"]
 
@@ -12,6 +20,12 @@ _FIELDS = (
     "failed_count",
     "orphaned_count",
 )
+
+
+class _CounterSource(Protocol):
+    """What a live TaskState reads from: the engine's scheduler."""
+
+    def counters(self, task_id: str) -> _daisy.Counters: ...
 
 
 class TaskState:
@@ -29,10 +43,21 @@ class TaskState:
         orphaned_count (int): blocks that can never run because a block they depend on
             failed.
 
-    ``pending_count`` (blocks waiting on upstream blocks) is derived from the others.
+    As in daisy 1.x, the attributes of a TaskState you make yourself can be set.
+    ``pending_count`` (blocks waiting on upstream blocks), ``is_done()`` and the text of
+    ``str()`` are the engine's, computed from these counts.
     """
 
-    def __init__(self):
+    started: bool
+    total_block_count: int
+    ready_count: int
+    processing_count: int
+    completed_count: int
+    skipped_count: int
+    failed_count: int
+    orphaned_count: int
+
+    def __init__(self) -> None:
         self.started = False
         self.total_block_count = 0
         self.ready_count = 0
@@ -42,66 +67,53 @@ class TaskState:
         self.failed_count = 0
         self.orphaned_count = 0
 
-    @property
-    def pending_count(self):
-        """Blocks that wait on upstream blocks: neither ready, processing, completed,
-        failed nor orphaned."""
-        return self.total_block_count - (
-            self.ready_count
-            + self.completed_count
-            + self.failed_count
-            + self.orphaned_count
-            + self.processing_count
+    def _counters(self) -> _daisy.Counters:
+        """The counts as the engine's Counters."""
+        return _daisy.Counters(
+            bool(self.started),
+            self.total_block_count,
+            self.ready_count,
+            self.processing_count,
+            self.completed_count,
+            self.skipped_count,
+            self.failed_count,
+            self.orphaned_count,
         )
 
-    def is_done(self):
-        """True when every block completed, failed or was orphaned."""
-        return (
-            self.total_block_count
-            - self.completed_count
-            - self.failed_count
-            - self.orphaned_count
-        ) == 0
+    @property
+    def pending_count(self) -> int:
+        """Blocks that wait on upstream blocks: neither ready, processing, completed,
+        failed nor orphaned."""
+        return self._counters().pending_count
 
-    def _update(self, counters):
+    def is_done(self) -> bool:
+        """True when every block completed, failed or was orphaned."""
+        return self._counters().is_done()
+
+    def _update(self, counters: Any) -> None:
         """Copies the values of an engine ``Counters`` object (or another TaskState)."""
+        for name in _FIELDS:
+            setattr(self, name, getattr(counters, name))
         self.started = bool(counters.started)
-        self.total_block_count = counters.total_block_count
-        self.ready_count = counters.ready_count
-        self.processing_count = counters.processing_count
-        self.completed_count = counters.completed_count
-        self.skipped_count = counters.skipped_count
-        self.failed_count = counters.failed_count
-        self.orphaned_count = counters.orphaned_count
 
     @classmethod
-    def _from_counters(cls, counters):
+    def _from_counters(cls, counters: Any) -> "TaskState":
         state = cls()
         state._update(counters)
         return state
 
-    def __str__(self):
-        return (
-            f"Started: {self.started}\n"
-            f"Total Blocks: {self.total_block_count}\n"
-            f"Ready: {self.ready_count}\n"
-            f"Processing: {self.processing_count}\n"
-            f"Pending: {self.pending_count}\n"
-            f"Completed: {self.completed_count}\n"
-            f"Skipped: {self.skipped_count}\n"
-            f"Failed: {self.failed_count}\n"
-            f"Orphaned: {self.orphaned_count}\n"
-        )
+    def __str__(self) -> str:
+        return str(self._counters())
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return str(self)
 
 
-def _live_field(name):
-    def get(self):
+def _live_field(name: str) -> property:
+    def get(self: "_LiveTaskState") -> Any:
         return getattr(self._counters(), name)
 
-    def set_(self, value):
+    def set_(self: "_LiveTaskState", value: Any) -> None:
         raise AttributeError(
             f"TaskState.{name} of a Scheduler's task is maintained by the scheduler "
             "and cannot be set"
@@ -121,35 +133,24 @@ class _LiveTaskState(TaskState):
 
     __slots__ = ("_source", "_task_id", "_fixed")
 
-    def __init__(self, source, task_id):  # pylint: disable=super-init-not-called
+    def __init__(self, source: _CounterSource, task_id: str) -> None:
         self._source = source
         self._task_id = task_id
-        self._fixed = None
+        self._fixed: Optional[_daisy.Counters] = None
 
-    def _counters(self):
+    def _counters(self) -> _daisy.Counters:
         if self._fixed is not None:
             return self._fixed
         return self._source.counters(self._task_id)
 
-    def _fix(self, counters):
-        """Freezes the values to ``counters`` (the final counts of a run)."""
-        self._fixed = TaskState._from_counters(counters)
+    def _fix(self, counters: Any) -> None:
+        """Freezes the values to ``counters`` (the final counts of a run: engine Counters
+        or a TaskState)."""
+        if not isinstance(counters, _daisy.Counters):
+            counters = TaskState._from_counters(counters)._counters()
+        self._fixed = counters
 
-    def _snapshot(self):
-        return TaskState._from_counters(self._counters())
-
-    # One read of the counters per call instead of one per field.
-    @property
-    def pending_count(self):
-        return self._snapshot().pending_count
-
-    def is_done(self):
-        return self._snapshot().is_done()
-
-    def __str__(self):
-        return str(self._snapshot())
-
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Callable[[Any], TaskState], tuple[Any]]:
         # Pickles (and copies) as a plain TaskState holding the current values.
         return (TaskState._from_counters, (self._counters(),))
 

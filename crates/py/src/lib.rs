@@ -29,6 +29,7 @@ mod graph;
 mod run;
 mod scheduler;
 mod task;
+mod task_state;
 
 use pyo3::prelude::*;
 
@@ -43,7 +44,7 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<block::PyBlock>()?;
     m.add_class::<task::TaskSpec>()?;
-    m.add_class::<scheduler::Counters>()?;
+    m.add_class::<task_state::Counters>()?;
     m.add_class::<graph::PyBlockwiseDependencyGraph>()?;
     m.add_class::<graph::PyDependencyGraph>()?;
     m.add_class::<graph::BlockIterator>()?;

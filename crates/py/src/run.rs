@@ -22,8 +22,8 @@ use crate::block::PyBlock;
 use crate::callbacks::{describe, keep_interrupt, log_exception, take_interrupt};
 use crate::convert::repr;
 use crate::errors::{core_error, server_error};
-use crate::scheduler::Counters;
 use crate::task::TaskSpec;
+use crate::task_state::Counters;
 
 /// How often the run looks at Python's signal handlers (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(50);

@@ -1,122 +1,17 @@
-//! `Scheduler` (docs/semantics.md#scheduling) and `Counters` (a task's TaskState).
+//! `Scheduler` (docs/semantics.md#scheduling).
 
 use std::sync::Arc;
 
-use daisy_core::{Scheduler, TaskState};
+use daisy_core::Scheduler;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyType};
+use pyo3::types::PyList;
 
 use crate::block::PyBlock;
 use crate::callbacks::take_interrupt;
 use crate::errors::core_error;
 use crate::graph::{PyDependencyGraph, unknown_task};
 use crate::task::TaskSpec;
-
-/// A task's counters; daisy.TaskState is built from these in Python.
-#[pyclass(
-    module = "daisy._daisy",
-    name = "Counters",
-    frozen,
-    get_all,
-    eq,
-    skip_from_py_object
-)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Counters {
-    started: bool,
-    total_block_count: u64,
-    ready_count: u64,
-    processing_count: u64,
-    completed_count: u64,
-    skipped_count: u64,
-    failed_count: u64,
-    orphaned_count: u64,
-}
-
-impl From<&TaskState> for Counters {
-    fn from(s: &TaskState) -> Self {
-        Self {
-            started: s.started,
-            total_block_count: s.total_block_count,
-            ready_count: s.ready_count,
-            processing_count: s.processing_count,
-            completed_count: s.completed_count,
-            skipped_count: s.skipped_count,
-            failed_count: s.failed_count,
-            orphaned_count: s.orphaned_count,
-        }
-    }
-}
-
-#[pymethods]
-impl Counters {
-    #[new]
-    #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (
-        started = false, total_block_count = 0, ready_count = 0, processing_count = 0,
-        completed_count = 0, skipped_count = 0, failed_count = 0, orphaned_count = 0
-    ))]
-    fn new(
-        started: bool,
-        total_block_count: u64,
-        ready_count: u64,
-        processing_count: u64,
-        completed_count: u64,
-        skipped_count: u64,
-        failed_count: u64,
-        orphaned_count: u64,
-    ) -> Self {
-        Self {
-            started,
-            total_block_count,
-            ready_count,
-            processing_count,
-            completed_count,
-            skipped_count,
-            failed_count,
-            orphaned_count,
-        }
-    }
-
-    /// Pickles as `Counters(*fields)`.
-    #[allow(clippy::type_complexity)]
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> (
-        Bound<'py, PyType>,
-        (bool, u64, u64, u64, u64, u64, u64, u64),
-    ) {
-        let c = slf.get();
-        (
-            slf.get_type(),
-            (
-                c.started,
-                c.total_block_count,
-                c.ready_count,
-                c.processing_count,
-                c.completed_count,
-                c.skipped_count,
-                c.failed_count,
-                c.orphaned_count,
-            ),
-        )
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Counters(started={}, total_block_count={}, ready_count={}, processing_count={}, \
-             completed_count={}, skipped_count={}, failed_count={}, orphaned_count={})",
-            if self.started { "True" } else { "False" },
-            self.total_block_count,
-            self.ready_count,
-            self.processing_count,
-            self.completed_count,
-            self.skipped_count,
-            self.failed_count,
-            self.orphaned_count
-        )
-    }
-}
+use crate::task_state::Counters;
 
 /// The engine's scheduler; daisy.Scheduler wraps it.
 #[pyclass(module = "daisy._daisy", name = "Scheduler")]
