@@ -18,56 +18,54 @@ A drop-in replacement of daisy 1.x backed by a Rust engine::
     assert daisy.run_blockwise([task])
 """
 
-# `block` first: it defines BlockStatus, which the engine looks up when it is imported.
-from . import block
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# `_legacy_names` (before the modules that import daisy 1.x's names) makes the 1.x module
+# names of the stand-ins in daisy/legacy/ importable, without importing any of them.
+from . import _daisy, _legacy_names
+
+# daisy 1.x's modules that scripts reach as attributes of the package (`daisy.cl_monitor`).
+from . import cl_monitor as cl_monitor
+from . import freezable as freezable
+from . import server_observer as server_observer
+from . import task_state as task_state
 from .block import Block, BlockStatus
-from . import _daisy
-
-from . import coordinate, roi
-from .coordinate import Coordinate
-from .roi import Roi
-
-from . import freezable
-from . import logging
-from .logging import get_worker_log_basename, redirect_stdouterr
-
-from . import blocks
 from .blocks import expand_roi_to_grid, expand_write_roi_to_grid
-
-from . import context
-from .context import Context
-
-from . import tcp
-from . import messages
-
-from . import task
-from .task import Task
-from . import task_state
-from . import ready_surface
-from . import processing_queue
-from . import dependency_graph
-from .dependency_graph import BlockwiseDependencyGraph, DependencyGraph
-from . import scheduler
-from .scheduler import Scheduler
-
-from . import client
 from .client import Client
-
-from . import worker, worker_pool
-from .worker import Worker
-from .worker_pool import WorkerPool
-
-from . import block_bookkeeper
-from . import server_observer
-from . import task_worker_pools
-from . import cl_monitor
-from . import server, serial_server
-from .server import Server
-from .serial_server import SerialServer
-from . import convenience
+from .context import Context
 from .convenience import run_blockwise
+from .coordinate import Coordinate
+from .dependency_graph import BlockwiseDependencyGraph, DependencyGraph
+from .logging import get_worker_log_basename, redirect_stdouterr
+from .roi import Roi
+from .scheduler import Scheduler
+from .serial_server import SerialServer
+from .server import Server
+from .task import Task
 
-__version__ = getattr(_daisy, "__version__", "0.1.0")
+__version__: str = getattr(_daisy, "__version__", "0.1.0")
+
+# daisy 1.x's classes whose stand-ins live in daisy/legacy/, by the module that defines them:
+# loaded on first use, never by `import daisy` or a run.
+_LEGACY_CLASSES = {"Worker": "worker", "WorkerPool": "worker_pool"}
+
+
+def __getattr__(name: str) -> Any:
+    """``daisy.tcp``, ``daisy.Worker``, ...: imports a daisy 1.x stand-in on first use."""
+    if name in _legacy_names.NAMES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name in _LEGACY_CLASSES:
+        module = importlib.import_module(f"{__name__}.{_LEGACY_CLASSES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _legacy_names.NAMES | set(_LEGACY_CLASSES))
+
 
 __all__ = [
     "Roi",

@@ -1,10 +1,12 @@
 """Blocks and their status (docs/semantics.md#blocks-and-block-ids).
 
-``BlockStatus`` is defined here, in Python, before the engine is imported: the engine's
-``Block`` reads and writes its ``status`` as members of this enumeration.
+``BlockStatus`` is defined here, in Python: the engine's ``Block`` reads and writes its
+``status`` as members of this enumeration (looked up in this module on first use).
 """
 
 import enum
+
+from . import _daisy
 
 
 class BlockStatus(enum.Enum):
@@ -19,9 +21,6 @@ class BlockStatus(enum.Enum):
     SUCCESS = 2
     FAILED = 3
 
-
-# Imported after BlockStatus exists: the engine looks BlockStatus up in this module.
-from . import _daisy  # noqa: E402
 
 Block = _daisy.Block
 """One placement of a task's read/write templates (the engine's class).

@@ -24,7 +24,7 @@ class Thing(Freezable):
         self.freeze()
 
     def __repr__(self):
-        return "Thing(x=%d)" % self.x
+        return f"Thing(x={self.x:d})"
 
 
 def test_freezable_allows_existing_attributes_and_rejects_new_ones():

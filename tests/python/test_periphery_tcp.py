@@ -188,7 +188,8 @@ def test_server_address_and_round_trip_with_reply(server, client):
     assert type(received) is TCPMessage
     assert received.payload == "hello"
     assert isinstance(received.stream, TCPStream)
-    assert repr(received.stream) == "%s:%s" % received.stream.address
+    host, port = received.stream.address
+    assert repr(received.stream) == f"{host}:{port}"
     assert not received.stream.closed()
 
     received.stream.send_message(TCPMessage("hi back"))

@@ -40,7 +40,7 @@ def get_error(pool):
     while True:
         try:
             pool.check_for_errors()
-        except Exception as e:  # noqa: BLE001 - that is what we wait for
+        except Exception as e:  # that is what we wait for
             return e
         if time.monotonic() > deadline:
             raise AssertionError("no error arrived")

@@ -38,10 +38,8 @@ class TCPMessage:
 
     def __repr__(self):
         fields = {k: v for k, v in vars(self).items() if k != "stream"}
-        return "%s(%s)" % (
-            type(self).__name__,
-            ", ".join("%s=%r" % item for item in fields.items()),
-        )
+        arguments = ", ".join(f"{name}={value!r}" for name, value in fields.items())
+        return f"{type(self).__name__}({arguments})"
 
 
 __all__ = ["TCPMessage"]

@@ -163,7 +163,7 @@ class Worker:
             raise SystemExit(1) from None
 
     def __repr__(self):
-        return "worker (%s)" % self.context
+        return f"worker ({self.context})"
 
 
 __all__ = ["Worker", "next_worker_id"]

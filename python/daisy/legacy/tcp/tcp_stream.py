@@ -5,7 +5,14 @@ import socket
 import threading
 
 from .exceptions import StreamClosedError
-from .frame import HEADER_SIZE, MAX_FRAME, FrameError, check_frame_length, decode_payload, encode_frame
+from .frame import (
+    HEADER_SIZE,
+    MAX_FRAME,
+    FrameError,
+    check_frame_length,
+    decode_payload,
+    encode_frame,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -72,14 +79,15 @@ class TCPStream:
         return self._closed
 
     def __repr__(self):
-        return "%s:%s" % self.address
+        host, port = self.address
+        return f"{host}:{port}"
 
     # internal -------------------------------------------------------------------------
 
     def _closed_error(self, message, cause=None):
         error = StreamClosedError(
-            "cannot send %s to %s: the connection is closed%s"
-            % (type(message).__name__, self, "" if cause is None else f" ({cause})")
+            f"cannot send {type(message).__name__} to {self}: the connection is closed"
+            + ("" if cause is None else f" ({cause})")
         )
         error.stream = self
         return error
