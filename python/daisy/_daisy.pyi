@@ -15,7 +15,7 @@ Conventions:
 - Every call that waits on the network or on the scheduler releases the GIL.
 """
 
-from typing import Any, Callable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence, final
 
 from funlib.geometry import Roi
 
@@ -23,6 +23,7 @@ from .block import BlockStatus  # the plain enum.Enum of daisy 1.x (CREATED=0 ..
 
 __version__: str
 
+@final
 class Block:
     """daisy.Block (also daisy.block.Block): one placement of a task's read/write templates.
 
@@ -40,14 +41,14 @@ class Block:
     daisy.messages): pickles as `Block._from_state(state)` with ROIs as plain tuples.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         total_roi: Roi,
         read_roi: Roi,
         write_roi: Roi,
         block_id: Optional[int] = None,
         task_id: Optional[str] = None,
-    ) -> None: ...
+    ) -> "Block": ...
     read_roi: Roi
     write_roi: Roi
     requested_write_roi: Roi
@@ -56,9 +57,11 @@ class Block:
     stopped_processing: Optional[float]
     task_id: Optional[str]
     block_id: tuple[Optional[str], int]
-    def copy(self) -> "Block": ...  # independent deep copy; also __copy__ / __deepcopy__
-    def __eq__(self, other: object) -> bool: ...
-    def __ne__(self, other: object) -> bool: ...
+    def copy(self) -> "Block": ...  # independent deep copy
+    def __copy__(self) -> "Block": ...
+    def __deepcopy__(self, memo: Any = None) -> "Block": ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     @classmethod
     def _from_state(cls, state: tuple) -> "Block": ...  # unpickling only
@@ -66,6 +69,7 @@ class Block:
 def cantor_number(index: Sequence[int]) -> int:
     """The generalised Cantor number of a block index (docs/semantics.md#blocks-and-block-ids)."""
 
+@final
 class TaskSpec:
     """The engine's copy of a daisy.Task: validated on construction.
 
@@ -89,8 +93,8 @@ class TaskSpec:
     TypeError for a ROI that is not a Roi or a check that is not callable.
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         task_id: str,
         total_roi: Roi,
         read_roi: Roi,
@@ -106,7 +110,7 @@ class TaskSpec:
         init_callback: Optional[Callable[[str], None]],
         max_worker_restarts: int,
         done_marker_path: Optional[str],
-    ) -> None: ...
+    ) -> "TaskSpec": ...
     @property
     def task_id(self) -> str: ...
     @property
@@ -114,6 +118,7 @@ class TaskSpec:
     @property
     def num_blocks(self) -> int: ...
 
+@final
 class Counters:
     """A task's counters, the engine's TaskState: daisy.TaskState asks these for its
     derived values (pending_count, is_done(), the text).
@@ -124,8 +129,8 @@ class Counters:
     "Started: True\nTotal Blocks: 4\nReady: 0\nProcessing: 0\nPending: 0\nCompleted: 4\n
     Skipped: 0\nFailed: 0\nOrphaned: 0\n"."""
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         started: bool = False,
         total_block_count: int = 0,
         ready_count: int = 0,
@@ -134,7 +139,7 @@ class Counters:
         skipped_count: int = 0,
         failed_count: int = 0,
         orphaned_count: int = 0,
-    ) -> None: ...
+    ) -> "Counters": ...
     @property
     def started(self) -> bool: ...
     @property
@@ -157,9 +162,10 @@ class Counters:
         those exceed it)."""
     def is_done(self) -> bool:
         """Whether every block completed, failed or was orphaned."""
-    def __eq__(self, other: object) -> bool: ...
+    def __eq__(self, other: object, /) -> bool: ...
     def __reduce__(self) -> tuple[type["Counters"], tuple[bool, int, int, int, int, int, int, int]]: ...
 
+@final
 class BlockwiseDependencyGraph:
     """docs/semantics.md#tiling; attributes and methods as daisy.dependency_graph.BlockwiseDependencyGraph.
 
@@ -167,8 +173,8 @@ class BlockwiseDependencyGraph:
     fit="valid", total_read_roi=None, total_write_roi=None)
     """
 
-    def __init__(
-        self,
+    def __new__(
+        cls,
         task_id: str,
         block_read_roi: Roi,
         block_write_roi: Roi,
@@ -176,7 +182,7 @@ class BlockwiseDependencyGraph:
         fit: str = "valid",
         total_read_roi: Optional[Roi] = None,
         total_write_roi: Optional[Roi] = None,
-    ) -> None: ...
+    ) -> "BlockwiseDependencyGraph": ...
     task_id: str
     block_read_roi: Roi
     block_write_roi: Roi
@@ -202,6 +208,7 @@ class BlockwiseDependencyGraph:
     def inclusion_criteria(self, block: Block) -> bool: ...
     def fit_block(self, block: Block) -> Block: ...  # a fitted copy
 
+@final
 class BlockIterator(Iterator[Block]):
     """A lazy iterator over blocks; it keeps its graph alive."""
 
@@ -209,16 +216,18 @@ class BlockIterator(Iterator[Block]):
     def __next__(self) -> Block: ...
     def __length_hint__(self) -> int: ...
 
+@final
 class DependencyIterator(Iterator[tuple[Block, list[Block]]]):
     """A lazy iterator over (block, upstream blocks) pairs."""
 
     def __iter__(self) -> "DependencyIterator": ...
     def __next__(self) -> tuple[Block, list[Block]]: ...
 
+@final
 class DependencyGraph:
     """docs/semantics.md#tasks-that-depend-on-tasks over TaskSpecs (registration order: each task, then its upstream tasks)."""
 
-    def __init__(self, tasks: list[TaskSpec]) -> None: ...
+    def __new__(cls, tasks: list[TaskSpec]) -> "DependencyGraph": ...
     def task_ids(self) -> list[str]: ...
     def upstream_tasks(self, task_id: str) -> list[str]: ...
     def downstream_tasks(self, task_id: str) -> list[str]: ...
@@ -230,6 +239,7 @@ class DependencyGraph:
     def upstream(self, block: Block) -> list[Block]: ...
     def downstream(self, block: Block) -> list[Block]: ...
 
+@final
 class Scheduler:
     """The engine's scheduler (docs/semantics.md#scheduling). daisy.Scheduler wraps it.
 
@@ -240,7 +250,7 @@ class Scheduler:
     block: ...") before any state change. dependency_graph() returns the same object every time.
     """
 
-    def __init__(self, tasks: list[TaskSpec], count_all_orphans: bool = True) -> None: ...
+    def __new__(cls, tasks: list[TaskSpec], count_all_orphans: bool = True) -> "Scheduler": ...
     def acquire_block(self, task_id: str) -> Optional[Block]: ...
     def release_block(self, block: Block) -> list[str]: ...
     def counters(self, task_id: str) -> Counters: ...
@@ -297,6 +307,7 @@ def run(
     {task_id, spatial_id, worker_id, error, log_basename}.
     """
 
+@final
 class Client:
     """The blocking worker client (docs/semantics.md#workers-and-daisy_context); daisy.Client wraps it.
 
@@ -307,7 +318,7 @@ class Client:
     worker should call disconnect() (or drop the client) before it exits.
     """
 
-    def __init__(self, daisy_context: str, prefetch: Optional[int] = None) -> None: ...
+    def __new__(cls, daisy_context: str, prefetch: Optional[int] = None) -> "Client": ...
     def acquire(self) -> Optional[Block]: ...  # None: no more work (shutdown, closed, disconnected)
     def release(self, block: Block) -> None: ...  # status SUCCESS, else FAILED
     def fail(self, block: Block, error: str) -> None: ...  # BlockFailed with the text
