@@ -43,7 +43,7 @@ pub use daisy_launch::{
 };
 pub use daisy_protocol::{Context, ENV_VARIABLE};
 pub use daisy_server::{
-    BlockFailure, JsonEvents, Launchers, Observer, Progress, RunEvent, RunReport, ServerError,
-    ServerOptions, TaskReport,
+    BlockFailure, JsonEvents, Launchers, Observer, Progress, RunEvent, RunReport, Server,
+    ServerError, ServerOptions, TaskReport,
 };
 pub use run_blockwise::{ProgressMode, RunError, RunOptions, run_blockwise, serve_on_this_thread};

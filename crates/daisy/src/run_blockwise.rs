@@ -1,7 +1,7 @@
 //! `run_blockwise`: runs tasks and their upstream tasks with workers, and reports.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,8 +10,8 @@ use daisy_core::{BlockStatus, CoreError, Scheduler, Task};
 use daisy_launch::{Launcher, ThreadLauncher};
 use daisy_protocol::Context;
 use daisy_server::{
-    JsonEvents, Launchers, LocalConnector, LocalEndpoint, Observer, Progress, RunReport,
-    ServerError, ServerOptions, local_transport,
+    JsonEvents, Launchers, LocalConnector, Observer, Progress, RunReport, Server, ServerError,
+    ServerOptions, local_transport,
 };
 
 use crate::Listen;
@@ -73,7 +73,7 @@ pub enum RunError {
     Server(#[from] ServerError),
     /// The async runtime could not be started.
     #[error("cannot start the runtime: {0}")]
-    Runtime(String),
+    Runtime(#[source] io::Error),
 }
 
 /// Runs the tasks and, recursively, their upstream tasks, and returns the report.
@@ -142,53 +142,64 @@ pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunRepo
             std::future::pending::<()>().await;
         }
     };
-    serve_on_this_thread(
-        scheduler,
-        launchers,
-        options.server,
-        observers,
-        Some(endpoint),
-        &options.listen,
-        shutdown,
-    )
+    let server = Server::new(scheduler, launchers, options.server)
+        .observers(observers)
+        .local(endpoint);
+    serve_on_this_thread(server, &options.listen, shutdown)
 }
 
-/// Serves a scheduler's blocks to workers on this thread until every task is done or
-/// `shutdown` resolves: the building block of [`run_blockwise`] for front ends that bring their
-/// own launchers, observers and interruption (e.g. the Python package).
+/// Runs `server` on this thread, listening where `listen` says (and advertising that address
+/// to workers), until every task is done or `shutdown` resolves: the building block of
+/// [`run_blockwise`] for front ends that bring their own launchers, observers and
+/// interruption (e.g. the Python package).
 ///
 /// One thread runs every connection, the run and the timers (fewer cross-thread wake-ups per
 /// round trip than a multi-threaded runtime); checks still run on blocking threads.
 ///
+/// ```
+/// use std::sync::Arc;
+/// use daisy::{Launchers, Listen, Roi, Scheduler, Server, ServerOptions, Task, ThreadLauncher};
+///
+/// let task = Task::builder(
+///     "t",
+///     Roi::from_values(&[0], &[4]).unwrap(),
+///     Roi::from_values(&[0], &[1]).unwrap(),
+///     Roi::from_values(&[0], &[1]).unwrap(),
+/// )
+/// .build()
+/// .unwrap();
+/// let scheduler = Scheduler::new(&[task], true).unwrap();
+/// // Workers that never connect: the run ends when `shutdown` resolves.
+/// let launchers = Launchers::all(Arc::new(ThreadLauncher::new(|_| Ok(()))));
+/// let options = ServerOptions { logdir: None, ..ServerOptions::default() };
+/// let server = Server::new(scheduler, launchers, options);
+/// let report = daisy::serve_on_this_thread(server, &Listen::Loopback, async {}).unwrap();
+/// assert!(report.interrupted);
+/// ```
+///
 /// # Errors
 ///
-/// As [`run_blockwise`], without the task validation.
+/// As [`run_blockwise`], without the task validation: [`RunError::Runtime`] if no runtime
+/// can be started, [`ServerError::Listen`] (in [`RunError::Server`]) if the address cannot be
+/// bound, and what [`Server::run`] returns.
 pub fn serve_on_this_thread(
-    scheduler: Scheduler,
-    launchers: Launchers,
-    server: ServerOptions,
-    observers: Vec<Box<dyn Observer>>,
-    local: Option<LocalEndpoint>,
+    server: Server,
     listen: &Listen,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<RunReport, RunError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| RunError::Runtime(e.to_string()))?;
+        .map_err(RunError::Runtime)?;
     let (bind, host) = listen.resolve();
     runtime.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(bind)
-                .await
-                .map_err(|e| ServerError::Listen {
-                    address: bind.to_string(),
-                    error: e.to_string(),
-                })?;
-        Ok(daisy_server::serve(
-            listener, host, scheduler, launchers, server, observers, local, shutdown,
-        )
-        .await?)
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .map_err(|source| ServerError::Listen {
+                address: bind.to_string(),
+                source,
+            })?;
+        Ok(server.advertise(host).run(listener, shutdown).await?)
     })
 }
 
@@ -231,8 +242,14 @@ fn thread_launcher(scheduler: &Scheduler, connector: LocalConnector) -> Arc<dyn 
                     Outcome::Failed(error) => {
                         let error =
                             error.unwrap_or_else(|| daisy_protocol::RELEASED_AS_FAILED.to_owned());
-                        let worker = worker_id.map_or_else(|| "None".to_owned(), |w| w.to_string());
-                        tracing::error!("Block {block} failed in worker {worker}: {error}");
+                        match worker_id {
+                            Some(w) => {
+                                tracing::error!("Block {block} failed in worker {w}: {error}");
+                            }
+                            None => tracing::error!(
+                                "Block {block} failed in an unknown worker: {error}"
+                            ),
+                        }
                         client.fail(block, error);
                     }
                 }

@@ -1,14 +1,17 @@
-//! One worker connection: reads frames into events for the run, writes the run's replies.
+//! One worker connection: reads frames into events for the run, writes the run's replies; and
+//! the run's table of the connections that passed the handshake.
 
+use std::collections::HashMap;
+use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use daisy_protocol::{
     ClientMessage, Peer, ProtocolError, ServerMessage, check_hello, decode_frame, encode_frame,
 };
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 /// Identifies a connection within a run.
@@ -20,6 +23,23 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
 /// The largest first frame: a Hello is tiny, and nobody unauthenticated gets to make the
 /// server buffer more.
 const MAX_HELLO_FRAME: u32 = 64 * 1024;
+
+/// Why reading from a connection failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ReadError {
+    /// The socket itself failed (e.g. reset by the peer).
+    #[error("cannot read from the connection: {0}")]
+    Io(#[source] io::Error),
+    /// The bytes are not daisy's protocol.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// The peer closed the connection in the middle of a frame.
+    #[error("connection closed inside a frame ({buffered} bytes buffered)")]
+    Truncated {
+        /// The bytes of the unfinished frame.
+        buffered: usize,
+    },
+}
 
 /// What a connection tells the run.
 #[derive(Debug)]
@@ -80,7 +100,8 @@ pub(crate) async fn serve(
         }
         Err(_) => {
             tracing::warn!(
-                "closing connection from {address}: no handshake within {HANDSHAKE_TIMEOUT:?}"
+                "closing connection from {address}: no handshake within {} s",
+                HANDSHAKE_TIMEOUT.as_secs()
             );
             return;
         }
@@ -148,10 +169,10 @@ pub(crate) async fn serve(
 
 /// Reads until at least one whole message is in; `None` at a clean end of stream.
 async fn read_messages(
-    reader: &mut OwnedReadHalf,
+    reader: &mut (impl AsyncRead + Unpin),
     buffer: &mut Vec<u8>,
     max_frame: u32,
-) -> Result<Option<Vec<ClientMessage>>, ProtocolError> {
+) -> Result<Option<Vec<ClientMessage>>, ReadError> {
     let mut messages = Vec::new();
     loop {
         let mut used = 0;
@@ -162,7 +183,7 @@ async fn read_messages(
                     used += n;
                 }
                 Ok(None) => break,
-                Err(e) if messages.is_empty() => return Err(e),
+                Err(e) if messages.is_empty() => return Err(e.into()),
                 // Deliver the good messages before it; the next call reports the bad frame.
                 Err(_) => break,
             }
@@ -172,18 +193,13 @@ async fn read_messages(
             return Ok(Some(messages));
         }
         let mut chunk = [0u8; 16 * 1024];
-        let n = reader
-            .read(&mut chunk)
-            .await
-            .map_err(|e| ProtocolError::UnexpectedMessage {
-                message: format!("read failed: {e}"),
-            })?;
+        let n = reader.read(&mut chunk).await.map_err(ReadError::Io)?;
         if n == 0 {
             return if buffer.is_empty() {
                 Ok(None)
             } else {
-                Err(ProtocolError::UnexpectedMessage {
-                    message: format!("connection closed inside a frame ({} bytes)", buffer.len()),
+                Err(ReadError::Truncated {
+                    buffered: buffer.len(),
                 })
             };
         }
@@ -220,5 +236,192 @@ async fn write_loop(
             let _ = writer.shutdown().await;
             return;
         }
+    }
+}
+
+/// A connection that passed the handshake, as the run sees it.
+struct Conn {
+    outbox: mpsc::UnboundedSender<Outgoing>,
+    /// The task it works on (`None`: a task the run does not have).
+    task: Option<usize>,
+    /// The worker behind it, if the server started it.
+    worker_id: Option<u64>,
+}
+
+/// The run's open connections, and how many there are per task.
+pub(crate) struct Connections {
+    open: HashMap<ConnId, Conn>,
+    per_task: Vec<usize>,
+}
+
+impl Connections {
+    /// No connections, for a run of `tasks` tasks.
+    pub fn new(tasks: usize) -> Self {
+        Self {
+            open: HashMap::new(),
+            per_task: vec![0; tasks],
+        }
+    }
+
+    /// A connection passed the handshake for task `task` (`None`: unknown task).
+    pub fn open(
+        &mut self,
+        conn: ConnId,
+        task: Option<usize>,
+        worker_id: Option<u64>,
+        outbox: mpsc::UnboundedSender<Outgoing>,
+    ) {
+        if let Some(t) = task {
+            self.per_task[t] += 1;
+        }
+        let old = self.open.insert(
+            conn,
+            Conn {
+                outbox,
+                task,
+                worker_id,
+            },
+        );
+        if let Some(t) = old.and_then(|c| c.task) {
+            self.per_task[t] -= 1;
+        }
+    }
+
+    /// Whether the connection is open (not given up on).
+    pub fn contains(&self, conn: ConnId) -> bool {
+        self.open.contains_key(&conn)
+    }
+
+    /// The task and worker of an open connection.
+    pub fn peer(&self, conn: ConnId) -> Option<(Option<usize>, Option<u64>)> {
+        self.open.get(&conn).map(|c| (c.task, c.worker_id))
+    }
+
+    /// How many connections task `t` has open.
+    pub fn of_task(&self, t: usize) -> usize {
+        self.per_task[t]
+    }
+
+    /// Sends a message; a connection that is gone is ignored.
+    pub fn send(&self, conn: ConnId, message: ServerMessage) {
+        if let Some(c) = self.open.get(&conn) {
+            let _ = c.outbox.send(Outgoing::Message(message));
+        }
+    }
+
+    /// Forgets a connection (it closed, or we close it: `close` tells its writer to).
+    /// Whether it was open.
+    pub fn remove(&mut self, conn: ConnId, close: bool) -> bool {
+        let Some(c) = self.open.remove(&conn) else {
+            return false;
+        };
+        if close {
+            let _ = c.outbox.send(Outgoing::Close);
+        }
+        if let Some(t) = c.task {
+            self.per_task[t] -= 1;
+        }
+        true
+    }
+
+    /// Tells every connection's writer to close (the run is over).
+    pub fn close_all(&self) {
+        for c in self.open.values() {
+            let _ = c.outbox.send(Outgoing::Close);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use tokio::io::ReadBuf;
+
+    use super::*;
+
+    /// A reader whose socket fails.
+    struct Broken;
+
+    impl AsyncRead for Broken {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            Poll::Ready(Err(io::Error::from(io::ErrorKind::ConnectionReset)))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_read_error_is_an_io_error() {
+        let mut buffer = Vec::new();
+        let error = read_messages(&mut Broken, &mut buffer, 1024)
+            .await
+            .unwrap_err();
+        assert!(matches!(&error, ReadError::Io(e) if e.kind() == io::ErrorKind::ConnectionReset));
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot read from the connection: "),
+            "{error}"
+        );
+        assert!(std::error::Error::source(&error).is_some());
+    }
+
+    #[tokio::test]
+    async fn messages_then_a_clean_end_then_a_cut_frame() {
+        let mut bytes = Vec::new();
+        encode_frame(&ClientMessage::Goodbye, 1024, &mut bytes).unwrap();
+        encode_frame(&ClientMessage::Goodbye, 1024, &mut bytes).unwrap();
+        let mut buffer = Vec::new();
+        let mut reader = &bytes[..];
+        let messages = read_messages(&mut reader, &mut buffer, 1024)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            messages,
+            vec![ClientMessage::Goodbye, ClientMessage::Goodbye]
+        );
+        assert!(
+            read_messages(&mut reader, &mut buffer, 1024)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let cut = &bytes[..bytes.len() / 2 - 1];
+        let mut reader = cut;
+        let error = read_messages(&mut reader, &mut Vec::new(), 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "connection closed inside a frame ({} bytes buffered)",
+                cut.len()
+            )
+        );
+    }
+
+    #[test]
+    fn connections_are_counted_per_task() {
+        let mut conns = Connections::new(2);
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        conns.open(1, Some(1), Some(7), tx.clone());
+        conns.open(2, None, None, tx);
+        assert_eq!((conns.of_task(0), conns.of_task(1)), (0, 1));
+        assert_eq!(conns.peer(1), Some((Some(1), Some(7))));
+        conns.send(1, ServerMessage::RequestShutdown);
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(Outgoing::Message(ServerMessage::RequestShutdown))
+        ));
+        assert!(conns.remove(1, true));
+        assert!(matches!(rx.try_recv(), Ok(Outgoing::Close)));
+        assert!(!conns.remove(1, true));
+        assert_eq!(conns.of_task(1), 0);
+        assert!(conns.contains(2) && !conns.contains(1));
     }
 }

@@ -1,6 +1,6 @@
 //! The scheduler server of daisy.
 //!
-//! [`serve`] drives a [`daisy_core::Scheduler`] for many workers at once over TCP: workers
+//! [`Server`] drives a [`daisy_core::Scheduler`] for many workers at once over TCP: workers
 //! connect with the run's token (from `DAISY_CONTEXT`), ask for one or several blocks at a
 //! time, and give them back. Requests that cannot be served yet are parked and answered the
 //! moment a block becomes ready. Check functions run on blocking threads, never on the event
@@ -13,15 +13,18 @@
 //! [`Observer`]s see every event: progress bars, status lines and the JSON event stream are
 //! observers. The facade crate `daisy` wraps all of this in `run_blockwise`.
 
+mod checks;
 mod connection;
+mod dispatch;
 mod error;
 mod local;
 mod observer;
 mod options;
-mod pool;
 mod progress;
 mod report;
-mod run;
+mod reporting;
+mod server;
+mod supervision;
 mod token;
 
 pub use error::ServerError;
@@ -30,5 +33,5 @@ pub use observer::{Observer, RunEvent};
 pub use options::{Launchers, ServerOptions};
 pub use progress::{JsonEvents, Progress};
 pub use report::{BlockFailure, RunReport, TaskReport};
-pub use run::serve;
+pub use server::Server;
 pub use token::generate as generate_token;

@@ -17,7 +17,7 @@ use crate::connection::{ConnEvent, ConnId, Outgoing};
 /// Local connection ids have the top bit set; TCP ones count up from 1.
 const LOCAL: ConnId = 1 << 63;
 
-/// The run's side of the in-process transport: give it to [`crate::serve`].
+/// The run's side of the in-process transport: give it to [`crate::Server::local`].
 pub struct LocalEndpoint {
     pub(crate) events: (
         mpsc::UnboundedSender<ConnEvent>,
@@ -109,6 +109,13 @@ impl LocalClient {
     pub fn fail(&mut self, block: Block, error: String) {
         self.pending
             .push(ClientMessage::BlockFailed { block, error });
+    }
+
+    /// Reports that the worker's own code failed outside any block (daisy's
+    /// `ClientException`): the run aborts. Sent at once, with what is pending.
+    pub fn client_exception(&mut self, error: String) {
+        self.pending.push(ClientMessage::ClientException { error });
+        self.flush();
     }
 
     /// Sends what is pending now.

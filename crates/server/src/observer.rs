@@ -28,6 +28,16 @@ pub enum RunEvent<'a> {
         /// Its final counters.
         state: &'a TaskState,
     },
+    /// A task was given up: no worker is left and its restart budget is used up
+    /// (docs/semantics.md#worker-restarts); its remaining blocks count as orphaned.
+    TaskAbandoned {
+        /// The task.
+        task_id: &'a str,
+        /// Its counters after abandoning.
+        state: &'a TaskState,
+        /// Why.
+        reason: &'a str,
+    },
     /// A block attempt failed (the block may still be retried).
     BlockFailure {
         /// What failed.

@@ -166,6 +166,7 @@ impl Observer for Progress {
                     }
                 }
             }
+            RunEvent::TaskAbandoned { task_id, state, .. } => self.update(task_id, state),
             RunEvent::BlockFailure { .. } | RunEvent::WorkerStarted { .. } => {}
             RunEvent::Exit { report } => {
                 if let Some((multi, bars)) = &mut self.bars {
@@ -264,6 +265,9 @@ impl Observer for JsonEvents {
                     self.emit("start", task_id);
                 }
                 self.emit("finish", task_id);
+            }
+            RunEvent::TaskAbandoned { task_id, state, .. } => {
+                self.tasks.entry(task_id.to_owned()).or_default().state = *state;
             }
             RunEvent::BlockFailure { failure } => {
                 self.tasks

@@ -88,12 +88,11 @@ impl fmt::Display for RunReport {
             if !task.failures.is_empty() {
                 lines.extend(["    Failed Blocks:".into(), String::new()]);
                 for failure in task.failures.iter().take(MAX_FAILURE_LINES) {
-                    let worker = failure
-                        .worker_id
-                        .map_or_else(|| "None".to_owned(), |w| w.to_string());
                     lines.push(format!(
-                        "      block {} in worker {worker} with exception {}",
-                        failure.block_id.spatial_id, failure.error
+                        "      block {} in {} with exception {}",
+                        failure.block_id.spatial_id,
+                        crate::error::worker_text(failure.worker_id),
+                        failure.error
                     ));
                 }
                 if task.failures.len() > MAX_FAILURE_LINES {

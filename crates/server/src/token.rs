@@ -9,9 +9,7 @@ use crate::ServerError;
 /// [`ServerError::Token`] if the operating system has no randomness to give.
 pub fn generate() -> Result<String, ServerError> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|e| ServerError::Token {
-        error: e.to_string(),
-    })?;
+    getrandom::fill(&mut bytes).map_err(|source| ServerError::Token { source })?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 

@@ -43,18 +43,10 @@ async fn start(blocks: i64, sleep_ms: u64) -> (u16, tokio::task::JoinHandle<dais
         ..ServerOptions::default()
     };
     let run = tokio::spawn(async move {
-        daisy_server::serve(
-            listener,
-            "127.0.0.1".into(),
-            scheduler,
-            Launchers::all(Arc::new(launcher)),
-            options,
-            Vec::new(),
-            None,
-            std::future::pending(),
-        )
-        .await
-        .unwrap()
+        daisy::Server::new(scheduler, Launchers::all(Arc::new(launcher)), options)
+            .run(listener, std::future::pending())
+            .await
+            .unwrap()
     });
     (port, run)
 }
