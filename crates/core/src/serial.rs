@@ -1,17 +1,264 @@
 //! Runs every block in the calling thread, one after the other (docs/semantics.md#run_blockwise, `SerialServer`).
+//!
+//! [`run_serial_with`] is the loop; [`SerialHooks`] supply the block functions and watch the
+//! run ([`SerialEvent`]). [`run_serial`] runs tasks with their own in-process block functions.
 
 use std::sync::Arc;
 
-use crate::{BlockStatus, CoreError, Scheduler, Task, TaskId, TaskState};
+use crate::{Block, BlockId, BlockStatus, CoreError, Scheduler, Task, TaskId, TaskState};
+
+/// The failure text of a block whose block function left its status FAILED without an error
+/// (the text the server records for a block a worker released as FAILED).
+pub const RELEASED_AS_FAILED: &str = "block released as FAILED";
+
+/// The failure text of a block whose post-check said it was not done.
+pub const POST_CHECK_FAILED: &str = "post-check failed";
+
+/// What happens during a serial run, in the order it happens.
+#[derive(Debug, Clone, Copy)]
+pub enum SerialEvent<'a> {
+    /// A task has ready blocks for the first time; its first block is acquired next.
+    TaskStart {
+        /// The task.
+        task_id: &'a TaskId,
+        /// Its counters.
+        state: &'a TaskState,
+    },
+    /// A block of the task was handed out; its block function runs next.
+    Acquire {
+        /// The task.
+        task_id: &'a TaskId,
+        /// Its counters.
+        state: &'a TaskState,
+    },
+    /// A block failed (its status was left FAILED, or its post-check failed); it is released
+    /// next.
+    BlockFailure {
+        /// The block.
+        block: &'a Block,
+        /// Why: [`RELEASED_AS_FAILED`] or [`POST_CHECK_FAILED`].
+        error: &'a str,
+    },
+    /// A block of the task was released to the scheduler.
+    Release {
+        /// The task.
+        task_id: &'a TaskId,
+        /// Its counters.
+        state: &'a TaskState,
+    },
+    /// Every block of the task is completed, failed or orphaned (sent once per task).
+    TaskDone {
+        /// The task.
+        task_id: &'a TaskId,
+        /// Its final counters.
+        state: &'a TaskState,
+    },
+}
+
+/// One failed attempt of a block in a serial run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerialFailure {
+    /// The block.
+    pub block_id: BlockId,
+    /// Why: [`RELEASED_AS_FAILED`] or [`POST_CHECK_FAILED`].
+    pub error: String,
+}
+
+/// The outcome of a serial run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SerialReport {
+    /// Every task's final counters, in `task_states` order.
+    pub states: Vec<(TaskId, TaskState)>,
+    /// Every failed attempt, in order.
+    pub failures: Vec<SerialFailure>,
+}
+
+/// What a serial run calls: the block functions, and an observer of its events.
+pub trait SerialHooks {
+    /// What stops the run; engine errors are converted into it.
+    type Error: From<CoreError>;
+
+    /// Runs the block function of `task` on `block` (status as acquired: CREATED).
+    ///
+    /// Leaving the status FAILED fails the block; any other status succeeds it, unless the
+    /// task's post-check fails it.
+    ///
+    /// # Errors
+    ///
+    /// Any error stops the run at once and is returned by [`run_serial_with`].
+    fn process(&mut self, task: &Arc<Task>, block: &mut Block) -> Result<(), Self::Error>;
+
+    /// Sees one event of the run; the default does nothing.
+    ///
+    /// # Errors
+    ///
+    /// Any error stops the run at once and is returned by [`run_serial_with`].
+    fn on_event(&mut self, event: SerialEvent<'_>) -> Result<(), Self::Error> {
+        let _ = event;
+        Ok(())
+    }
+}
+
+/// Runs the blocks of a scheduler's tasks one at a time in the calling thread, in dependency
+/// order, until no block can be handed out.
+///
+/// Each round hands out a block of the first task (in `task_states` order) that has a ready
+/// one, announcing the task with [`SerialEvent::TaskStart`] the first time. The block
+/// function runs ([`SerialHooks::process`]); a block left FAILED, or one whose post-check
+/// fails, is a failure ([`SerialEvent::BlockFailure`], recorded in the report) and is retried
+/// or given up by the scheduler as usual. Timeouts and worker options do not apply.
+///
+/// # Errors
+///
+/// The first error of a hook, or an engine error (as `H::Error`), stops the run.
+pub fn run_serial_with<H: SerialHooks>(
+    scheduler: &mut Scheduler,
+    hooks: &mut H,
+) -> Result<SerialReport, H::Error> {
+    let ids: Vec<TaskId> = scheduler.task_states().map(|(id, _)| id.clone()).collect();
+    let mut tasks = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let task = scheduler.task(id).ok_or_else(|| CoreError::UnknownTask {
+            task_id: id.to_string(),
+        })?;
+        tasks.push(Arc::clone(task));
+    }
+    let mut started = vec![false; ids.len()];
+    let mut done = vec![false; ids.len()];
+    let mut failures = Vec::new();
+    let all = 0..ids.len();
+    notify_done(scheduler, &ids, all.clone(), &mut done, hooks)?;
+    loop {
+        let mut acquired = None;
+        for (t, id) in ids.iter().enumerate() {
+            let state = state_of(scheduler, id)?;
+            if state.ready_count == 0 {
+                continue;
+            }
+            if !started[t] {
+                started[t] = true;
+                hooks.on_event(SerialEvent::TaskStart { task_id: id, state })?;
+            }
+            if let Some(block) = scheduler.acquire_block(id) {
+                acquired = Some((t, block));
+                break;
+            }
+            // The pre-check skipped every ready block.
+            notify_done(scheduler, &ids, all.clone(), &mut done, hooks)?;
+        }
+        let Some((t, mut block)) = acquired else {
+            break;
+        };
+        let id = &ids[t];
+        hooks.on_event(SerialEvent::Acquire {
+            task_id: id,
+            state: state_of(scheduler, id)?,
+        })?;
+        hooks.process(&tasks[t], &mut block)?;
+        let error = if block.status == BlockStatus::Failed {
+            Some(RELEASED_AS_FAILED)
+        } else if tasks[t].post_check(&block) {
+            None
+        } else {
+            Some(POST_CHECK_FAILED)
+        };
+        block.status = if error.is_some() {
+            BlockStatus::Failed
+        } else {
+            BlockStatus::Success
+        };
+        if let Some(error) = error {
+            hooks.on_event(SerialEvent::BlockFailure {
+                block: &block,
+                error,
+            })?;
+            failures.push(SerialFailure {
+                block_id: block.block_id.clone(),
+                error: error.to_owned(),
+            });
+        }
+        scheduler.release_block(&block)?;
+        hooks.on_event(SerialEvent::Release {
+            task_id: id,
+            state: state_of(scheduler, id)?,
+        })?;
+        // A success finishes at most its own task; a permanent failure may orphan blocks of
+        // other tasks.
+        if error.is_some() {
+            notify_done(scheduler, &ids, all.clone(), &mut done, hooks)?;
+        } else {
+            notify_done(scheduler, &ids, t..=t, &mut done, hooks)?;
+        }
+    }
+    notify_done(scheduler, &ids, all, &mut done, hooks)?;
+    Ok(SerialReport {
+        states: scheduler
+            .task_states()
+            .map(|(id, state)| (id.clone(), *state))
+            .collect(),
+        failures,
+    })
+}
+
+/// The counters of a task of the scheduler.
+fn state_of<'s>(scheduler: &'s Scheduler, task_id: &TaskId) -> Result<&'s TaskState, CoreError> {
+    scheduler
+        .task_state(task_id)
+        .ok_or_else(|| CoreError::UnknownTask {
+            task_id: task_id.to_string(),
+        })
+}
+
+/// Sends [`SerialEvent::TaskDone`] for the tasks among `which` that became done.
+fn notify_done<H: SerialHooks>(
+    scheduler: &Scheduler,
+    ids: &[TaskId],
+    which: impl Iterator<Item = usize>,
+    done: &mut [bool],
+    hooks: &mut H,
+) -> Result<(), H::Error> {
+    for t in which {
+        let state = state_of(scheduler, &ids[t])?;
+        if !done[t] && state.is_done() {
+            done[t] = true;
+            hooks.on_event(SerialEvent::TaskDone {
+                task_id: &ids[t],
+                state,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs tasks with their own in-process block functions (status PROCESSING while they run).
+struct TaskFunctions;
+
+impl SerialHooks for TaskFunctions {
+    type Error = CoreError;
+
+    fn process(&mut self, task: &Arc<Task>, block: &mut Block) -> Result<(), CoreError> {
+        let function = task
+            .process_function()
+            .ok_or_else(|| CoreError::NoBlockFunction {
+                task_id: task.task_id().to_string(),
+            })?;
+        block.status = BlockStatus::Processing;
+        function(block).map_err(|error| CoreError::BlockFunctionFailed {
+            task_id: task.task_id().to_string(),
+            spatial_id: block.spatial_id(),
+            message: error.to_string(),
+        })
+    }
+}
 
 /// Runs the tasks (and their upstream tasks) block by block with their in-process block
 /// functions, in dependency order, and returns every task's final counters in `task_states`
 /// order.
 ///
-/// Each round hands out a block of the first task (in `task_states` order) that has one. A
-/// block function that returns `Ok` succeeds the block unless it set the status to FAILED
-/// itself; a post-check may still fail it. As in daisy's `SerialServer`, an error from a block
-/// function aborts the run: this mode is for debugging. Timeouts and worker options are ignored.
+/// See [`run_serial_with`] for the loop. A block function that returns `Ok` succeeds the
+/// block unless it set the status to FAILED itself; a post-check may still fail it. As in
+/// daisy's `SerialServer`, an error from a block function aborts the run: this mode is for
+/// debugging.
 ///
 /// ```
 /// use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,46 +292,145 @@ use crate::{BlockStatus, CoreError, Scheduler, Task, TaskId, TaskState};
 /// [`Scheduler::new`].
 pub fn run_serial(tasks: &[Arc<Task>]) -> Result<Vec<(TaskId, TaskState)>, CoreError> {
     let mut scheduler = Scheduler::new(tasks, true)?;
-    let ids: Vec<TaskId> = scheduler.task_states().map(|(id, _)| id.clone()).collect();
-    let mut functions = Vec::with_capacity(ids.len());
-    for id in &ids {
+    for (id, _) in scheduler.task_states() {
         let task = scheduler.task(id).ok_or_else(|| CoreError::UnknownTask {
             task_id: id.to_string(),
         })?;
-        let f = task
-            .process_function()
-            .ok_or_else(|| CoreError::NoBlockFunction {
+        if task.process_function().is_none() {
+            return Err(CoreError::NoBlockFunction {
                 task_id: id.to_string(),
-            })?;
-        functions.push((Arc::clone(task), Arc::clone(f)));
-    }
-    'run: while !scheduler.all_done() {
-        for (id, (task, function)) in ids.iter().zip(&functions) {
-            let Some(mut block) = scheduler.acquire_block(id) else {
-                continue;
-            };
-            block.status = BlockStatus::Processing;
-            if let Err(error) = function(&mut block) {
-                return Err(CoreError::BlockFunctionFailed {
-                    task_id: id.to_string(),
-                    spatial_id: block.spatial_id(),
-                    message: error.to_string(),
-                });
-            }
-            if block.status != BlockStatus::Failed {
-                block.status = if task.post_check(&block) {
-                    BlockStatus::Success
-                } else {
-                    BlockStatus::Failed
-                };
-            }
-            scheduler.release_block(&block)?;
-            continue 'run;
+            });
         }
-        break; // no task has a block to hand out
     }
-    Ok(scheduler
-        .task_states()
-        .map(|(id, state)| (id.clone(), *state))
-        .collect())
+    run_serial_with(&mut scheduler, &mut TaskFunctions).map(|report| report.states)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use daisy_geometry::Roi;
+
+    fn roi(offset: i64, shape: i64) -> Roi {
+        Roi::from_values(&[offset], &[shape]).unwrap()
+    }
+
+    /// Records the events as text and fails the blocks listed in `fail`.
+    #[derive(Default)]
+    struct Recorder {
+        events: Vec<String>,
+        fail: Vec<u64>,
+    }
+
+    impl SerialHooks for Recorder {
+        type Error = CoreError;
+
+        fn process(&mut self, _task: &Arc<Task>, block: &mut Block) -> Result<(), CoreError> {
+            assert_eq!(block.status, BlockStatus::Created);
+            if self.fail.contains(&block.spatial_id()) {
+                block.status = BlockStatus::Failed;
+            }
+            Ok(())
+        }
+
+        fn on_event(&mut self, event: SerialEvent<'_>) -> Result<(), CoreError> {
+            self.events.push(match event {
+                SerialEvent::TaskStart { task_id, .. } => format!("start {task_id}"),
+                SerialEvent::Acquire { task_id, .. } => format!("acquire {task_id}"),
+                SerialEvent::BlockFailure { block, error } => {
+                    format!("failure {} {error}", block.block_id)
+                }
+                SerialEvent::Release { task_id, .. } => format!("release {task_id}"),
+                SerialEvent::TaskDone { task_id, state } => {
+                    format!("done {task_id} {}", state.completed_count)
+                }
+            });
+            Ok(())
+        }
+    }
+
+    fn chain(post_check_fails: Option<u64>) -> (Arc<Task>, Arc<Task>) {
+        let mut a = Task::builder("A", roi(0, 4), roi(0, 1), roi(0, 1));
+        if let Some(bad) = post_check_fails {
+            a = a.post_check_function(move |b: &Block| Ok(b.spatial_id() != bad));
+        }
+        let a = a.max_retries(0).build().unwrap();
+        let b = Task::builder("B", roi(0, 4), roi(0, 1), roi(0, 1))
+            .upstream_tasks([&a])
+            .build()
+            .unwrap();
+        (a, b)
+    }
+
+    #[test]
+    fn events_in_order() {
+        let (_, b) = chain(None);
+        let mut scheduler = Scheduler::new(&[b], true).unwrap();
+        let mut hooks = Recorder::default();
+        let report = run_serial_with(&mut scheduler, &mut hooks).unwrap();
+        assert!(report.failures.is_empty());
+        assert_eq!(hooks.events[..3], ["start A", "acquire A", "release A"]);
+        let done_a = hooks.events.iter().position(|e| e == "done A 4").unwrap();
+        let start_b = hooks.events.iter().position(|e| e == "start B").unwrap();
+        assert!(done_a < start_b);
+        assert_eq!(hooks.events.last().unwrap(), "done B 4");
+        assert_eq!(hooks.events.iter().filter(|e| *e == "acquire B").count(), 4);
+    }
+
+    #[test]
+    fn failures_are_recorded_and_orphan_downstream() {
+        let (_, b) = chain(Some(2));
+        let mut scheduler = Scheduler::new(&[b], true).unwrap();
+        let mut hooks = Recorder {
+            fail: vec![1],
+            ..Recorder::default()
+        };
+        let report = run_serial_with(&mut scheduler, &mut hooks).unwrap();
+        let errors: Vec<_> = report
+            .failures
+            .iter()
+            .map(|f| (f.block_id.spatial_id, f.error.as_str()))
+            .collect();
+        assert_eq!(errors, [(1, RELEASED_AS_FAILED), (2, POST_CHECK_FAILED)]);
+        assert!(
+            hooks
+                .events
+                .contains(&format!("failure A/1 {RELEASED_AS_FAILED}"))
+        );
+        let (a_state, b_state) = (report.states[0].1, report.states[1].1);
+        assert_eq!((a_state.completed_count, a_state.failed_count), (2, 2));
+        assert_eq!(b_state.orphaned_count, 2);
+        assert!(hooks.events.contains(&"done A 2".to_owned()));
+        assert!(hooks.events.contains(&"done B 2".to_owned()));
+    }
+
+    #[test]
+    fn a_hook_error_stops_the_run() {
+        struct Stop(u32);
+        impl SerialHooks for Stop {
+            type Error = CoreError;
+            fn process(&mut self, task: &Arc<Task>, block: &mut Block) -> Result<(), CoreError> {
+                self.0 += 1;
+                Err(CoreError::BlockFunctionFailed {
+                    task_id: task.task_id().to_string(),
+                    spatial_id: block.spatial_id(),
+                    message: "stop".into(),
+                })
+            }
+        }
+        let (a, _) = chain(None);
+        let mut scheduler = Scheduler::new(&[a], true).unwrap();
+        let mut hooks = Stop(0);
+        let error = run_serial_with(&mut scheduler, &mut hooks).unwrap_err();
+        assert_eq!(error.to_string(), "block A/0 failed: stop");
+        assert_eq!(hooks.0, 1);
+    }
+
+    #[test]
+    fn tasks_without_block_function_are_refused() {
+        let (a, _) = chain(None);
+        assert!(matches!(
+            run_serial(&[a]),
+            Err(CoreError::NoBlockFunction { task_id }) if task_id == "A"
+        ));
+    }
 }
