@@ -100,24 +100,41 @@ impl Context {
         self.to_string()
     }
 
-    /// Parses the `k=v:k=v` form.
+    /// Parses the `k=v:k=v` form, daisy's rule (the one parser of `DAISY_CONTEXT`):
+    ///
+    /// - the text is split at every `:` into items;
+    /// - every item, an empty one too, holds exactly one `=`: the key is the text before it,
+    ///   the value the text after it (either may be empty);
+    /// - any key is accepted and kept in order (daisy's, the engine's `token` and `prefetch`,
+    ///   anything a user added); a repeated key keeps its first position and its last value.
+    ///
+    /// ```
+    /// use daisy_protocol::Context;
+    ///
+    /// let ctx = Context::from_env_str("hostname=h:port=1:mine=:hostname=g").unwrap();
+    /// assert_eq!(ctx.to_env(), "hostname=g:port=1:mine=");
+    /// assert!(Context::from_env_str("hostname=h:").is_err()); // an empty item
+    /// assert!(Context::from_env_str("a=b=c").is_err());
+    /// ```
     ///
     /// # Errors
     ///
-    /// [`ProtocolError::MalformedContext`] for an entry without `=`.
+    /// [`ProtocolError::MalformedContext`], naming the first item that is not `key=value`.
     pub fn from_env_str(text: &str) -> Result<Self, ProtocolError> {
         let mut ctx = Self::new();
-        for entry in text.split(':').filter(|e| !e.is_empty()) {
-            let (key, value) =
-                entry
-                    .split_once('=')
-                    .ok_or_else(|| ProtocolError::MalformedContext {
-                        entry: entry.to_owned(),
-                    })?;
-            ctx.set(key, value)
-                .map_err(|_| ProtocolError::MalformedContext {
-                    entry: entry.to_owned(),
-                })?;
+        for (i, entry) in text.split(':').enumerate() {
+            let malformed = || ProtocolError::MalformedContext {
+                entry: entry.to_owned(),
+                position: i + 1,
+            };
+            let (key, value) = entry.split_once('=').ok_or_else(malformed)?;
+            if value.contains('=') {
+                return Err(malformed());
+            }
+            match ctx.entries.iter_mut().find(|(k, _)| k == key) {
+                Some(existing) => existing.1 = value.to_owned(),
+                None => ctx.entries.push((key.to_owned(), value.to_owned())),
+            }
         }
         Ok(ctx)
     }
@@ -259,7 +276,11 @@ mod tests {
         let ctx = Context::from_env_str("port=http").unwrap();
         assert_eq!(
             ctx.port().unwrap_err().to_string(),
-            "DAISY_CONTEXT has no valid port: Some(\"http\")"
+            "DAISY_CONTEXT has no valid port: 'http'"
+        );
+        assert_eq!(
+            ctx.hostname().unwrap_err().to_string(),
+            "DAISY_CONTEXT has no valid hostname"
         );
         assert!(matches!(
             ctx.hostname(),
@@ -268,5 +289,35 @@ mod tests {
                 found: None
             })
         ));
+    }
+
+    #[test]
+    fn one_rule_for_items() {
+        // Any key, empty values and empty keys are items like others.
+        let ctx = Context::from_env_str("my.key=1:empty=:=v").unwrap();
+        assert_eq!(
+            ctx.entries().collect::<Vec<_>>(),
+            [("my.key", "1"), ("empty", ""), ("", "v")]
+        );
+        assert_eq!(ctx.to_env(), "my.key=1:empty=:=v");
+        for (text, item, position) in [
+            ("", "", 1),
+            ("a=1:", "", 2),
+            ("a=1::b=2", "", 2),
+            ("hostname", "hostname", 1),
+            ("a=1:b=2=3", "b=2=3", 2),
+        ] {
+            let error = Context::from_env_str(text).unwrap_err();
+            assert!(
+                matches!(&error, ProtocolError::MalformedContext { entry, position: p }
+                    if entry == item && *p == position),
+                "{text}: {error}"
+            );
+        }
+        assert_eq!(
+            Context::from_env_str("a=1:b=2=3").unwrap_err().to_string(),
+            "DAISY_CONTEXT item 2 'b=2=3' is not of the form key=value \
+             (items are separated by ':', each has exactly one '=')"
+        );
     }
 }

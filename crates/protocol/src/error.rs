@@ -53,14 +53,19 @@ pub enum ProtocolError {
     /// `DAISY_CONTEXT` is not set.
     #[error("DAISY_CONTEXT environment variable not found")]
     MissingContext,
-    /// A `DAISY_CONTEXT` entry is not of the form `key=value`.
-    #[error("malformed DAISY_CONTEXT entry {entry:?}: expected key=value")]
+    /// A `DAISY_CONTEXT` item is not of the form `key=value` (exactly one `=`).
+    #[error(
+        "DAISY_CONTEXT item {position} '{entry}' is not of the form key=value \
+         (items are separated by ':', each has exactly one '=')"
+    )]
     MalformedContext {
-        /// The entry.
+        /// The item.
         entry: String,
+        /// Its position in the text, from 1.
+        position: usize,
     },
     /// A context key or value contains `:` or `=`.
-    #[error("context {what} {text:?} must not contain '=' or ':'")]
+    #[error("context {what} '{text}' must not contain '=' or ':'")]
     InvalidContextText {
         /// "key" or "value".
         what: &'static str,
@@ -68,11 +73,16 @@ pub enum ProtocolError {
         text: String,
     },
     /// A context entry the caller needs is missing or malformed.
-    #[error("DAISY_CONTEXT has no valid {key}: {found:?}")]
+    #[error("DAISY_CONTEXT has no valid {key}{}", found_text(.found.as_deref()))]
     ContextField {
         /// The key.
         key: &'static str,
         /// What was there, if anything.
         found: Option<String>,
     },
+}
+
+/// `: '<found>'` for a context value that was there but invalid, nothing for a missing one.
+fn found_text(found: Option<&str>) -> String {
+    found.map(|f| format!(": '{f}'")).unwrap_or_default()
 }
