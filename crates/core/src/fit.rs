@@ -54,7 +54,7 @@ mod tests {
         let err = "grow".parse::<Fit>().unwrap_err();
         assert_eq!(
             err.to_string(),
-            "unknown fit \"grow\": expected \"valid\", \"overhang\" or \"shrink\""
+            "unknown fit 'grow': expected 'valid', 'overhang' or 'shrink'"
         );
     }
 }

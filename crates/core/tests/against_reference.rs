@@ -303,7 +303,7 @@ proptest! {
     fn subgraph_blocks_brute_force(specs in specs(), offset in prop::collection::vec(-4i64..=14, 3), shape in prop::collection::vec(0i64..=6, 3)) {
         let (tasks, refs) = build(&specs[..1]);
         let reference = RefScheduler::new(refs);
-        let tiling = tasks[0].tiling().unwrap();
+        let tiling = tasks[0].tiling();
         let dims = tiling.dims();
         let sub = Roi::from_values(&offset[..dims], &shape[..dims]).unwrap();
         let g = &reference.deps.graphs[0];

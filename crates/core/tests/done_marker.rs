@@ -29,7 +29,7 @@ fn task_2d(fit: Fit) -> Arc<Task> {
 
 /// The largest spatial id over every block of every level, by enumeration.
 fn max_enumerated_id(task: &Task) -> Option<u64> {
-    let tiling = task.tiling().unwrap();
+    let tiling = task.tiling();
     (0..tiling.num_levels())
         .flat_map(|level| tiling.level_blocks(level))
         .map(|block| block.spatial_id())
@@ -136,7 +136,7 @@ fn marks_are_readable_as_zarr_v3() {
     let task = task_2d(Fit::Valid);
     let marker = DoneMarker::open(&path, &task).unwrap();
     let ids: Vec<u64> = {
-        let tiling = task.tiling().unwrap();
+        let tiling = task.tiling();
         tiling.level_blocks(0).map(|b| b.spatial_id()).collect()
     };
     assert_eq!(ids, [12, 23, 25, 40]);
@@ -471,7 +471,7 @@ fn a_task_without_blocks_has_an_empty_marker() {
     let task = Task::builder("t", roi(&[0], &[4]), roi(&[0], &[5]), roi(&[1], &[3]))
         .build()
         .unwrap();
-    assert_eq!(task.tiling().unwrap().num_blocks(), 0);
+    assert_eq!(task.tiling().num_blocks(), 0);
     assert_eq!(DoneMarker::num_ids(&task).unwrap(), 0);
     let marker = DoneMarker::open(&path, &task).unwrap();
     assert!(marker.is_empty());
@@ -578,7 +578,7 @@ fn the_far_corner_need_not_be_in_the_last_level() {
         .fit(Fit::Overhang)
         .build()
         .unwrap();
-    let tiling = task.tiling().unwrap();
+    let tiling = task.tiling();
     let last: Vec<u64> = tiling
         .level_blocks(tiling.num_levels() - 1)
         .map(|b| b.spatial_id())
