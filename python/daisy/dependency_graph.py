@@ -4,10 +4,18 @@ Both classes wrap the engine's implementations, which compute everything from a 
 position on the grid: nothing enumerates all blocks of a task.
 """
 
-from funlib.geometry import Coordinate
+from __future__ import annotations
 
-from .block import Block  # noqa: F401  (imported before the engine, see block.py)
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from funlib.geometry import Coordinate, Roi
+
 from . import _daisy
+from .block import Block
+
+if TYPE_CHECKING:
+    from .task import Task
 
 __all__ = ["BlockwiseDependencyGraph", "DependencyGraph"]
 
@@ -33,14 +41,14 @@ class BlockwiseDependencyGraph:
 
     def __init__(
         self,
-        task_id,
-        block_read_roi,
-        block_write_roi,
-        read_write_conflict=True,
-        fit="valid",
-        total_read_roi=None,
-        total_write_roi=None,
-    ):
+        task_id: str,
+        block_read_roi: Roi,
+        block_write_roi: Roi,
+        read_write_conflict: bool = True,
+        fit: str = "valid",
+        total_read_roi: Roi | None = None,
+        total_write_roi: Roi | None = None,
+    ) -> None:
         self._graph = _daisy.BlockwiseDependencyGraph(
             task_id,
             block_read_roi,
@@ -53,13 +61,13 @@ class BlockwiseDependencyGraph:
         self._init_attributes()
 
     @classmethod
-    def _wrap(cls, graph):
+    def _wrap(cls, graph: _daisy.BlockwiseDependencyGraph) -> BlockwiseDependencyGraph:
         self = cls.__new__(cls)
         self._graph = graph
         self._init_attributes()
         return self
 
-    def _init_attributes(self):
+    def _init_attributes(self) -> None:
         graph = self._graph
         self.task_id = graph.task_id
         self.block_read_roi = graph.block_read_roi
@@ -75,97 +83,87 @@ class BlockwiseDependencyGraph:
         self.downstream = graph.downstream
         self.inclusion_criteria = graph.inclusion_criteria
         self.fit_block = graph.fit_block
-        self._level_offsets = None
+        self._level_offsets: list[Coordinate] | None = None
 
     # --- aliases of daisy 1.x -------------------------------------------------------
 
     @property
-    def read_roi(self):
+    def read_roi(self) -> Roi:
         """The read ROI template (``block_read_roi``)."""
         return self.block_read_roi
 
     @property
-    def write_roi(self):
+    def write_roi(self) -> Roi:
         """The write ROI template (``block_write_roi``)."""
         return self.block_write_roi
 
     # --- levels ---------------------------------------------------------------------
 
     @property
-    def num_levels(self):
+    def num_levels(self) -> int:
         """The number of levels (classes of mutually independent blocks)."""
         return self._graph.num_levels
 
     @property
-    def num_blocks(self):
+    def num_blocks(self) -> int:
         """The number of blocks of the task."""
         return self._graph.num_blocks
 
-    def num_roots(self):
+    def num_roots(self) -> int:
         """The number of blocks of level 0."""
         return self._graph.num_roots()
 
-    def level_offsets(self):
+    def level_offsets(self) -> list[Coordinate]:
         """The offset of every level relative to the total write ROI (docs/semantics.md#tiling)."""
         if self._level_offsets is None:
             self._level_offsets = list(self._graph.level_offsets())
         return list(self._level_offsets)
 
-    def level_conflicts(self):
+    def level_conflicts(self) -> list[list[Coordinate]]:
         """For every level, the offsets of the blocks of the previous level it waits for."""
         return self._graph.level_conflicts()
 
     @property
-    def level_stride(self):
+    def level_stride(self) -> Coordinate:
         """The distance between two blocks of one level (docs/semantics.md#levels-and-conflicts)."""
-        offsets = self.level_offsets()
-        write_shape = self.block_write_roi.shape
-        return Coordinate(
-            max(offset[d] for offset in offsets) + write_shape[d]
-            for d in range(len(write_shape))
-        )
+        return self._graph.level_stride
 
-    def level_blocks(self, level):
+    def level_blocks(self, level: int) -> Iterator[Block]:
         """The blocks of a level, lazily, in row-major order."""
         return self._graph.level_blocks(level)
 
-    def root_gen(self):
+    def root_gen(self) -> Iterator[Block]:
         """The blocks of level 0, lazily."""
         return self._graph.root_gen()
 
-    def enumerate_all_dependencies(self):
+    def enumerate_all_dependencies(self) -> Iterator[tuple[Block, list[Block]]]:
         """Yields ``(block, upstream(block))`` for every block, level by level."""
         return self._graph.enumerate_all_dependencies()
 
-    def get_subgraph_blocks(self, sub_roi, read_roi=False):
+    def get_subgraph_blocks(self, sub_roi: Roi, read_roi: bool = False) -> list[Block]:
         """The blocks whose (clipped) write ROI, or with ``read_roi=True`` whose read ROI,
         intersects ``sub_roi``."""
         return self._graph.get_subgraph_blocks(sub_roi, read_roi)
 
     # --- fitting --------------------------------------------------------------------
 
-    def shrink_possible(self, block):
+    def shrink_possible(self, block: Block) -> bool:
         """Whether ``block`` exists under ``fit="shrink"``: its write ROI begins inside the
-        total write ROI."""
-        if self.fit != "shrink":
-            return False
-        return self.total_write_roi.contains(block.write_roi.begin)
+        total write ROI (``False`` for the other fit modes)."""
+        return self._graph.shrink_possible(block)
 
-    def shrink(self, block):
+    def shrink(self, block: Block) -> Block:
         """A copy of ``block`` with read and write ROIs cut to the total ROIs (the block ID
         and ``requested_write_roi`` are kept)."""
-        shrunk = block.copy()
-        shrunk.read_roi = self.total_read_roi.intersect(block.read_roi)
-        shrunk.write_roi = self.total_write_roi.intersect(block.write_roi)
-        return shrunk
+        return self._graph.shrink(block)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         # Anything else the engine's graph offers.
         if name == "_graph":
             raise AttributeError(name)
         return getattr(self._graph, name)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"BlockwiseDependencyGraph({self.task_id!r}, read {self.block_read_roi}, "
             f"write {self.block_write_roi}, total read {self.total_read_roi}, "
@@ -185,7 +183,7 @@ class DependencyGraph:
     ``task_dependency_graphs`` (task ID -> :class:`BlockwiseDependencyGraph`).
     """
 
-    def __init__(self, tasks):
+    def __init__(self, tasks: Iterable[Task]) -> None:
         from .task import _register_tasks, _specs  # pylint: disable=import-outside-toplevel
 
         task_map = _register_tasks(tasks)
@@ -193,12 +191,12 @@ class DependencyGraph:
         self._init(graph, task_map)
 
     @classmethod
-    def _wrap(cls, graph, task_map):
+    def _wrap(cls, graph: _daisy.DependencyGraph, task_map: dict[str, Task]) -> DependencyGraph:
         self = cls.__new__(cls)
         self._init(graph, task_map)
         return self
 
-    def _init(self, graph, task_map):
+    def _init(self, graph: _daisy.DependencyGraph, task_map: dict[str, Task]) -> None:
         self._graph = graph
         self.task_ids = list(graph.task_ids())
         self.task_map = {task_id: task_map[task_id] for task_id in self.task_ids}
@@ -215,32 +213,32 @@ class DependencyGraph:
         self.upstream = graph.upstream
         self.downstream = graph.downstream
 
-    def root_tasks(self):
+    def root_tasks(self) -> list[str]:
         """IDs of the tasks without upstream tasks, in registration order."""
         return list(self._graph.root_tasks())
 
-    def roots(self):
+    def roots(self) -> dict[str, tuple[int, Iterator[Block]]]:
         """``{task_id: (num_roots, root_generator)}`` for the root tasks."""
         return {
             task_id: (self.num_roots(task_id), self.root_gen(task_id))
             for task_id in self.root_tasks()
         }
 
-    def num_blocks(self, task_id):
+    def num_blocks(self, task_id: str) -> int:
         """The number of blocks of a task."""
         return self._graph.num_blocks(task_id)
 
-    def num_roots(self, task_id):
+    def num_roots(self, task_id: str) -> int:
         """The number of level-0 blocks of a task."""
         return self._graph.num_roots(task_id)
 
-    def num_levels(self, task_id):
+    def num_levels(self, task_id: str) -> int:
         """The number of levels of a task."""
         return self.task_dependency_graphs[task_id].num_levels
 
-    def root_gen(self, task_id):
+    def root_gen(self, task_id: str) -> Iterator[Block]:
         """The level-0 blocks of a task, lazily."""
         return self._graph.root_gen(task_id)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"DependencyGraph({self.task_ids!r})"

@@ -75,7 +75,7 @@ def test_7_9_levels_and_dependencies():
         [(-1, -1), (-1, 1), (1, -1), (1, 1)],
         [(0, -1), (0, 1)],
     ]
-    for level, (expected, offsets) in enumerate(zip(LEVELS_7_9, WRITE_OFFSETS_7_9)):
+    for level, (expected, offsets) in enumerate(zip(LEVELS_7_9, WRITE_OFFSETS_7_9, strict=True)):
         blocks = list(graph.level_blocks(level))
         assert ids(blocks) == expected
         assert [tuple(b.write_roi.begin) for b in blocks] == offsets
@@ -182,7 +182,7 @@ def test_7_6_fit_modes_1d(fit, expected):
     "write, counts", [(Roi((2,), (1,)), (8, 8, 8)), (Roi((1,), (3,)), (3, 4, 4))]
 )
 def test_7_6_block_counts(write, counts):
-    for fit, count in zip(("valid", "overhang", "shrink"), counts):
+    for fit, count in zip(("valid", "overhang", "shrink"), counts, strict=True):
         graph = daisy.BlockwiseDependencyGraph(
             "t", Roi((0,), (5,)), write, True, fit, total_read_roi=Roi((0,), (12,))
         )
@@ -441,3 +441,66 @@ def test_expand_helpers_are_exported():
         Roi((3,), (2,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (3,))
     ) == Roi((1,), (6,))
     assert daisy.expand_write_roi_to_grid(Roi((3,), (2,)), Roi((0,), (3,))) == Roi((3,), (3,))
+
+
+# --- the engine's tiling behind the Python helpers -----------------------------------------
+
+
+def test_grid_helpers_are_the_engines():
+    from daisy import _daisy, blocks
+
+    args = (Roi((3,), (2,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (3,)))
+    assert blocks.expand_roi_to_grid(*args) == _daisy.expand_roi_to_grid(*args) == Roi((1,), (6,))
+    assert blocks.expand_request_roi_to_grid(*args) == _daisy.expand_request_roi_to_grid(*args)
+    assert blocks.expand_request_roi_to_grid(*args) == Roi((0,), (8,))
+    assert _daisy.expand_write_roi_to_grid(Roi((-1, 5), (3, 3)), Roi((7, 7), (4, 4))) == Roi(
+        (-4, 4), (8, 4)
+    )
+    with pytest.raises(ValueError, match=r"expand_roi_to_grid\(\): write_roi must have a positive"):
+        _daisy.expand_roi_to_grid(
+            Roi((3,), (2,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (0,))
+        )
+
+
+@pytest.mark.parametrize("fit", ["valid", "overhang", "shrink"])
+def test_grid_helpers_agree_with_the_graph(fit):
+    # Every write ROI of a task is on the grid of expand_roi_to_grid, and a block built from
+    # the total ROI and its write ROI gets the graph's id.
+    total, read, write = Roi((-2, 3), (17, 13)), Roi((0, 0), (5, 4)), Roi((1, 1), (3, 2))
+    graph = daisy.BlockwiseDependencyGraph("t", read, write, True, fit, total_read_roi=total)
+    blocks = all_blocks(graph)
+    assert len(blocks) == graph.num_blocks
+    assert max(blocks) == graph.largest_id
+    for spatial_id, block in blocks.items():
+        requested = block.requested_write_roi
+        assert daisy.expand_roi_to_grid(requested, total, read, write) == requested
+        assert daisy.Block(total, block.read_roi, requested).block_id[1] == spatial_id
+        assert graph.block_id(block.write_roi) == spatial_id
+
+
+def test_level_stride_and_grid_come_from_the_engine():
+    graph = graph_2d()
+    assert graph.level_stride == graph._graph.level_stride == (2, 2)
+    assert graph.grid_shape == (4, 4)
+    assert graph.largest_id == 40  # the far corner, index (4, 4) on the grid of the total ROI
+    assert graph_2d(read_write_conflict=False).level_stride == (1, 1)
+    # No block fits: one level, stride of one block.
+    empty = daisy.BlockwiseDependencyGraph(
+        "t", Roi((0,), (5,)), Roi((1,), (3,)), total_read_roi=Roi((0,), (4,))
+    )
+    assert (empty.num_blocks, empty.largest_id, empty.level_stride) == (0, None, (3,))
+
+
+def test_shrink_is_the_engines_whatever_the_fit():
+    full = daisy.Block(Roi((0,), (12,)), Roi((9,), (5,)), Roi((10,), (3,)), task_id="t")
+    for fit in ("valid", "overhang", "shrink"):
+        graph = daisy.BlockwiseDependencyGraph(
+            "t", Roi((0,), (5,)), Roi((1,), (3,)), True, fit, total_read_roi=Roi((0,), (12,))
+        )
+        assert graph.shrink_possible(full) == (fit == "shrink")
+        shrunk = graph.shrink(full)
+        assert (shrunk.read_roi, shrunk.write_roi) == (Roi((9,), (3,)), Roi((10,), (1,)))
+        assert shrunk.requested_write_roi == Roi((10,), (3,))
+        assert shrunk.block_id == full.block_id
+        fitted = graph.fit_block(full)
+        assert fitted.write_roi == (Roi((10,), (1,)) if fit == "shrink" else Roi((10,), (3,)))

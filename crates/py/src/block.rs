@@ -5,7 +5,7 @@
 //! only when Python reads them (cached: the same object each time); a ROI assigned from Python is
 //! kept as the given object and is what Python reads back, and what the engine uses from then on.
 
-use daisy_core::{Block, BlockId, BlockStatus, TaskId};
+use daisy_core::{Block, BlockId, BlockStatus, TaskId, Tiling};
 use daisy_geometry::Roi;
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -113,34 +113,6 @@ fn time_from_py(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Option<f64>> {
             type_name(value)
         ))
     })
-}
-
-/// The spatial id of a block built from `total_roi` and `write_roi` (docs/semantics.md#blocks-and-block-ids): the
-/// Cantor number of the write ROI's index on the grid anchored at the total ROI.
-fn spatial_id_of(total: &Roi, write: &Roi) -> PyResult<u64> {
-    let bad = |why: &str| {
-        PyValueError::new_err(format!(
-            "cannot compute a block id from total ROI {total} and write ROI {write}: {why}"
-        ))
-    };
-    if total.dims() != write.dims() {
-        return Err(bad("their dimensions differ"));
-    }
-    let (begin, offset, shape) = (total.offset(), write.offset(), write.shape());
-    let mut index = Vec::with_capacity(write.dims());
-    for d in 0..write.dims() {
-        let (Some(b), Some(o), Some(s)) = (begin.get(d), offset.get(d), shape.get(d)) else {
-            return Err(bad("they must be bounded"));
-        };
-        if s <= 0 {
-            return Err(bad("the write shape must be positive"));
-        }
-        let delta = o
-            .checked_sub(b)
-            .ok_or_else(|| bad("coordinates overflow"))?;
-        index.push(delta / s); // truncating, as daisy
-    }
-    daisy_core::cantor_number(&index).map_err(core_error)
 }
 
 /// Which ROI of a block.
@@ -366,7 +338,8 @@ impl PyBlock {
         let write = roi_from_py(write_roi, "write_roi")?;
         let spatial_id = match block_id {
             Some(id) if !id.is_none() => spatial_id_from_py(id)?,
-            _ => spatial_id_of(&roi_from_py(total_roi, "total_roi")?, &write)?,
+            _ => Tiling::block_id_of(&roi_from_py(total_roi, "total_roi")?, &write)
+                .map_err(core_error)?,
         };
         let task_id = match task_id {
             Some(t) => task_id_from_py(t)?,

@@ -8,7 +8,6 @@
 use std::sync::Arc;
 
 use daisy_core::{Block, BlockwiseDependencyGraph, DependencyGraph, Fit, LevelBlocks};
-use pyo3::exceptions::{PyKeyError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -131,19 +130,21 @@ impl PyBlockwiseDependencyGraph {
         total_read_roi: Option<&Bound<'_, PyAny>>,
         total_write_roi: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let fit: Fit = fit
-            .parse()
-            .map_err(|e| PyValueError::new_err(format!("fit: {e}")))?;
-        let graph = BlockwiseDependencyGraph::new(
+        let fit: Fit = fit.parse().map_err(core_error)?;
+        let mut builder = BlockwiseDependencyGraph::builder(
             task_id,
             roi_from_py(block_read_roi, "block_read_roi")?,
             roi_from_py(block_write_roi, "block_write_roi")?,
-            read_write_conflict,
-            fit,
-            optional_roi_from_py(total_read_roi, "total_read_roi")?,
-            optional_roi_from_py(total_write_roi, "total_write_roi")?,
         )
-        .map_err(core_error)?;
+        .read_write_conflict(read_write_conflict)
+        .fit(fit);
+        if let Some(total) = optional_roi_from_py(total_read_roi, "total_read_roi")? {
+            builder = builder.total_read_roi(total);
+        }
+        if let Some(total) = optional_roi_from_py(total_write_roi, "total_write_roi")? {
+            builder = builder.total_write_roi(total);
+        }
+        let graph = builder.build().map_err(core_error)?;
         Ok(Self {
             graph: Arc::new(graph),
         })
@@ -187,6 +188,30 @@ impl PyBlockwiseDependencyGraph {
     #[getter]
     fn rounding_term<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         coordinate_to_py(py, &self.graph.rounding_term())
+    }
+
+    /// The distance between two blocks of one level (a Coordinate, world units).
+    #[getter]
+    fn level_stride<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        coordinate_to_py(py, &self.graph.level_stride())
+    }
+
+    /// Blocks per dimension (a Coordinate).
+    #[getter]
+    fn grid_shape<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        coordinate_to_py(py, &self.graph.grid_shape())
+    }
+
+    /// The largest block id, or None for a task without blocks.
+    #[getter]
+    fn largest_id(&self) -> Option<u64> {
+        self.graph.largest_id()
+    }
+
+    /// The block id of a write ROI of this task (fitted or not).
+    fn block_id(&self, write_roi: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let write = roi_from_py(write_roi, "write_roi")?;
+        self.graph.block_id(&write).map_err(core_error)
     }
 
     #[getter]
@@ -294,6 +319,18 @@ impl PyBlockwiseDependencyGraph {
         self.graph.fit_block(&mut core).map_err(core_error)?;
         Ok(block.borrow().with_core(core))
     }
+
+    /// Whether the block can be shrunk: fit `shrink` and its write ROI begins inside.
+    fn shrink_possible(&self, block: &Bound<'_, PyBlock>) -> PyResult<bool> {
+        Ok(self.graph.shrink_possible(&self.core_block(block)?))
+    }
+
+    /// A copy of the block with its ROIs cut to the totals, whatever the fit mode.
+    fn shrink(&self, block: &Bound<'_, PyBlock>) -> PyResult<PyBlock> {
+        let mut core = self.core_block(block)?;
+        self.graph.shrink(&mut core).map_err(core_error)?;
+        Ok(block.borrow().with_core(core))
+    }
 }
 
 /// daisy.DependencyGraph: the tasks, their upstream/downstream relations and the blocks across
@@ -313,7 +350,7 @@ impl PyDependencyGraph {
 
 /// The error for an unknown task id.
 pub(crate) fn unknown_task(task_id: &str) -> PyErr {
-    PyKeyError::new_err(format!("unknown task {task_id:?}"))
+    crate::errors::unknown_task(task_id)
 }
 
 #[pymethods]
