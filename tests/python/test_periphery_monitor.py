@@ -423,7 +423,18 @@ def test_bookkeeper_rejects_bad_returns_without_changes():
         bookkeeper.notify_block_sent(block, FakeStream("s3"))
 
 
-def test_bookkeeper_lost_blocks_closed_stream_and_timeout_each_once():
+def frozen_clock(monkeypatch):
+    """Makes the bookkeeper's monotonic clock the returned list's only item, for tests to advance."""
+    import daisy.block_bookkeeper as bookkeeper_module
+
+    now = [1000.0]
+    clock = types.SimpleNamespace(time=time.time, monotonic=lambda: now[0])
+    monkeypatch.setattr(bookkeeper_module, "time", clock)
+    return now
+
+
+def test_bookkeeper_lost_blocks_closed_stream_and_timeout_each_once(monkeypatch):
+    now = frozen_clock(monkeypatch)
     bookkeeper = BlockBookkeeper(processing_timeout=0.1)
     s1, s2 = FakeStream("s1"), FakeStream("s2")
     b1, b2, b3 = FakeBlock("A", 1), FakeBlock("A", 2), FakeBlock("B", 3)
@@ -433,19 +444,22 @@ def test_bookkeeper_lost_blocks_closed_stream_and_timeout_each_once():
     s1.is_closed = True
     assert bookkeeper.get_lost_blocks() == [b1]
     assert list(bookkeeper.sent_blocks) == [("A", 2)]
-    time.sleep(0.15)
+    now[0] += 0.09
+    assert bookkeeper.get_lost_blocks() == []  # not yet timed out
+    now[0] += 0.06
     bookkeeper.notify_block_sent(b3, s1)  # closed and (soon) timed out: reported once
-    time.sleep(0.15)
+    now[0] += 0.15
     lost = bookkeeper.get_lost_blocks()
     assert lost == [b2, b3]
     assert bookkeeper.sent_blocks == {}
     assert bookkeeper.get_lost_blocks() == []
 
 
-def test_bookkeeper_without_timeout_never_times_out():
+def test_bookkeeper_without_timeout_never_times_out(monkeypatch):
+    now = frozen_clock(monkeypatch)
     bookkeeper = BlockBookkeeper()
     bookkeeper.notify_block_sent(FakeBlock("A", 1), FakeStream("s"))
-    time.sleep(0.05)
+    now[0] += 365 * 24 * 3600.0
     assert bookkeeper.get_lost_blocks() == []
 
 
