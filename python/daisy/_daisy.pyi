@@ -15,7 +15,7 @@ Conventions:
 - Every call that waits on the network or on the scheduler releases the GIL.
 """
 
-from typing import Any, Callable, Iterator, Optional, Sequence, final
+from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, final
 
 from funlib.geometry import Roi
 
@@ -68,6 +68,15 @@ class Block:
 
 def cantor_number(index: Sequence[int]) -> int:
     """The generalised Cantor number of a block index (docs/semantics.md#blocks-and-block-ids)."""
+
+def expand_roi_to_grid(sub_roi: Roi, total_roi: Roi, read_roi: Roi, write_roi: Roi) -> Roi:
+    """``sub_roi`` grown to the write grid of a task (docs/semantics.md#tiling)."""
+
+def expand_request_roi_to_grid(req_roi: Roi, total_roi: Roi, read_roi: Roi, write_roi: Roi) -> Roi:
+    """``expand_roi_to_grid``, then grown by the read context of the blocks."""
+
+def expand_write_roi_to_grid(roi: Roi, write_roi: Roi) -> Roi:
+    """``roi`` grown to the grid of ``write_roi.shape`` anchored at 0."""
 
 @final
 class TaskSpec:
@@ -193,6 +202,17 @@ class BlockwiseDependencyGraph:
     fit: str
     read_write_conflict: bool
     @property
+    def level_stride(self) -> Any:  # daisy.Coordinate
+        """The distance between two blocks of one level (docs/semantics.md#levels-and-conflicts)."""
+    @property
+    def grid_shape(self) -> Any:  # daisy.Coordinate
+        """Blocks per dimension."""
+    @property
+    def largest_id(self) -> Optional[int]:
+        """The largest block id; None for a task without blocks."""
+    def block_id(self, write_roi: Roi) -> int:
+        """The block id of a write ROI of this task (fitted or not)."""
+    @property
     def num_levels(self) -> int: ...
     @property
     def num_blocks(self) -> int: ...
@@ -207,6 +227,8 @@ class BlockwiseDependencyGraph:
     def get_subgraph_blocks(self, sub_roi: Roi, read_roi: bool = False) -> list[Block]: ...
     def inclusion_criteria(self, block: Block) -> bool: ...
     def fit_block(self, block: Block) -> Block: ...  # a fitted copy
+    def shrink_possible(self, block: Block) -> bool: ...  # fit "shrink" and the write ROI begins inside
+    def shrink(self, block: Block) -> Block: ...  # a copy cut to the totals, whatever the fit
 
 @final
 class BlockIterator(Iterator[Block]):
@@ -259,30 +281,88 @@ class Scheduler:
     def dependency_graph(self) -> DependencyGraph: ...
     def abandon_task(self, task_id: str) -> None: ...
 
-class RunEvents:
-    """What a distributed run reports to Python observers: a callable receives
-    (kind: str, task_id: str | None, counters: Counters | None, extra: dict | None) with kind in
-    - "task_start" (task_id, counters; extra None): a task got its first ready blocks;
-    - "release" (task_id, counters; extra None): blocks of the task were handed out or came
-      back (the server reports both as one progress event; "acquire" is never emitted);
-    - "task_done" (task_id, final counters; extra None);
-    - "block_failure" (task_id; counters None; extra: block (a Block whose ROIs are None: the
-      server reports failures by block id), error (str), worker_id (int|None), log_basename
-      (str|None));
-    - "exit" (task_id and counters None; extra: interrupted (bool: Ctrl-C stopped the run),
-      abandoned (dict task_id -> reason, for tasks abandoned under max_worker_restarts)).
-    An exception raised by the callable is logged and ignored."""
+@final
+class TaskStarted:
+    """A run event: a task got its first ready blocks; its workers are started next."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def counters(self) -> Counters: ...
+
+@final
+class BlockProgress:
+    """A run event: blocks of a task were handed out or came back (one event for both)."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def counters(self) -> Counters: ...
+
+@final
+class TaskDone:
+    """A run event: every block of a task is completed, failed or orphaned."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def counters(self) -> Counters: ...
+
+@final
+class BlockFailed:
+    """A run event: a block attempt failed (the block may still be retried).
+
+    `block` is known by id only (its ROIs are empty); `error` is the block function's
+    exception repr, "lost: ..." or "post-check failed"; `worker_id` is None for a worker the
+    server did not start; `log_basename` is None when worker output is not redirected."""
+
+    @property
+    def block(self) -> Block: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def worker_id(self) -> Optional[int]: ...
+    @property
+    def log_basename(self) -> Optional[str]: ...
+
+@final
+class TaskAbandoned:
+    """A run event: a task was given up (no worker left, restart budget used up)."""
+
+    @property
+    def task_id(self) -> str: ...
+    @property
+    def counters(self) -> Counters: ...
+    @property
+    def reason(self) -> str: ...
+
+@final
+class RunFinished:
+    """A run event, the last: the run ended (also when `run` raises afterwards)."""
+
+    @property
+    def interrupted(self) -> bool: ...
+    @property
+    def abandoned(self) -> dict[str, str]: ...  # task_id -> reason
+    @property
+    def report(self) -> RunReport: ...
 
 def run(
     tasks: list[TaskSpec],
+    *,
     launch_worker: Callable[[str, int, str, Optional[str]], int],
-    on_event: Optional[Callable[[str, Optional[str], Optional[Counters], Optional[dict]], None]],
-    host: Optional[str],
-    logdir: Optional[str],
-    prefetch: int,
-    stall_grace: float,
-    count_all_orphans: bool,
-) -> tuple[dict[str, Counters], list[dict]]:
+    on_event: Optional[
+        Callable[
+            [TaskStarted | BlockProgress | TaskDone | BlockFailed | TaskAbandoned | RunFinished],
+            None,
+        ]
+    ] = None,
+    host: Optional[str] = None,
+    logdir: Optional[str] = None,
+    prefetch: int = 32,
+    stall_grace: float = 5.0,
+    count_all_orphans: bool = True,
+) -> RunReport:
     """Runs the tasks (upstream tasks included) with the Rust server, GIL released.
 
     Workers are started by calling `launch_worker(task_id, worker_id, daisy_context, log_basename)`
@@ -295,17 +375,68 @@ def run(
     engine state, so the worker's own `Client` can start its runtime), joins it, flushes and
     calls os._exit(code) (0 normally, 1 after an exception, which it reports first with
     `Client.client_exception`). `host`: None listens on loopback; a string listens on all interfaces and
-    advertises that host ("" = detect). Ctrl-C (KeyboardInterrupt) stops handing out blocks,
-    stops the workers and returns normally (the "exit" event says interrupted=True; the
-    counters show what was left); an exception raised by another Python signal handler is
-    raised after cleanup. A ClientException from a worker is raised after cleanup as
-    RuntimeError (with the worker's error text); a failing init callback's own exception is
-    raised after cleanup. If launch_worker raises or returns no pid, the exception is logged and
-    the worker counts as not started (the server's restart rules apply).
+    advertises that host ("" = detect). `on_event` is called with each event (TaskStarted,
+    BlockProgress, TaskDone, BlockFailed, TaskAbandoned, RunFinished last); an exception it
+    raises is logged and ignored, a KeyboardInterrupt stops the run like Ctrl-C.
+    Ctrl-C (KeyboardInterrupt) stops handing out blocks, stops the workers and returns
+    normally (the report says interrupted=True; the counters show what was left); an
+    exception raised by another Python signal handler is raised after cleanup. A
+    ClientException from a worker is raised after cleanup as RuntimeError (with the worker's
+    error text); a failing init callback's own exception is raised after cleanup. If
+    launch_worker raises or returns no pid, the exception is logged and the worker counts as
+    not started (the server's restart rules apply).
 
-    Returns (counters per task id in task_states order, failures) where each failure is a dict
-    {task_id, spatial_id, worker_id, error, log_basename}.
+    Returns the engine's RunReport: counters per task id (in the report's order: tasks in
+    the order they started, then the others), failures, interrupted, succeeded, summary.
     """
+
+@final
+class RunReport:
+    """The outcome of a run (distributed or serial): every task's final counters, every
+    failed block, and the engine's Execution Summary.
+
+    RunReport(counters, failures=None, abandoned=None, interrupted=False) builds one from its
+    parts: counters {task_id: Counters} (the report's task order), failures as dicts like those
+    `failures` returns, abandoned {task_id: reason}."""
+
+    def __new__(
+        cls,
+        counters: dict[str, Counters],
+        failures: Optional[list[dict[str, Any]]] = None,
+        abandoned: Optional[dict[str, str]] = None,
+        interrupted: bool = False,
+    ) -> "RunReport": ...
+    @property
+    def summary(self) -> str: ...  # daisy's Execution Summary, as printed at the end of a run
+    @property
+    def succeeded(self) -> bool: ...  # every block succeeded or was skipped, nothing abandoned, not interrupted
+    @property
+    def interrupted(self) -> bool: ...
+    @property
+    def counters(self) -> dict[str, Counters]: ...  # in the report's task order
+    @property
+    def failures(self) -> list[dict[str, Any]]: ...  # task_id, spatial_id, worker_id, error, log_basename
+    @property
+    def abandoned(self) -> dict[str, str]: ...  # task_id -> reason
+
+class SerialObserver(Protocol):
+    """What run_serial calls on its observer (a stub-only description, not a class)."""
+
+    def on_task_start(self, task_id: str, counters: Counters) -> None: ...
+    def on_acquire_block(self, task_id: str, counters: Counters) -> None: ...
+    def on_release_block(self, task_id: str, counters: Counters) -> None: ...
+    def on_task_done(self, task_id: str, counters: Counters) -> None: ...
+    def on_block_failure(self, block: Block, error: str) -> None: ...
+
+def run_serial(
+    scheduler: Scheduler,
+    process_functions: dict[str, Callable[[Block], Any]],
+    observer: Optional[SerialObserver] = None,
+) -> RunReport:
+    """Runs the scheduler's tasks in this thread, one block at a time, with the Python block
+    function of each task; observer hooks are called as the run goes. A Python exception from
+    a block function or an observer hook stops the run and is raised unchanged; so is a
+    KeyboardInterrupt seen by a pre- or post-check. RuntimeError if the scheduler is in use."""
 
 @final
 class Client:

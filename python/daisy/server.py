@@ -8,6 +8,8 @@ Workers are forked from this process, so block functions (closures, lambdas, bou
 methods, ...) run in them without being pickled.
 """
 
+from __future__ import annotations
+
 import gc
 import logging
 import os
@@ -15,20 +17,43 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol
 
-from .block import Block  # noqa: F401  (imported before the engine, see block.py)
 from . import _daisy
+from .block import Block  # noqa: F401  (imported before the engine, see block.py)
 from .client import _context_from_string
 from .context import Context
 from .logging import get_log_basedir, redirect_stdouterr, set_log_basedir
-from .messages.remote_exception import RemoteException
+from .remote_error import RemoteException
 from .server_observer import ServerObservee
 from .task import _collect_tasks, _specs
 from .task_state import TaskState
 
+if TYPE_CHECKING:
+    from .scheduler import Scheduler
+    from .task import Task
+
+    RunEvent = (
+        _daisy.TaskStarted
+        | _daisy.BlockProgress
+        | _daisy.TaskDone
+        | _daisy.BlockFailed
+        | _daisy.TaskAbandoned
+        | _daisy.RunFinished
+    )
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["Server"]
+
+
+class StopEvent(Protocol):
+    """What ``Server`` needs of a stop event (a :class:`threading.Event` has it)."""
+
+    def is_set(self) -> bool: ...
+
+    def set(self) -> None: ...
 
 
 class Server(ServerObservee):
@@ -61,25 +86,39 @@ class Server(ServerObservee):
     :meth:`run_blockwise` starts. ``hostname`` and ``port`` are the address workers
     connect to; ``port`` is known once a run has started workers (it is that of the last
     run) and None before.
+
+    After a run, ``run_report`` is the engine's :class:`daisy._daisy.RunReport` of it
+    (``succeeded``, ``summary``, ``counters``, ``failures``), or None if the run failed to
+    start; it is set before the observers hear ``on_server_exit``.
     """
 
-    def __init__(self, stop_event=None, host=None, *, prefetch=32, stall_grace=5.0):
+    def __init__(
+        self,
+        stop_event: StopEvent | None = None,
+        host: str | None = None,
+        *,
+        prefetch: int = 32,
+        stall_grace: float = 5.0,
+    ) -> None:
         super().__init__()
-        self.stop_event = stop_event if stop_event is not None else threading.Event()
+        self.stop_event: StopEvent = stop_event if stop_event is not None else threading.Event()
         self.host = host
-        self.hostname = host if host else ("127.0.0.1" if host is None else None)
-        self.port = None
+        self.hostname: str | None = host if host else ("127.0.0.1" if host is None else None)
+        self.port: int | None = None
         self.prefetch = int(prefetch)
         self.stall_grace = float(stall_grace)
-        self.scheduler = None
-        self.failures = []
+        self.scheduler: Scheduler | None = None
+        self.failures: list[dict[str, Any]] = []
         self.interrupted = False
-        self._tasks_by_id = {}
-        self._states = {}
+        self.run_report: _daisy.RunReport | None = None
+        self._tasks_by_id: dict[str, Task] = {}
+        self._states: dict[str, TaskState] = {}
         self._exit_notified = True
         self._stopping = False
 
-    def run_blockwise(self, tasks, scheduler=None):
+    def run_blockwise(
+        self, tasks: Task | Iterable[Task], scheduler: Scheduler | None = None
+    ) -> dict[str, TaskState]:
         """Runs the tasks, with their upstream tasks, until every block is done.
 
         Each task gets ``num_workers`` worker processes. Returns ``{task_id: TaskState}``
@@ -100,6 +139,7 @@ class Server(ServerObservee):
         self._states = {}
         self.failures = []
         self.interrupted = False
+        self.run_report = None
         self._exit_notified = False
         self._stopping = False
         # The engine listens on a new port for every run; learnt from the first worker.
@@ -107,27 +147,25 @@ class Server(ServerObservee):
         if self.host == "":
             self.hostname = None
         logdir = get_log_basedir()
-        logdir = None if logdir is None else str(logdir)
 
         try:
-            counters, failures = _daisy.run(
+            report = _daisy.run(
                 specs,
-                self._launch_worker,
-                self._on_event,
-                self.host,
-                logdir,
-                self.prefetch,
-                self.stall_grace,
-                count_all_orphans,
+                launch_worker=self._launch_worker,
+                on_event=self._on_event,
+                host=self.host,
+                logdir=None if logdir is None else str(logdir),
+                prefetch=self.prefetch,
+                stall_grace=self.stall_grace,
+                count_all_orphans=count_all_orphans,
             )
         finally:
             if self._stopping:
                 _drain_interrupt()
-            if not self._exit_notified:
-                self._exit_notified = True
-                self._notify("exit", self.notify_server_exit)
+            self._notify_exit()
 
-        self.failures = list(failures)
+        self.failures = list(report.failures)
+        counters = report.counters
         states = {}
         for task_id, task_counters in counters.items():
             state = self._states.get(task_id)
@@ -142,70 +180,76 @@ class Server(ServerObservee):
 
     # --- engine callbacks ------------------------------------------------------------
 
-    def _on_event(self, kind, task_id, counters, extra):
+    def _on_event(self, event: RunEvent) -> None:
         """Forwards one engine event to the observers (called with the GIL)."""
-        state = None
-        if task_id is not None:
-            state = self._states.get(task_id)
-            if state is None:
-                state = self._states[task_id] = TaskState()
-            if counters is not None:
-                state._update(counters)
-        if kind == "acquire":
-            self._notify(kind, self.notify_acquire_block, task_id, state)
-        elif kind == "release":
-            self._notify(kind, self.notify_release_block, task_id, state)
-        elif kind == "task_start":
-            self._notify(kind, self.notify_task_start, task_id, state)
-        elif kind == "task_done":
-            self._notify(kind, self.notify_task_done, task_id, state)
-        elif kind == "block_failure":
-            extra = extra or {}
-            block = extra.get("block")
-            context = self._failure_context(task_id, extra)
-            exception = _remote_exception(extra.get("error", ""))
-            self._notify(kind, self.notify_block_failure, block, exception, context)
-        elif kind == "task_abandoned":
-            reason = (extra or {}).get("reason")
-            self._notify(kind, self.notify_task_abandoned, task_id, state, reason)
-        elif kind == "exit":
-            extra = extra or {}
-            self.interrupted = bool(extra.get("interrupted", False))
-            for abandoned_id, reason in dict(extra.get("abandoned") or {}).items():
+        match event:
+            case _daisy.BlockProgress():
+                state = self._state(event.task_id, event.counters)
+                self._notify("release", self.notify_release_block, event.task_id, state)
+            case _daisy.TaskStarted():
+                state = self._state(event.task_id, event.counters)
+                self._notify("task_start", self.notify_task_start, event.task_id, state)
+            case _daisy.TaskDone():
+                state = self._state(event.task_id, event.counters)
+                self._notify("task_done", self.notify_task_done, event.task_id, state)
+            case _daisy.BlockFailed():
+                block = event.block
+                context = self._failure_context(block.task_id, event)
+                exception = RemoteException.from_repr(event.error)
+                self._notify("block_failure", self.notify_block_failure, block, exception, context)
+            case _daisy.TaskAbandoned():
+                state = self._state(event.task_id, event.counters)
                 self._notify(
                     "task_abandoned",
                     self.notify_task_abandoned,
-                    abandoned_id,
-                    self._states.get(abandoned_id),
-                    reason,
+                    event.task_id,
+                    state,
+                    event.reason,
                 )
-            if not self._exit_notified:
-                self._exit_notified = True
-                self._notify(kind, self.notify_server_exit)
-        if kind != "exit" and not self._stopping and self.stop_event.is_set():
+            case _daisy.RunFinished():
+                self.interrupted = event.interrupted
+                self.run_report = event.report
+                self._notify_exit()
+                return
+        if not self._stopping and self.stop_event.is_set():
             # The engine treats a KeyboardInterrupt raised here like Ctrl-C.
             self._stopping = True
             raise KeyboardInterrupt("daisy: stop_event was set")
 
-    def _notify(self, kind, notify, *args):
+    def _state(self, task_id: str, counters: _daisy.Counters) -> TaskState:
+        """The TaskState observers get for a task, updated to ``counters``."""
+        state = self._states.get(task_id)
+        if state is None:
+            state = self._states[task_id] = TaskState()
+        state._update(counters)
+        return state
+
+    def _notify_exit(self) -> None:
+        """Tells the observers the run is over, once per run."""
+        if not self._exit_notified:
+            self._exit_notified = True
+            self._notify("exit", self.notify_server_exit)
+
+    def _notify(self, kind: str, notify: Callable[..., None], *args: Any) -> None:
         try:
             notify(*args)
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
             logger.exception("A daisy server observer failed on the %r event", kind)
 
-    def _failure_context(self, task_id, extra):
-        items = dict(
+    def _failure_context(self, task_id: str, event: _daisy.BlockFailed) -> Context:
+        items: dict[str, Any] = dict(
             hostname=self.hostname,
             port=self.port,
             task_id=task_id,
-            worker_id=extra.get("worker_id"),
+            worker_id=event.worker_id,
         )
-        log_basename = extra.get("log_basename")
-        if log_basename is not None:
-            items["log_basename"] = log_basename
+        if event.log_basename is not None:
+            items["log_basename"] = event.log_basename
         return Context(**items)
 
-    def _launch_worker(self, task_id, worker_id, daisy_context, log_basename):
+    def _launch_worker(
+        self, task_id: str, worker_id: int, daisy_context: str, log_basename: str | None
+    ) -> int:
         """Starts one worker process (called by the engine with the GIL); returns its pid."""
         task = self._tasks_by_id[task_id]
         if self.port is None or self.hostname is None:
@@ -216,7 +260,7 @@ class Server(ServerObservee):
             _worker_process(task, worker_id, daisy_context, log_basename)
         return pid
 
-    def _learn_address(self, daisy_context):
+    def _learn_address(self, daisy_context: str) -> None:
         context = _context_from_string(daisy_context)
         self.hostname = context.get("hostname", self.hostname)
         port = context.get("port")
@@ -227,7 +271,7 @@ class Server(ServerObservee):
                 pass
 
 
-def _drain_interrupt():
+def _drain_interrupt() -> None:
     """Consumes the stop request raised in ``_on_event`` if the run ended before the
     engine saw it, so that it does not interrupt a later call into the engine."""
     try:
@@ -236,31 +280,24 @@ def _drain_interrupt():
         pass
 
 
-def _remote_exception(text):
-    """A stand-in for an exception raised in a worker, known by its repr ``text``."""
-    text = str(text)
-    type_name = text.split("(", 1)[0]
-    if not type_name.replace(".", "").replace("_", "").isalnum():
-        type_name = "Exception"
-    return RemoteException(type_name, text, text)
-
-
-def _as_list(tasks):
-    from .task import Task  # pylint: disable=import-outside-toplevel
+def _as_list(tasks: Task | Iterable[Task]) -> Iterable[Task]:
+    from .task import Task
 
     return [tasks] if isinstance(tasks, Task) else tasks
 
 
-def _flush_stdio():
+def _flush_stdio() -> None:
     for stream in (sys.stdout, sys.stderr):
         try:
             if stream is not None:
                 stream.flush()
-        except Exception:  # pylint: disable=broad-except
+        except Exception:
             pass
 
 
-def _worker_process(task, worker_id, daisy_context, log_basename):  # pragma: no cover
+def _worker_process(  # pragma: no cover
+    task: Task, worker_id: int, daisy_context: str, log_basename: str | None
+) -> None:
     """The body of a forked worker process. Never returns."""
     code = 1
     try:
@@ -294,10 +331,10 @@ def _worker_process(task, worker_id, daisy_context, log_basename):  # pragma: no
         gc.collect()
     except KeyboardInterrupt:
         code = 0
-    except BaseException:  # pylint: disable=broad-except
+    except BaseException:
         try:
             traceback.print_exc()
-        except BaseException:  # pylint: disable=broad-except
+        except BaseException:
             pass
         code = 1
     finally:
@@ -305,7 +342,9 @@ def _worker_process(task, worker_id, daisy_context, log_basename):  # pragma: no
         os._exit(code)
 
 
-def _run_spawn_function(task, worker_id, daisy_context, outcome):  # pragma: no cover
+def _run_spawn_function(  # pragma: no cover
+    task: Task, worker_id: int, daisy_context: str, outcome: dict[str, int]
+) -> None:
     """Runs the task's spawn function on a fresh thread of a worker process."""
     try:
         task.spawn_worker_function()
@@ -320,20 +359,18 @@ def _run_spawn_function(task, worker_id, daisy_context, outcome):  # pragma: no 
         else:
             print(e.code, file=sys.stderr)
             outcome["code"] = 1
-    except BaseException as e:  # pylint: disable=broad-except
+    except BaseException as e:
         outcome["code"] = 1
-        logger.exception(
-            "Worker %s of task %s failed with %r", worker_id, task.task_id, e
-        )
+        logger.exception("Worker %s of task %s failed with %r", worker_id, task.task_id, e)
         try:
             _daisy.Client(daisy_context).client_exception(repr(e))
-        except BaseException:  # pylint: disable=broad-except
+        except BaseException:
             logger.exception("Could not report the failure of worker %s", worker_id)
     finally:
         _flush_stdio()
 
 
-def _forget_progress_bars():  # pragma: no cover
+def _forget_progress_bars() -> None:  # pragma: no cover
     """Drops the parent's progress bars in a worker, so that log lines written there do
     not redraw them into the worker's log files."""
     tqdm_module = sys.modules.get("tqdm")
@@ -343,5 +380,5 @@ def _forget_progress_bars():  # pragma: no cover
         instances = getattr(tqdm_module.tqdm, "_instances", None)
         if instances is not None:
             instances.clear()
-    except Exception:  # pylint: disable=broad-except
+    except Exception:
         pass

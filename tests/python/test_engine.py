@@ -40,23 +40,28 @@ def spec(
     max_worker_restarts=10,
     done_marker_path=None,
 ):
-    return _daisy.TaskSpec(
+    task = _daisy.TaskSpec(
         task_id,
         total,
         read,
         write,
-        conflict,
-        fit,
-        num_workers,
-        max_retries,
-        timeout,
-        list(upstream),
-        pre_check,
-        post_check,
-        init_callback,
-        max_worker_restarts,
-        done_marker_path,
+        read_write_conflict=conflict,
+        fit=fit,
+        num_workers=num_workers,
+        max_retries=max_retries,
+        timeout=timeout,
+        check_function=(pre_check, post_check),
+        init_callback_fn=init_callback,
+        max_worker_restarts=max_worker_restarts,
+        done_marker_path=done_marker_path,
     )
+    if not upstream:
+        return task
+    # The engine links tasks to their upstream tasks given by position.
+    upstream = list(upstream)
+    return _daisy.link_tasks(
+        [task, *upstream], [list(range(1, len(upstream) + 1))] + [[] for _ in upstream]
+    )[0]
 
 
 def grid_2d(task_id="t", conflict=True, **kwargs):
@@ -757,39 +762,34 @@ def succeed_all(client, task_id):
 
 
 def run(tasks, body=succeed_all, events=None, **kwargs):
-    args = dict(host=None, logdir=None, prefetch=1, stall_grace=1.0, count_all_orphans=True)
+    args = dict(prefetch=1, stall_grace=1.0)
     args.update(kwargs)
-
-    def on_event(kind, task_id, counters, extra):
-        if events is not None:
-            events.append((kind, task_id, counters, extra))
-
-    return _daisy.run(
-        tasks,
-        fork_worker(body),
-        on_event,
-        args["host"],
-        args["logdir"],
-        args["prefetch"],
-        args["stall_grace"],
-        args["count_all_orphans"],
-    )
+    on_event = None if events is None else events.append
+    return _daisy.run(tasks, launch_worker=fork_worker(body), on_event=on_event, **args)
 
 
 def test_run_processes_every_block_with_forked_workers():
     events = []
     a, b = chained()
-    states, failures = run([b], events=events, prefetch=2)
-    assert list(states) == ["A", "B"]
-    for state in states.values():
+    report = run([b], events=events, prefetch=2)
+    assert isinstance(report, _daisy.RunReport)
+    assert list(report.counters) == ["A", "B"]
+    for state in report.counters.values():
         assert (state.total_block_count, state.completed_count, state.failed_count) == (16, 16, 0)
-    assert failures == []
-    kinds = [e[0] for e in events]
-    assert kinds[0] == "task_start" and kinds[-1] == "exit"
-    assert {"task_start", "release", "task_done"} <= set(kinds)
-    assert [e[1] for e in events if e[0] == "task_done"] == ["A", "B"]
-    assert events[-1][3]["interrupted"] is False
-    assert events[-1][3]["abandoned"] == {}
+    assert report.failures == []
+    assert report.succeeded and not report.interrupted
+    assert "Execution Summary" in report.summary
+    assert isinstance(events[0], _daisy.TaskStarted)
+    assert isinstance(events[-1], _daisy.RunFinished)
+    kinds = {type(e) for e in events}
+    assert {_daisy.TaskStarted, _daisy.BlockProgress, _daisy.TaskDone} <= kinds
+    assert [e.task_id for e in events if isinstance(e, _daisy.TaskDone)] == ["A", "B"]
+    assert events[-1].interrupted is False
+    assert events[-1].abandoned == {}
+    assert events[-1].report.summary == report.summary
+    progress = next(e for e in events if isinstance(e, _daisy.BlockProgress))
+    assert progress.counters.total_block_count == 16
+    assert repr(progress).startswith("BlockProgress(task_id='")
 
 
 def test_run_reports_failed_blocks():
@@ -804,19 +804,23 @@ def test_run_reports_failed_blocks():
                 client.release(block)
 
     task = spec("A", Roi((0,), (9,)), Roi((0,), (1,)), Roi((0,), (1,)), max_retries=1)
-    states, failures = run([task], fail_block_3, events=events)
-    state = states["A"]
+    report = run([task], fail_block_3, events=events)
+    state = report.counters["A"]
     assert (state.completed_count, state.failed_count) == (8, 1)
+    assert not report.succeeded
+    failures = report.failures
     assert [(f["task_id"], f["spatial_id"], f["error"]) for f in failures] == [
         ("A", 3, "RuntimeError('boom')")
     ] * 2
     assert all(isinstance(f["worker_id"], int) for f in failures)
     assert all(f["log_basename"] is None for f in failures)
-    reported = [e for e in events if e[0] == "block_failure"]
+    reported = [e for e in events if isinstance(e, _daisy.BlockFailed)]
     assert len(reported) == 2
-    kind, task_id, counters, extra = reported[0]
-    assert (task_id, counters, extra["error"]) == ("A", None, "RuntimeError('boom')")
-    assert extra["block"].block_id == ("A", 3)
+    assert reported[0].error == "RuntimeError('boom')"
+    assert reported[0].block.block_id == ("A", 3)
+    assert isinstance(reported[0].worker_id, int)
+    assert reported[0].log_basename is None
+    assert "block 3 in worker " in report.summary
 
 
 def test_run_passes_the_log_basename(tmp_path):
@@ -827,8 +831,10 @@ def test_run_passes_the_log_basename(tmp_path):
         return fork_worker(succeed_all)(task_id, worker_id, context, log_basename)
 
     task = spec("A", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)))
-    states, _ = _daisy.run([task], launch_worker, None, None, str(tmp_path), 1, 1.0, True)
-    assert states["A"].completed_count == 4
+    report = _daisy.run(
+        [task], launch_worker=launch_worker, logdir=str(tmp_path), prefetch=1, stall_grace=1.0
+    )
+    assert report.counters["A"].completed_count == 4
     ((task_id, worker_id, context, basename),) = seen
     assert task_id == "A"
     assert basename == str(tmp_path / "A" / f"worker_{worker_id}")
@@ -859,7 +865,7 @@ def test_a_client_exception_aborts_the_run():
         raise ValueError("worker code broke")
 
     task = spec("A", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)))
-    with pytest.raises(RuntimeError, match="worker code broke"):
+    with pytest.raises(RuntimeError, match=r"worker \d+ of task A failed: .*worker code broke"):
         run([task], crash)
 
 
@@ -872,21 +878,24 @@ def test_ctrl_c_stops_the_run_and_returns():
     events = []
     timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
 
-    def on_event(*event):
+    def on_event(event):
         events.append(event)
-        if event[0] == "release" and timer.ident is None:
+        if isinstance(event, _daisy.BlockProgress) and timer.ident is None:
             timer.start()  # a block is out: press Ctrl-C soon
 
     task = spec("A", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)))
     start = time.monotonic()
     try:
-        states, _ = _daisy.run([task], fork_worker(slow), on_event, None, None, 1, 1.0, True)
+        report = _daisy.run(
+            [task], launch_worker=fork_worker(slow), on_event=on_event, prefetch=1, stall_grace=1.0
+        )
     finally:
         timer.cancel()
     assert time.monotonic() - start < 10
-    assert states["A"].completed_count == 0
-    assert events[-1][0] == "exit"
-    assert events[-1][3]["interrupted"] is True
+    assert report.counters["A"].completed_count == 0
+    assert report.interrupted and not report.succeeded
+    assert isinstance(events[-1], _daisy.RunFinished)
+    assert events[-1].interrupted is True
 
 
 def test_a_worker_that_returns_into_the_engine_is_stopped_and_the_task_abandoned():
@@ -896,12 +905,18 @@ def test_a_worker_that_returns_into_the_engine_is_stopped_and_the_task_abandoned
         return os.fork()  # wrong: the child returns 0 into the engine, which ends it
 
     task = spec("A", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), max_worker_restarts=1)
-    states, failures = _daisy.run(
-        [task], launch_worker, lambda *e: events.append(e), None, None, 1, 0.2, True
+    report = _daisy.run(
+        [task], launch_worker=launch_worker, on_event=events.append, prefetch=1, stall_grace=0.2
     )
-    assert (states["A"].completed_count, states["A"].orphaned_count) == (0, 4)
-    assert failures == []
-    assert "max_worker_restarts = 1" in events[-1][3]["abandoned"]["A"]
+    counters = report.counters["A"]
+    assert (counters.completed_count, counters.orphaned_count) == (0, 4)
+    assert report.failures == []
+    (abandoned,) = [e for e in events if isinstance(e, _daisy.TaskAbandoned)]
+    assert abandoned.task_id == "A"
+    assert "max_worker_restarts = 1" in abandoned.reason
+    assert abandoned.counters.orphaned_count == 4
+    assert "max_worker_restarts = 1" in events[-1].abandoned["A"]
+    assert report.abandoned == events[-1].abandoned
 
 
 def test_client_errors():
@@ -914,11 +929,13 @@ def test_client_errors():
 def test_run_argument_errors():
     task = spec("A", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)))
     with pytest.raises(TypeError, match="launch_worker"):
-        _daisy.run([task], 5, None, None, None, 1, 1.0, True)
+        _daisy.run([task], launch_worker=5)
     with pytest.raises(TypeError, match="on_event"):
-        _daisy.run([task], fork_worker(succeed_all), 5, None, None, 1, 1.0, True)
+        _daisy.run([task], launch_worker=fork_worker(succeed_all), on_event=5)
     with pytest.raises(ValueError, match="stall_grace"):
-        _daisy.run([task], fork_worker(succeed_all), None, None, None, 1, -1.0, True)
+        _daisy.run([task], launch_worker=fork_worker(succeed_all), stall_grace=-1.0)
+    with pytest.raises(TypeError):
+        _daisy.run([task], fork_worker(succeed_all))  # keyword arguments only
 
 
 # ---------------------------------------------------------------------------------------------

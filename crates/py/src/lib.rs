@@ -25,9 +25,13 @@ mod callbacks;
 mod client;
 mod convert;
 mod errors;
+mod events;
 mod graph;
+mod grid;
 mod run;
+mod run_report;
 mod scheduler;
+mod serial;
 mod task;
 mod task_state;
 
@@ -43,7 +47,7 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         .map(|logger| logger.filter(log::LevelFilter::Debug).install());
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<block::PyBlock>()?;
-    m.add_class::<task::TaskSpec>()?;
+    task::add_to_module(m)?;
     m.add_class::<task_state::Counters>()?;
     m.add_class::<graph::PyBlockwiseDependencyGraph>()?;
     m.add_class::<graph::PyDependencyGraph>()?;
@@ -52,6 +56,13 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<scheduler::PyScheduler>()?;
     m.add_class::<client::PyClient>()?;
     m.add_function(wrap_pyfunction!(block::cantor_number, m)?)?;
+    m.add_function(wrap_pyfunction!(grid::expand_roi_to_grid, m)?)?;
+    m.add_function(wrap_pyfunction!(grid::expand_request_roi_to_grid, m)?)?;
+    m.add_function(wrap_pyfunction!(grid::expand_write_roi_to_grid, m)?)?;
     m.add_function(wrap_pyfunction!(run::run, m)?)?;
+    events::add_classes(m)?;
+    m.add_class::<run_report::PyRunReport>()?;
+    m.add_function(wrap_pyfunction!(serial::run_serial, m)?)?;
+    m.add_function(wrap_pyfunction!(client::parse_context, m)?)?;
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! The server's event loop runs on a current-thread tokio runtime on the calling thread, with
 //! the GIL released. Workers are started by the Python callable `launch_worker` (called with the
 //! GIL on that same thread), which forks and returns the child's pid; [`PidHandle`] watches it.
-//! Events go to the Python callable `on_event`. Ctrl-C is noticed by polling Python's signal
-//! handlers every 50 ms.
+//! Events go to the Python callable `on_event`, as the event classes of [`crate::events`].
+//! Ctrl-C is noticed by polling Python's signal handlers every 50 ms.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -13,17 +13,16 @@ use std::time::Duration;
 use daisy::{Listen, RunError};
 use daisy_core::Scheduler;
 use daisy_launch::{LaunchError, Launcher, PidHandle, WorkerHandle, WorkerSpec, log_file_paths};
-use daisy_server::{Launchers, Observer, RunEvent, RunReport, ServerError, ServerOptions};
+use daisy_server::{Launchers, Observer, RunEvent, Server, ServerError, ServerOptions};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
 
-use crate::block::PyBlock;
 use crate::callbacks::{describe, keep_interrupt, log_exception, take_interrupt};
 use crate::convert::repr;
 use crate::errors::{core_error, server_error};
+use crate::events;
+use crate::run_report::PyRunReport;
 use crate::task::TaskSpec;
-use crate::task_state::Counters;
 
 /// How often the run looks at Python's signal handlers (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
@@ -105,85 +104,19 @@ impl Launcher for PyLauncher {
     }
 }
 
-/// Passes run events to `on_event(kind, task_id, counters, extra)`.
+/// Passes run events to `on_event(event)`, as the classes of [`crate::events`].
 struct PyObserver {
     on_event: Py<PyAny>,
-}
-
-/// The basename of a worker's log files: the `.out` path without its suffix.
-fn log_basename(log_files: Option<&(PathBuf, PathBuf)>) -> Option<String> {
-    log_files.map(|(out, _)| {
-        let out = out.to_string_lossy();
-        out.strip_suffix(".out").unwrap_or(&out).to_owned()
-    })
-}
-
-/// What `run` returns for the abandoned tasks of a report: `{task_id: reason}`.
-fn abandoned<'py>(py: Python<'py>, report: &RunReport) -> PyResult<Bound<'py, PyDict>> {
-    let dict = PyDict::new(py);
-    for task in &report.tasks {
-        if let Some(reason) = &task.abandoned {
-            dict.set_item(&task.task_id, reason)?;
-        }
-    }
-    Ok(dict)
-}
-
-impl PyObserver {
-    fn notify(&self, py: Python<'_>, event: &RunEvent<'_>) -> PyResult<()> {
-        type Args<'a, 'py> = (
-            &'a str,
-            Option<&'a str>,
-            Option<Counters>,
-            Option<Bound<'py, PyDict>>,
-        );
-        let args: Args<'_, '_> = match event {
-            RunEvent::TaskStart { task_id, state } => (
-                "task_start",
-                Some(task_id),
-                Some(Counters::from(*state)),
-                None,
-            ),
-            RunEvent::Progress { task_id, state } => {
-                ("release", Some(task_id), Some(Counters::from(*state)), None)
-            }
-            RunEvent::TaskDone { task_id, state } => (
-                "task_done",
-                Some(task_id),
-                Some(Counters::from(*state)),
-                None,
-            ),
-            RunEvent::BlockFailure { failure } => {
-                let extra = PyDict::new(py);
-                let block = Bound::new(py, PyBlock::without_rois(py, &failure.block_id)?)?;
-                extra.set_item("block", block)?;
-                extra.set_item("error", &failure.error)?;
-                extra.set_item("worker_id", failure.worker_id)?;
-                extra.set_item("log_basename", log_basename(failure.log_files.as_ref()))?;
-                (
-                    "block_failure",
-                    Some(&*failure.block_id.task_id),
-                    None,
-                    Some(extra),
-                )
-            }
-            RunEvent::WorkerStarted { .. } => return Ok(()),
-            RunEvent::Exit { report } => {
-                let extra = PyDict::new(py);
-                extra.set_item("interrupted", report.interrupted)?;
-                extra.set_item("abandoned", abandoned(py, report)?)?;
-                ("exit", None, None, Some(extra))
-            }
-        };
-        self.on_event.bind(py).call1(args)?;
-        Ok(())
-    }
 }
 
 impl Observer for PyObserver {
     fn on_event(&mut self, event: &RunEvent<'_>) {
         Python::attach(|py| {
-            if let Err(error) = self.notify(py, event) {
+            let result = events::to_python(py, event).and_then(|object| match object {
+                Some(object) => self.on_event.bind(py).call1((object,)).map(drop),
+                None => Ok(()),
+            });
+            if let Err(error) = result {
                 if let Some(error) = keep_interrupt(py, error) {
                     log_exception(py, &error, "on_event() exception");
                 }
@@ -229,26 +162,6 @@ fn listen(host: Option<&str>) -> Listen {
     }
 }
 
-/// Runs the server on this thread until it is done or interrupted.
-fn serve(
-    scheduler: Scheduler,
-    launchers: Launchers,
-    options: ServerOptions,
-    observers: Vec<Box<dyn Observer>>,
-    host: Option<&str>,
-    raised: Arc<Mutex<Option<PyErr>>>,
-) -> Result<RunReport, RunError> {
-    daisy::serve_on_this_thread(
-        scheduler,
-        launchers,
-        options,
-        observers,
-        None,
-        &listen(host),
-        interrupted(raised),
-    )
-}
-
 /// The Python exception for a run that failed.
 fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> PyErr {
     match error {
@@ -276,9 +189,10 @@ fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> 
 /// Runs the tasks (upstream tasks included) with the Rust server, GIL released; see the stub.
 #[pyfunction]
 #[pyo3(signature = (
-    tasks, launch_worker, on_event, host, logdir, prefetch, stall_grace, count_all_orphans
+    tasks, *, launch_worker, on_event = None, host = None, logdir = None, prefetch = 32,
+    stall_grace = 5.0, count_all_orphans = true
 ))]
-#[allow(clippy::too_many_arguments)]
+#[allow(clippy::too_many_arguments)] // keyword-only arguments of a Python function
 pub(crate) fn run<'py>(
     py: Python<'py>,
     tasks: Vec<Bound<'py, TaskSpec>>,
@@ -289,7 +203,7 @@ pub(crate) fn run<'py>(
     prefetch: u32,
     stall_grace: f64,
     count_all_orphans: bool,
-) -> PyResult<(Bound<'py, PyDict>, Bound<'py, PyList>)> {
+) -> PyResult<PyRunReport> {
     if !launch_worker.is_callable() {
         return Err(PyTypeError::new_err(format!(
             "launch_worker must be callable, got {}",
@@ -310,10 +224,6 @@ pub(crate) fn run<'py>(
     })?;
     let scheduler = Scheduler::new(tasks.iter().map(|t| &t.get().task), count_all_orphans)
         .map_err(core_error)?;
-    let order: Vec<String> = scheduler
-        .task_states()
-        .map(|(id, _)| id.to_string())
-        .collect();
     let mut specs = Vec::new();
     for task in &tasks {
         TaskSpec::collect(task, &mut specs);
@@ -327,55 +237,26 @@ pub(crate) fn run<'py>(
         launch_worker: launch_worker.unbind(),
         server_pid: std::process::id(),
     }));
-    let observers: Vec<Box<dyn Observer>> = on_event
-        .into_iter()
-        .map(|f| {
-            Box::new(PyObserver {
-                on_event: f.unbind(),
-            }) as Box<dyn Observer>
-        })
-        .collect();
     let options = ServerOptions {
         logdir,
         prefetch,
         stall_grace,
         ..ServerOptions::default()
     };
+    let server = Server::new(scheduler, launchers, options).observers(on_event.map(|f| {
+        Box::new(PyObserver {
+            on_event: f.unbind(),
+        }) as Box<dyn Observer>
+    }));
     let raised = Arc::new(Mutex::new(None));
     let result = {
         let raised = Arc::clone(&raised);
-        py.detach(move || {
-            serve(
-                scheduler,
-                launchers,
-                options,
-                observers,
-                host.as_deref(),
-                raised,
-            )
-        })
+        let listen = listen(host.as_deref());
+        py.detach(move || daisy::serve_on_this_thread(server, &listen, interrupted(raised)))
     };
     if let Some(error) = raised.lock().ok().and_then(|mut e| e.take()) {
         return Err(error);
     }
     let report = result.map_err(|e| run_error(py, e, &specs))?;
-    let counters = PyDict::new(py);
-    for id in &order {
-        if let Some(task) = report.task(id) {
-            counters.set_item(id, Counters::from(&task.state))?;
-        }
-    }
-    let failures = PyList::empty(py);
-    for task in &report.tasks {
-        for failure in &task.failures {
-            let entry = PyDict::new(py);
-            entry.set_item("task_id", &*failure.block_id.task_id)?;
-            entry.set_item("spatial_id", failure.block_id.spatial_id)?;
-            entry.set_item("worker_id", failure.worker_id)?;
-            entry.set_item("error", &failure.error)?;
-            entry.set_item("log_basename", log_basename(failure.log_files.as_ref()))?;
-            failures.append(entry)?;
-        }
-    }
-    Ok((counters, failures))
+    Ok(PyRunReport::from(report))
 }
