@@ -312,6 +312,7 @@ def test_ctrl_c_returns_after_summary(tmp_path):
             import daisy
 
             def process(block):
+                open("started", "w").close()  # a worker is processing: Ctrl-C may come
                 time.sleep(0.2)
 
             task = daisy.Task("slow", daisy.Roi((0,), (1000,)), daisy.Roi((0,), (1,)),
@@ -327,17 +328,24 @@ def test_ctrl_c_returns_after_summary(tmp_path):
         cwd=tmp_path,
         text=True,
     )
-    time.sleep(4)
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no block started"
+        time.sleep(0.01)
     proc.send_signal(2)
     out, _ = proc.communicate(timeout=60)
     assert "Execution Summary" in out, out
     assert "result False" in out, out
 
 
-def test_stop_event_stops_the_run():
+def test_stop_event_stops_the_run(tmp_path):
     import threading
 
+    out = tmp_path / "out"
+    out.mkdir()
+
     def process(block):
+        (out / str(block.block_id[1])).touch()
         time.sleep(0.05)
 
     task = daisy.Task(
@@ -345,11 +353,24 @@ def test_stop_event_stops_the_run():
         num_workers=2,
     )
     server = daisy.Server()
-    timer = threading.Timer(1.0, server.stop_event.set)
-    timer.start()
+    ended = threading.Event()
+
+    def stop_after_some_blocks():
+        # Ten blocks started by two workers (that ask for one block at a time, as these take
+        # long): one worker is on its fifth at least, so blocks have come back.
+        while len(list(out.iterdir())) < 10:
+            if ended.wait(0.01):
+                return
+        server.stop_event.set()
+
+    stopper = threading.Thread(target=stop_after_some_blocks)
+    stopper.start()
     start = time.time()
-    states = server.run_blockwise([task])
-    timer.join()
+    try:
+        states = server.run_blockwise([task])
+    finally:
+        ended.set()
+        stopper.join()
     assert time.time() - start < 30
     state = states["stoppable"]
     assert 0 < state.completed_count < 2000

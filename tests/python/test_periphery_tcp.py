@@ -2,6 +2,7 @@
 
 import pickle
 import socket
+import sys
 import threading
 import time
 
@@ -43,6 +44,45 @@ from daisy.tcp.frame import (
 )
 
 TIMEOUT = 10
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def is_waiting_in(thread_id, name):
+    """Whether the thread waits (on a lock or condition) inside a call of function ``name``."""
+    frame = sys._current_frames().get(thread_id)
+    if frame is None or frame.f_code.co_name != "wait":
+        return False
+    while frame is not None:
+        if frame.f_code.co_name == name:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def call_when_waiting_in(name, action):
+    """Calls ``action`` on another thread once the calling thread waits inside ``name``.
+
+    Returns a function that joins that thread and says whether it saw the wait (else it
+    called ``action`` after TIMEOUT anyway, to end the wait)."""
+    waiter = threading.get_ident()
+    seen = []
+
+    def watch():
+        deadline = time.monotonic() + TIMEOUT
+        while not (waiting := is_waiting_in(waiter, name)) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        seen.append(waiting)
+        action()
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+
+    def join():
+        thread.join()
+        return seen == [True]
+
+    return join
 
 
 # Tests talk to loopback only: every server is given host="127.0.0.1" (it still listens
@@ -241,14 +281,9 @@ def test_get_message_timeouts(server, client):
 
 
 def test_get_message_without_timeout_blocks_until_a_message_arrives(server, client):
-    def later():
-        time.sleep(0.2)
-        client.send_message(TCPMessage("late"))
-
-    thread = threading.Thread(target=later)
-    thread.start()
+    join = call_when_waiting_in("get_message", lambda: client.send_message(TCPMessage("late")))
     assert server.get_message().payload == "late"
-    thread.join()
+    assert join(), "get_message() did not wait"
 
 
 def test_many_clients_in_threads_keep_per_connection_order(server):
@@ -377,9 +412,10 @@ def test_messages_before_a_server_close_are_delivered_first(server, client):
 
 def test_blocked_get_message_wakes_up_when_the_server_closes(server, client):
     received = roundtrip(server, client, TCPMessage("x"))
-    threading.Timer(0.2, received.stream.close).start()
+    join = call_when_waiting_in("get_message", received.stream.close)
     with pytest.raises(StreamClosedError):
         client.get_message()
+    assert join(), "get_message() did not wait"
 
 
 def test_client_connect_errors_raise():

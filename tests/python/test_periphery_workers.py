@@ -1,5 +1,6 @@
 """daisy.worker, daisy.worker_pool and daisy.task_worker_pools with real forked processes (docs/semantics.md#workers-and-daisy_context)."""
 
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -83,12 +84,6 @@ def sleep_forever():
 
 def interrupt():
     raise KeyboardInterrupt
-
-
-def ignore_sigterm():
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    while True:
-        time.sleep(0.1)
 
 
 @pytest.fixture(autouse=True)
@@ -231,7 +226,7 @@ def test_worker_keyboard_interrupt_ends_quietly(context):
     (worker,) = pool.workers.values()
     wait_for_exit(worker)
     assert worker.process.exitcode == 0
-    time.sleep(0.2)
+    # A process flushes its queues before it exits: an error it queued would be readable now.
     pool.check_for_errors()  # nothing queued
     pool.stop()
 
@@ -256,8 +251,15 @@ def test_worker_stop_start(context):
 
 def test_worker_stop_kills_after_the_grace_period(context, monkeypatch):
     monkeypatch.setattr(worker_module, "STOP_GRACE", 0.5)
-    worker = Worker(ignore_sigterm, context)
-    time.sleep(0.3)  # let it install its handler
+    ignoring = multiprocessing.get_context("fork").Event()
+
+    def ignore_sigterm_and_say_so():
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        ignoring.set()
+        sleep_forever()
+
+    worker = Worker(ignore_sigterm_and_say_so, context)
+    assert ignoring.wait(TIMEOUT), "the worker did not install its handler"
     process = worker.process
     worker.stop()
     assert process.exitcode == -signal.SIGKILL
