@@ -11,6 +11,12 @@ cargo clippy --workspace --all-targets --all-features -- -D warnings
 cargo nextest run --workspace --all-features
 cargo test --doc --workspace --all-features
 
-# Python: the drop-in package, built into .venv, and its pytest suite.
+# Python: lints and formatting (configured in pyproject.toml's [tool.ruff]).
 ./scripts/python-env.sh
-.venv/bin/python -m pytest -q tests/python
+python_code=(python tests/python bench examples)
+.venv/bin/ruff check "${python_code[@]}"
+.venv/bin/ruff format --check "${python_code[@]}"
+# The engine's stub (python/daisy/_daisy.pyi) against the module just built: names and signatures.
+.venv/bin/python -m mypy.stubtest daisy._daisy --allowlist scripts/stubtest-allowlist.txt
+# The drop-in package's tests (tests/python; per-test timeouts in [tool.pytest.ini_options]).
+.venv/bin/python -m pytest -q
