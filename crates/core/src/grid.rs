@@ -1,10 +1,10 @@
 //! Integer grid helpers: boxes of block positions and lazy cursors over them.
 //!
-//! A task's blocks sit on a grid: block `g` (one integer per dimension) writes at
-//! `total_write_roi.begin + g · write_shape`. Every set of blocks the scheduler needs (a level,
-//! the conflicting neighbours of a block, the blocks of another task overlapping a ROI) is a
-//! Cartesian product of one arithmetic progression per dimension: a [`GridBox`]. Nothing here
-//! allocates.
+//! A task's blocks sit on the grid of its [`crate::Tiling`], one integer per dimension (the
+//! tiling says where a grid position writes and reads). Every set of blocks the scheduler needs
+//! (a level, the conflicting neighbours of a block, the blocks of another task overlapping a
+//! ROI) is a Cartesian product of one arithmetic progression per dimension: a [`GridBox`].
+//! Nothing here allocates.
 
 use daisy_geometry::MAX_DIMS;
 

@@ -230,8 +230,7 @@ impl Tiling {
         if let Some(total) = total_write_roi {
             bounded("total write ROI", total)?;
         }
-        let context_ul = block_write_roi.begin().sub(&block_read_roi.begin())?;
-        let context_lr = block_read_roi.end().sub(&block_write_roi.end())?;
+        let (context_ul, context_lr) = Self::context_of(&block_read_roi, &block_write_roi)?;
         let (total_read_roi, total_write_roi) = match (total_read_roi, total_write_roi) {
             (Some(read), None) => (read, read.grow(&context_ul.neg()?, &context_lr.neg()?)?),
             (None, Some(write)) => (write.grow(&context_ul, &context_lr)?, write),
@@ -310,7 +309,6 @@ impl Tiling {
         let mut shift = 0u32;
         let mut blocks: u128 = 1;
         let mut levels: u128 = 1;
-        let mut far_corner = [0i64; MAX_DIMS];
         for d in (0..dims).rev() {
             self.stride[d] = self.stride[d].min(self.grid[d]);
             self.key_bits[d] = 64 - ((self.grid[d] - 1) as u64).leading_zeros();
@@ -318,7 +316,6 @@ impl Tiling {
             shift += self.key_bits[d];
             blocks *= self.grid[d] as u128;
             levels *= self.stride[d] as u128;
-            far_corner[d] = self.grid[d] - 1 + self.id_shift[d];
         }
         if shift > 64 {
             return Err(CoreError::GridTooLarge {
@@ -327,7 +324,7 @@ impl Tiling {
             });
         }
         // Ids grow with every index component, so the far corner has the largest.
-        self.largest_id = Some(cantor_number(&far_corner[..dims])?);
+        self.largest_id = Some(cantor_number(&self.far_corner_index()[..dims])?);
         // Every grid position is one block (at most 2^64 by the key check); levels ≤ blocks.
         self.num_blocks = u64::try_from(blocks).unwrap_or(u64::MAX);
         self.num_levels = u64::try_from(levels).unwrap_or(u64::MAX);
@@ -442,6 +439,16 @@ impl Tiling {
         self.largest_id
     }
 
+    /// The index (on the grid anchored at the total read ROI) of the block with the largest
+    /// id, the far corner: `grid − 1 + id_shift` per dimension (meaningless without blocks).
+    pub(crate) fn far_corner_index(&self) -> Vector {
+        let mut index = [0; MAX_DIMS];
+        for d in 0..self.dims {
+            index[d] = self.grid[d] - 1 + self.id_shift[d];
+        }
+        index
+    }
+
     /// The block id of a write ROI of this task (fitted or not): the Cantor number of its index
     /// on the grid anchored at the total read ROI, `(write.begin − total_read.begin) / w` with
     /// `w` the write template's shape, truncating (docs/semantics.md#blocks-and-block-ids).
@@ -528,6 +535,22 @@ impl Tiling {
         )
     }
 
+    /// The context of block templates: how far the read ROI reaches beyond the write ROI,
+    /// `(write.begin − read.begin, read.end − write.end)`.
+    ///
+    /// # Errors
+    ///
+    /// A geometry error for mismatched dimensions or overflow.
+    pub fn context_of(
+        read_roi: &Roi,
+        write_roi: &Roi,
+    ) -> Result<(Coordinate, Coordinate), CoreError> {
+        Ok((
+            write_roi.begin().sub(&read_roi.begin())?,
+            read_roi.end().sub(&write_roi.end())?,
+        ))
+    }
+
     /// The origin of the write grid of a task with these ROIs, where block index 0 writes:
     /// `total_roi.begin + write_roi.begin − read_roi.begin`.
     ///
@@ -539,9 +562,8 @@ impl Tiling {
         read_roi: &Roi,
         write_roi: &Roi,
     ) -> Result<Coordinate, CoreError> {
-        Ok(total_roi
-            .begin()
-            .add(&write_roi.begin().sub(&read_roi.begin())?)?)
+        let (context_ul, _) = Self::context_of(read_roi, write_roi)?;
+        Ok(total_roi.begin().add(&context_ul)?)
     }
 
     /// `roi` grown to the grid `origin + k · step`: its begin rounded down, its end rounded up.

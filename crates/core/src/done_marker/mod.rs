@@ -258,16 +258,11 @@ impl DoneMarker {
         let Some(largest) = tiling.largest_id() else {
             return Ok(0);
         };
-        largest.checked_add(1).ok_or_else(|| {
-            let (grid, shift) = (tiling.grid_shape(), tiling.id_shift());
-            CoreError::BlockIdOverflow {
-                index: grid
-                    .iter()
-                    .zip(shift.iter())
-                    .map(|(g, s)| g.unwrap_or(0) - 1 + s.unwrap_or(0))
-                    .collect(),
-            }
-        })
+        largest
+            .checked_add(1)
+            .ok_or_else(|| CoreError::BlockIdOverflow {
+                index: tiling.far_corner_index()[..tiling.dims()].to_vec(),
+            })
     }
 
     /// The canonical serialization of a task's layout, the input of [`DoneMarker::layout_hash`].
