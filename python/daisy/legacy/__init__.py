@@ -25,4 +25,8 @@ daisy 1.x name                   file
 ``daisy.Worker`` and ``daisy.WorkerPool`` are loaded on first use too. ``daisy.legacy.tcp``
 and the like are the same modules under a second name. The names are mapped by
 ``daisy/_legacy_names.py``.
+
+The modules here import the rest of daisy by absolute name (``from daisy.context import
+Context``) and each other relatively (``from .worker import Worker``), which resolves to the
+same file under either name.
 """

@@ -15,8 +15,9 @@ once the budget is used up.
 
 import logging
 
-from .context import Context
-from .server_observer import ServerObserver
+from daisy.context import Context
+from daisy.server_observer import ServerObserver
+
 from .worker_pool import WorkerPool
 
 logger = logging.getLogger(__name__)

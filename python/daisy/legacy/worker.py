@@ -23,8 +23,9 @@ import sys
 import threading
 import traceback
 
-from . import logging as daisy_logging
-from .context import Context
+from daisy import logging as daisy_logging
+from daisy.context import Context
+
 from .messages.remote_exception import transportable_exception
 
 logger = logging.getLogger(__name__)

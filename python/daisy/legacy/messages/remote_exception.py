@@ -1,60 +1,20 @@
-"""Sending exceptions to another process, even those that cannot be pickled."""
+"""Sending exceptions to another process, even those that cannot be pickled.
+
+:class:`RemoteException` is the live :class:`daisy.remote_error.RemoteException` (the server
+hands it to observers); this module adds :func:`transportable_exception`, which daisy 1.x's
+messages use.
+"""
+
+from __future__ import annotations
 
 import pickle
-import traceback
+
+from daisy.remote_error import RemoteException
+
+__all__ = ["RemoteException", "transportable_exception"]
 
 
-class RemoteException(Exception):
-    """Stands in for an exception that could not be sent to another process as itself.
-
-    ``repr()`` and ``str()`` equal those of the original exception.
-
-    Attributes:
-        type_name: the qualified class name of the original exception
-            (e.g. ``"mymodule.MyError"``).
-        original_repr: ``repr()`` of the original.
-        original_str: ``str()`` of the original.
-        traceback_text: the formatted traceback of the original, if it had one, else ``""``.
-    """
-
-    def __init__(self, type_name, original_repr, original_str="", traceback_text=""):
-        super().__init__(type_name, original_repr, original_str, traceback_text)
-        self.type_name = type_name
-        self.original_repr = original_repr
-        self.original_str = original_str
-        self.traceback_text = traceback_text
-
-    @classmethod
-    def from_exception(cls, exception):
-        """Builds the stand-in of ``exception``."""
-        exc_type = type(exception)
-        module = getattr(exc_type, "__module__", None)
-        name = exc_type.__qualname__
-        if module and module != "builtins":
-            name = f"{module}.{name}"
-        try:
-            original_repr = repr(exception)
-        except Exception as e:  # a broken __repr__ must not hide the failure itself
-            original_repr = f"<{name} (repr failed: {e!r})>"
-        try:
-            original_str = str(exception)
-        except Exception:
-            original_str = original_repr
-        text = ""
-        if getattr(exception, "__traceback__", None) is not None:
-            text = "".join(
-                traceback.format_exception(exc_type, exception, exception.__traceback__)
-            )
-        return cls(name, original_repr, original_str, text)
-
-    def __repr__(self):
-        return self.original_repr
-
-    def __str__(self):
-        return self.original_str
-
-
-def transportable_exception(exception):
+def transportable_exception(exception: BaseException) -> BaseException:
     """Returns ``exception`` if it survives a pickle round trip, else its :class:`RemoteException`."""
     if isinstance(exception, RemoteException):
         return exception
@@ -63,6 +23,3 @@ def transportable_exception(exception):
         return exception
     except Exception:
         return RemoteException.from_exception(exception)
-
-
-__all__ = ["RemoteException", "transportable_exception"]
