@@ -106,11 +106,17 @@ impl AsyncClient {
             closed: false,
         };
         client.handshake(context.token()).await?;
-        tracing::debug!(
-            "connected to the daisy server at {host}:{port} for task {} as worker {:?}",
-            client.task_id,
-            client.worker_id
-        );
+        match client.worker_id {
+            Some(w) => tracing::debug!(
+                "connected to the daisy server at {host}:{port} for task {} as worker {w}",
+                client.task_id
+            ),
+            None => tracing::debug!(
+                "connected to the daisy server at {host}:{port} for task {} (a worker the \
+                 server did not start)",
+                client.task_id
+            ),
+        }
         Ok(client)
     }
 
@@ -417,7 +423,7 @@ fn is_closed(kind: ErrorKind) -> bool {
 fn describe(message: &ServerMessage) -> String {
     match message {
         ServerMessage::Welcome { version } => format!("Welcome(version {version})"),
-        ServerMessage::Refused { reason } => format!("Refused({reason:?})"),
+        ServerMessage::Refused { reason } => format!("Refused: {reason}"),
         ServerMessage::SendBlocks { blocks } => format!("SendBlocks({} blocks)", blocks.len()),
         ServerMessage::RequestShutdown => "RequestShutdown".to_owned(),
     }
@@ -457,7 +463,7 @@ mod tests {
             describe(&ServerMessage::Refused {
                 reason: "no".into()
             }),
-            "Refused(\"no\")"
+            "Refused: no"
         );
         assert_eq!(
             describe(&ServerMessage::SendBlocks { blocks: vec![] }),

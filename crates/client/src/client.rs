@@ -282,9 +282,12 @@ fn ensure_outside_runtime() -> Result<(), ClientError> {
     }
 }
 
-/// A worker id for logs, `None` as daisy would print it.
+/// A worker for logs: "worker 3", or "an unknown worker" for one the server did not start.
 pub(crate) fn worker_label(worker_id: Option<u64>) -> String {
-    worker_id.map_or_else(|| "None".to_owned(), |id| id.to_string())
+    worker_id.map_or_else(
+        || "an unknown worker".to_owned(),
+        |id| format!("worker {id}"),
+    )
 }
 
 #[cfg(test)]
@@ -302,14 +305,14 @@ mod tests {
         context.set(PREFETCH_KEY, "many").unwrap();
         assert_eq!(
             prefetch_of(&context).unwrap_err().to_string(),
-            "invalid worker context: DAISY_CONTEXT has no valid prefetch: Some(\"many\")"
+            "invalid worker context: DAISY_CONTEXT has no valid prefetch: 'many'"
         );
     }
 
     #[test]
     fn worker_labels() {
-        assert_eq!(worker_label(Some(3)), "3");
-        assert_eq!(worker_label(None), "None");
+        assert_eq!(worker_label(Some(3)), "worker 3");
+        assert_eq!(worker_label(None), "an unknown worker");
     }
 
     #[tokio::test]

@@ -49,7 +49,7 @@ impl Client {
                 }
                 Outcome::Failed(Some(error)) => {
                     summary.failed += 1;
-                    tracing::error!("Block {} failed in worker {worker}: {error}", *guard);
+                    tracing::error!("Block {} failed in {worker}: {error}", *guard);
                     guard.fail(&error);
                 }
             }

@@ -356,7 +356,7 @@ fn contexts_without_a_server_address_are_errors() {
     let error = Client::new(&context, 1).unwrap_err();
     assert_eq!(
         error.to_string(),
-        "invalid worker context: DAISY_CONTEXT has no valid hostname: None"
+        "invalid worker context: DAISY_CONTEXT has no valid hostname"
     );
     let mut context = daisy_protocol::Context::new();
     context.set("prefetch", "lots").unwrap();

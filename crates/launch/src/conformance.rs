@@ -129,14 +129,14 @@ pub fn read_pid_file(pid_file: &Path) -> u32 {
     let start = Instant::now();
     loop {
         if let Ok(text) = fs::read_to_string(pid_file) {
-            return text
-                .trim()
-                .parse()
-                .unwrap_or_else(|_| panic!("pid file {pid_file:?} holds {text:?}, not a pid"));
+            return text.trim().parse().unwrap_or_else(|_| {
+                panic!("pid file {} holds '{text}', not a pid", pid_file.display())
+            });
         }
         assert!(
             start.elapsed() < EXIT_TIMEOUT,
-            "the worker did not write its child's pid to {pid_file:?}"
+            "the worker did not write its child's pid to {}",
+            pid_file.display()
         );
         thread::sleep(Duration::from_millis(5));
     }
@@ -228,14 +228,16 @@ pub fn context_reaches_worker_and_output_is_redirected(launcher: &dyn Launcher, 
     assert_eq!(
         fs::read_to_string(&out).unwrap(),
         spec.context.to_env(),
-        "{}: stdout of the worker in {out:?}",
-        launcher.name()
+        "{}: stdout of the worker in {}",
+        launcher.name(),
+        out.display()
     );
     assert_eq!(
         fs::read_to_string(&err).unwrap(),
         scripts::ECHO_CONTEXT_STDERR,
-        "{}: stderr of the worker in {err:?}",
-        launcher.name()
+        "{}: stderr of the worker in {}",
+        launcher.name(),
+        err.display()
     );
 }
 

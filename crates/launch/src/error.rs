@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum LaunchError {
     /// The worker's program (or thread) could not be started.
-    #[error("could not start worker program {program:?}: {error}")]
+    #[error("could not start worker program '{program}': {error}")]
     Spawn {
         /// The program (for threads: the thread's name).
         program: String,
@@ -15,7 +15,7 @@ pub enum LaunchError {
         error: String,
     },
     /// A log file, or the directory it goes in, could not be created.
-    #[error("could not create log file {path:?}: {error}")]
+    #[error("could not create log file {}: {error}", path.display())]
     LogFile {
         /// The file or directory.
         path: PathBuf,
@@ -23,7 +23,7 @@ pub enum LaunchError {
         error: String,
     },
     /// A command template is malformed or names an unknown placeholder.
-    #[error("bad command template {template:?}: {problem}")]
+    #[error("bad command template '{template}': {problem}")]
     Template {
         /// The template as given.
         template: String,
@@ -66,20 +66,20 @@ mod tests {
         };
         assert_eq!(
             spawn.to_string(),
-            "could not start worker program \"no-such-program\": No such file or directory (os error 2)"
+            "could not start worker program 'no-such-program': No such file or directory (os error 2)"
         );
         let template = LaunchError::Template {
             template: "run {nope}".into(),
             problem: "unknown placeholder {nope}".into(),
         };
-        assert!(template.to_string().contains("{nope}"));
+        assert_eq!(
+            template.to_string(),
+            "bad command template 'run {nope}': unknown placeholder {nope}"
+        );
         let log = LaunchError::LogFile {
             path: PathBuf::from("/x/y"),
             error: "denied".into(),
         };
-        assert_eq!(
-            log.to_string(),
-            "could not create log file \"/x/y\": denied"
-        );
+        assert_eq!(log.to_string(), "could not create log file /x/y: denied");
     }
 }

@@ -28,7 +28,13 @@ pub enum ProtocolError {
         extra: usize,
     },
     /// The first message of a connection does not start with daisy's magic bytes.
-    #[error("not a daisy peer: bad magic {magic:?}")]
+    #[error(
+        "not a daisy peer: bad magic {:02x} {:02x} {:02x} {:02x}",
+        magic[0],
+        magic[1],
+        magic[2],
+        magic[3]
+    )]
     BadMagic {
         /// What was received.
         magic: [u8; 4],
@@ -85,4 +91,17 @@ pub enum ProtocolError {
 /// `: '<found>'` for a context value that was there but invalid, nothing for a missing one.
 fn found_text(found: Option<&str>) -> String {
     found.map(|f| format!(": '{f}'")).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_magic_is_shown_as_bytes() {
+        assert_eq!(
+            ProtocolError::BadMagic { magic: *b"GET " }.to_string(),
+            "not a daisy peer: bad magic 47 45 54 20"
+        );
+    }
 }

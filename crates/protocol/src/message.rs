@@ -116,10 +116,13 @@ impl ClientMessage {
         match self {
             Self::Hello {
                 task_id, worker_id, ..
-            } => format!("Hello(task {task_id}, worker {worker_id:?})"),
+            } => match worker_id {
+                Some(w) => format!("Hello(task {task_id}, worker {w})"),
+                None => format!("Hello(task {task_id}, an unknown worker)"),
+            },
             Self::AcquireBlocks { task_id, max } => format!("AcquireBlocks({task_id}, {max})"),
             Self::ReleaseBlock { block } => {
-                format!("ReleaseBlock({}, {:?})", block.block_id, block.status)
+                format!("ReleaseBlock({}, {})", block.block_id, block.status)
             }
             Self::BlockFailed { block, .. } => format!("BlockFailed({})", block.block_id),
             Self::ClientException { .. } => "ClientException".to_owned(),
@@ -128,5 +131,35 @@ impl ClientMessage {
                 format!("ReleaseBlocks({task_id}, {} blocks)", released.len())
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use daisy_core::{Block, BlockStatus};
+    use daisy_geometry::Roi;
+
+    use super::*;
+
+    #[test]
+    fn descriptions_have_no_rust_debug_output() {
+        assert_eq!(
+            ClientMessage::hello("t", "A", Some(14)).describe(),
+            "Hello(task A, worker 14)"
+        );
+        assert_eq!(
+            ClientMessage::hello("t", "A", None).describe(),
+            "Hello(task A, an unknown worker)"
+        );
+        let roi = Roi::from_values(&[0], &[1]).unwrap();
+        let mut block = Block::new("A".into(), 3, roi, roi);
+        block.status = BlockStatus::Success;
+        let described = ClientMessage::ReleaseBlock { block }.describe();
+        assert!(
+            described.ends_with(", BlockStatus.SUCCESS)") && described.starts_with("ReleaseBlock("),
+            "{described}"
+        );
     }
 }
