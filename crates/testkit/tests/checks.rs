@@ -43,9 +43,9 @@ fn pre_checks_skip_blocks() {
         })
         .build()
         .unwrap();
-    let total = task.tiling().unwrap().num_blocks();
-    let even = (0..task.tiling().unwrap().num_levels())
-        .flat_map(|l| task.tiling().unwrap().level_blocks(l).collect::<Vec<_>>())
+    let total = task.tiling().num_blocks();
+    let even = (0..task.tiling().num_levels())
+        .flat_map(|l| task.tiling().level_blocks(l).collect::<Vec<_>>())
         .filter(|b| b.spatial_id() % 2 == 0)
         .count() as u64;
     let report = run_blockwise(&[task], options()).unwrap();

@@ -48,7 +48,7 @@ fn killed_scheduler_resumes_from_its_done_marker() {
     .build()
     .unwrap();
     let marker = DoneMarker::open(&dir.path().join("t.done"), &task).unwrap();
-    let tiling = task.tiling().unwrap();
+    let tiling = task.tiling();
     let all: Vec<u64> = (0..tiling.num_levels())
         .flat_map(|l| {
             tiling
