@@ -1,4 +1,5 @@
 //! `Client`: the blocking worker client (docs/semantics.md#workers-and-daisy_context); daisy.Client wraps it.
+//! `parse_context`: the one parser of `DAISY_CONTEXT` ([`Context::from_env_str`]).
 //!
 //! Blocks handed to Python are held here by spatial id until Python releases or fails them, so
 //! what goes back to the server is the engine's own block. Every call that may wait on the
@@ -9,11 +10,24 @@ use std::collections::HashMap;
 use daisy_client::Client;
 use daisy_core::{Block, BlockStatus};
 use daisy_protocol::Context;
-use pyo3::exceptions::{PyConnectionError, PyValueError};
+use pyo3::exceptions::PyConnectionError;
 use pyo3::prelude::*;
 
 use crate::block::PyBlock;
-use crate::errors::client_error;
+use crate::errors::{DaisyError, client_error};
+
+/// The `(key, value)` items of a `DAISY_CONTEXT` text, in order, by the engine's rule
+/// ([`Context::from_env_str`]): a `ContextError` (a `ValueError`) names the first item that is
+/// not `key=value`.
+#[pyfunction]
+pub(crate) fn parse_context(text: &str) -> PyResult<Vec<(String, String)>> {
+    let context =
+        Context::from_env_str(text).map_err(|e| DaisyError::Context.new_err(e.to_string()))?;
+    Ok(context
+        .entries()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
 
 /// A worker's connection to the daisy server.
 #[pyclass(module = "daisy._daisy", name = "Client")]
@@ -48,7 +62,7 @@ impl PyClient {
     #[pyo3(signature = (daisy_context, prefetch = None))]
     fn new(py: Python<'_>, daisy_context: &str, prefetch: Option<u32>) -> PyResult<Self> {
         let context = Context::from_env_str(daisy_context)
-            .map_err(|e| PyValueError::new_err(format!("daisy_context: {e}")))?;
+            .map_err(|e| DaisyError::Context.new_err(format!("daisy_context: {e}")))?;
         let client = py
             .detach(|| match prefetch {
                 Some(n) => Client::new(&context, n),
