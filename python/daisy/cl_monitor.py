@@ -5,22 +5,18 @@
     A ▶:  40%|████      | 40/100 [00:02<00:03, 19.8blocks/s, ⧗=52, ▶=8, ✔=40, ✗=0, ∅=0]
 
 (⧗ pending, ▶ processing, ✔ completed, ✗ failed, ∅ orphaned). When the run ends, the
-summary lists every task's counts, the failed blocks and where their workers' logs are.
+monitor prints the engine's Execution Summary (every task's counts, the failed blocks and
+where their workers' logs are): the ``summary`` of the ``run_report`` the server sets
+before it tells its observers that it exits.
 """
 
 import logging
 import threading
+from typing import Any
 
 from tqdm.auto import tqdm
 
-from . import logging as daisy_logging
 from .server_observer import ServerObserver
-
-MAX_FAILURE_LINES = 100
-"""At most this many "Failed Blocks" lines per task, then ``(and N more)``."""
-
-MAX_LOG_LINES = 10
-"""At most this many worker log lines per task, then ``...``."""
 
 
 class TqdmLoggingHandler:
@@ -30,13 +26,13 @@ class TqdmLoggingHandler:
     that changes the handler's level or formatter keeps working.
     """
 
-    def __init__(self, handler):
+    def __init__(self, handler: logging.Handler) -> None:
         self.handler = handler
 
-    def __getattr__(self, attr):
+    def __getattr__(self, attr: str) -> Any:
         return getattr(self.handler, attr)
 
-    def handle(self, record):
+    def handle(self, record: logging.LogRecord) -> Any:
         rv = self.handler.filter(record)
         if isinstance(rv, logging.LogRecord):
             record = rv
@@ -48,17 +44,21 @@ class TqdmLoggingHandler:
                 self.handler.release()
         return rv
 
-    def emit(self, record):
+    def emit(self, record: logging.LogRecord) -> None:
         try:
             msg = self.handler.format(record)
-            tqdm.write(msg, file=self.handler.stream, end=getattr(self.handler, "terminator", "\n"))
+            tqdm.write(
+                msg,
+                file=getattr(self.handler, "stream", None),
+                end=getattr(self.handler, "terminator", "\n"),
+            )
         except RecursionError:
             raise
         except Exception:
             self.handler.handleError(record)
 
 
-def _is_tty_stream_handler(handler):
+def _is_tty_stream_handler(handler: logging.Handler) -> bool:
     stream = getattr(handler, "stream", None)
     try:
         return stream is not None and stream.isatty()
@@ -67,31 +67,34 @@ def _is_tty_stream_handler(handler):
 
 
 class BlockFailure:
-    """One reported failure of a block."""
+    """One reported failure of a block, as the monitor's observer hook saw it."""
 
-    def __init__(self, block, exception, worker_id, log_basename):
+    def __init__(
+        self, block: Any, exception: Any, worker_id: Any, log_basename: str | None = None
+    ) -> None:
         self.block = block
         self.exception = exception
         self.worker_id = worker_id
         self.log_basename = log_basename
 
-    def __repr__(self):
-        # The engine reports errors as text that already is an exception repr.
-        exception = self.exception if isinstance(self.exception, str) else repr(self.exception)
-        return f"block {self.block.block_id[1]} in worker {self.worker_id} with exception {exception}"
+    def __repr__(self) -> str:
+        return (
+            f"BlockFailure(block={self.block!r}, exception={self.exception!r}, "
+            f"worker_id={self.worker_id!r}, log_basename={self.log_basename!r})"
+        )
 
 
 class TaskSummary:
-    """What the summary says about one task."""
+    """What the monitor saw of one task: its last state, its failures, why it was given up."""
 
-    def __init__(self, task_id, state):
+    def __init__(self, task_id: str, state: Any) -> None:
         self.task_id = task_id
         self.state = state
-        self.block_failures = []
-        self.abandoned = None
+        self.block_failures: list[BlockFailure] = []
+        self.abandoned: str | None = None
 
 
-def _context_get(context, key):
+def _context_get(context: Any, key: str) -> Any:
     if context is None:
         return None
     getter = getattr(context, "get", None)
@@ -110,19 +113,27 @@ class CLMonitor(ServerObserver):
     On construction, every root-logger handler writing to a terminal is wrapped so that
     log lines do not break the bars.
 
+    The summary is the engine's: when the server exits, the monitor prints the ``summary``
+    of ``server.run_report`` (set by :class:`daisy.Server` and :class:`daisy.SerialServer`
+    before they notify ``on_server_exit``); a server without a report (a run that raised
+    before the engine ran, or another observee) gets no summary.
+
     Attributes:
         progresses: ``{task_id: tqdm}``, created at the task's first acquire or release.
-        summaries: ``{task_id: TaskSummary}`` in the order tasks started.
+        summaries: ``{task_id: TaskSummary}`` in the order tasks started: what the hooks saw.
+        run_report: the server's ``run_report`` once the run is over, else None.
     """
 
-    def __init__(self, server):
+    def __init__(self, server: Any) -> None:
         super().__init__(server)
-        self.progresses = {}
-        self.summaries = {}
+        self.server = server
+        self.progresses: dict[str, Any] = {}
+        self.summaries: dict[str, TaskSummary] = {}
+        self.run_report: Any = None
         self.lock = threading.RLock()
         self._wrap_logging_handlers()
 
-    def _wrap_logging_handlers(self):
+    def _wrap_logging_handlers(self) -> None:
         logger = logging.getLogger()
         for i, handler in enumerate(logger.handlers):
             if isinstance(handler, TqdmLoggingHandler):
@@ -132,39 +143,35 @@ class CLMonitor(ServerObserver):
 
     # hooks ----------------------------------------------------------------------------
 
-    def on_task_start(self, task_id, task_state):
+    def on_task_start(self, task_id: str, task_state: Any) -> None:
         with self.lock:
             if task_id not in self.summaries:
                 self.summaries[task_id] = TaskSummary(task_id, task_state)
             else:
                 self.summaries[task_id].state = task_state
 
-    def on_acquire_block(self, task_id, task_state):
+    def on_acquire_block(self, task_id: str, task_state: Any) -> None:
         self._update_state(task_id, task_state)
 
-    def on_release_block(self, task_id, task_state):
+    def on_release_block(self, task_id: str, task_state: Any) -> None:
         self._update_state(task_id, task_state)
 
-    def on_block_failure(self, block, exception, context):
-        """Records a failure; ``context`` gives ``worker_id`` (and may give ``log_basename``).
-
-        ``exception`` is an exception (printed with ``repr``) or a text that already is one.
-        """
+    def on_block_failure(self, block: Any, exception: Any, context: Any) -> None:
+        """Records a failure; ``context`` gives ``worker_id`` (and may give ``log_basename``)."""
         task_id = block.block_id[0]
-        worker_id = _context_get(context, "worker_id")
-        if context is not None and _has_key(context, "log_basename"):
-            log_basename = _context_get(context, "log_basename")
-        elif worker_id is None:
-            log_basename = None
-        else:
-            log_basename = daisy_logging.get_worker_log_basename(worker_id, task_id)
+        failure = BlockFailure(
+            block,
+            exception,
+            _context_get(context, "worker_id"),
+            _context_get(context, "log_basename"),
+        )
         with self.lock:
             summary = self.summaries.get(task_id)
             if summary is None:
                 summary = self.summaries[task_id] = TaskSummary(task_id, None)
-            summary.block_failures.append(BlockFailure(block, exception, worker_id, log_basename))
+            summary.block_failures.append(failure)
 
-    def on_task_done(self, task_id, task_state):
+    def on_task_done(self, task_id: str, task_state: Any) -> None:
         with self.lock:
             summary = self.summaries.get(task_id)
             if summary is None:
@@ -184,8 +191,8 @@ class CLMonitor(ServerObserver):
             progress.set_description_str(f"{task_id} {symbol}")
             progress.close()
 
-    def on_task_abandoned(self, task_id, task_state, reason):
-        """Records that a task was given up; the summary says so, with ``reason``."""
+    def on_task_abandoned(self, task_id: str, task_state: Any, reason: str | None) -> None:
+        """Records that a task was given up (the engine's summary says so, with the reason)."""
         with self.lock:
             summary = self.summaries.get(task_id)
             if summary is None:
@@ -194,49 +201,27 @@ class CLMonitor(ServerObserver):
                 summary.state = task_state
             summary.abandoned = reason if reason else "abandoned"
 
-    def on_server_exit(self):
+    def on_server_exit(self) -> None:
+        """Closes the bars and prints the engine's Execution Summary, if the server has one."""
         with self.lock:
             for progress in self.progresses.values():
                 progress.close()
-            print(self.summary_text(), end="", flush=True)
+            self.run_report = getattr(self.server, "run_report", None)
+            text = self.summary_text()
+            if text:
+                print(text, end="", flush=True)
 
     # output ---------------------------------------------------------------------------
 
-    def summary_text(self):
-        """The Execution Summary, exactly as :meth:`on_server_exit` prints it."""
-        lines = ["", "Execution Summary", "-----------------"]
-        for task_id, summary in self.summaries.items():
-            state = summary.state
-            lines += ["", f"  Task {task_id}:", ""]
-            if state is not None:
-                lines += [
-                    f"    num blocks : {state.total_block_count}",
-                    f"    completed ✔: {state.completed_count} (skipped {state.skipped_count})",
-                    f"    failed    ✗: {state.failed_count}",
-                    f"    orphaned  ∅: {state.orphaned_count}",
-                ]
-            if summary.abandoned is not None:
-                lines.append(f"    abandoned  : {summary.abandoned}")
-            lines.append("")
+    def summary_text(self) -> str:
+        """The engine's Execution Summary of the run, exactly as :meth:`on_server_exit`
+        prints it ("" while the server has no ``run_report``)."""
+        report = self.run_report
+        if report is None:
+            report = getattr(self.server, "run_report", None)
+        return "" if report is None else str(report.summary)
 
-            failures = summary.block_failures
-            if failures:
-                lines += ["    Failed Blocks:", ""]
-                lines += [f"      {failure!r}" for failure in failures[:MAX_FAILURE_LINES]]
-                if len(failures) > MAX_FAILURE_LINES:
-                    lines.append(f"      (and {len(failures) - MAX_FAILURE_LINES} more)")
-                logs = [f.log_basename for f in failures if f.log_basename is not None]
-                if logs:
-                    lines += ["", "    See worker logs for details:", ""]
-                    lines += [f"      {basename}.err / .out" for basename in logs[:MAX_LOG_LINES]]
-                    if len(logs) > MAX_LOG_LINES:
-                        lines.append("      ...")
-
-            if state is not None and state.completed_count == state.total_block_count:
-                lines.append("    all blocks processed successfully")
-        return "\n".join(lines) + "\n"
-
-    def _update_state(self, task_id, task_state):
+    def _update_state(self, task_id: str, task_state: Any) -> None:
         with self.lock:
             progress = self.progresses.get(task_id)
             if progress is None:
@@ -249,7 +234,7 @@ class CLMonitor(ServerObserver):
             self._show(progress, task_state)
 
     @staticmethod
-    def _show(progress, task_state):
+    def _show(progress: Any, task_state: Any) -> None:
         progress.set_postfix(
             {
                 "⧗": task_state.pending_count,
@@ -263,13 +248,6 @@ class CLMonitor(ServerObserver):
         delta = task_state.completed_count - progress.n
         if delta:
             progress.update(delta)  # redraws at most every `mininterval` (0.1 s)
-
-
-def _has_key(context, key):
-    try:
-        return key in context
-    except TypeError:
-        return False
 
 
 __all__ = ["CLMonitor", "TqdmLoggingHandler", "BlockFailure", "TaskSummary"]

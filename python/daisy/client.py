@@ -2,9 +2,10 @@
 
 import contextlib
 import logging
+from collections.abc import Iterator
 
-from .block import BlockStatus
 from . import _daisy
+from .block import Block, BlockStatus
 from .context import Context
 from .logging import set_log_basedir
 
@@ -46,7 +47,7 @@ class Client:
             ``KeyError('DAISY_CONTEXT')`` outside a worker).
     """
 
-    def __init__(self, context=None):
+    def __init__(self, context: Context | None = None) -> None:
         if context is None:
             context = Context.from_env()
         self.context = context
@@ -66,7 +67,7 @@ class Client:
             self.tcp_client = self._connection = _daisy.Client(context.to_env(), prefetch)
 
     @contextlib.contextmanager
-    def acquire_block(self):
+    def acquire_block(self) -> Iterator[Block | None]:
         """A context manager that yields the next block to process, or None when there is
         no more work.
 
@@ -101,7 +102,7 @@ class Client:
                 block.status = BlockStatus.FAILED
             connection.release(block)
 
-    def release_block(self, block):
+    def release_block(self, block: Block) -> None:
         """Returns a block to the server: as SUCCESS if its status says so, else FAILED."""
         self._connection.release(block)
 
@@ -145,27 +146,22 @@ class _MessagesConnection:
         self.tcp_client.send_message(BlockFailed(exception, block, self.client.context))
 
 
-def _context_from_string(text, typed=False):
-    """A :class:`daisy.Context` from a ``k=v:k=v`` string.
+def _context_from_string(text: str, typed: bool = False) -> Context:
+    """A :class:`daisy.Context` from a ``DAISY_CONTEXT`` text, parsed by the engine.
 
     With ``typed`` the port and worker ID are ints, as in the context daisy 1.x passed to
-    ``init_callback_fn``; otherwise all values are strings, as after ``Context.from_env()``.
+    ``init_callback_fn`` (a value that is not a number stays a string); otherwise all
+    values are strings, as after ``Context.from_env()``.
+
+    Raises:
+        ValueError: naming the first item that is not of the form ``key=value``.
     """
-    items = {}
-    for token in text.split(":"):
-        if not token:
-            continue
-        key, _, value = token.partition("=")
-        items[key] = value
+    context = Context._parse(text)
     if typed:
         for key in ("port", "worker_id"):
-            if key in items:
+            if key in context:
                 try:
-                    items[key] = int(items[key])
+                    context._items[key] = int(context[key])
                 except ValueError:
                     pass
-        return Context(**items)
-    context = Context()
-    for key, value in items.items():
-        context[key] = value
     return context

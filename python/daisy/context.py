@@ -20,7 +20,10 @@ unchanged and in order.
 import copy
 import logging
 import os
+from collections.abc import ItemsView, Iterator, KeysView
+from typing import Any
 
+from . import _daisy
 from . import logging as daisy_logging
 
 logger = logging.getLogger(__name__)
@@ -37,23 +40,24 @@ class Context:
 
     ENV_VARIABLE = "DAISY_CONTEXT"
 
-    def __init__(self, **kwargs):
-        self._items = {"logdir": daisy_logging.LOG_BASEDIR}
+    def __init__(self, **kwargs: Any) -> None:
+        self._items: dict[str, Any] = {"logdir": daisy_logging.LOG_BASEDIR}
         self._items.update(kwargs)
 
-    def copy(self):
+    def copy(self) -> "Context":
         """Returns an independent copy."""
         return copy.deepcopy(self)
 
-    def to_env(self):
+    def to_env(self) -> str:
         """Returns the ``DAISY_CONTEXT`` string: ``k=v`` pairs joined by ``:``."""
-        return ":".join("%s=%s" % (k, v) for k, v in self._items.items())
+        return ":".join(f"{k}={v}" for k, v in self._items.items())
 
     @staticmethod
-    def from_env():
+    def from_env() -> "Context":
         """Builds a Context from the ``DAISY_CONTEXT`` environment variable.
 
-        All values are strings afterwards (``port`` is ``'43125'``).
+        All values are strings afterwards (``port`` is ``'43125'``). The text is parsed by
+        the engine's rule: see ``docs/semantics.md#workers-and-daisy_context``.
 
         Raises:
             KeyError: ``DAISY_CONTEXT`` is not set (also logged at ERROR).
@@ -67,19 +71,23 @@ class Context:
         return Context._parse(value)
 
     @staticmethod
-    def _parse(value):
+    def _parse(text: str) -> "Context":
+        """Builds a Context from a ``DAISY_CONTEXT`` text, by the engine's rule.
+
+        The text is split at every ``:`` into items; every item (an empty one too) holds
+        exactly one ``=``, the key before it and the value after it (either may be empty).
+        Any key is kept, in order; a repeated key keeps its first position and its last
+        value. All values are strings.
+
+        Raises:
+            ValueError: naming the first item that is not of the form ``key=value``.
+        """
         context = Context()
-        for token in value.split(":"):
-            parts = token.split("=")
-            if len(parts) != 2:
-                raise ValueError(
-                    f"{Context.ENV_VARIABLE} must be a list of key=value items separated by ':', "
-                    f"but item {token!r} of {value!r} is not of the form key=value"
-                )
-            context[parts[0]] = parts[1]
+        for key, value in _daisy.parse_context(text):
+            context._items[key] = value
         return context
 
-    def __setitem__(self, k, v):
+    def __setitem__(self, k: Any, v: Any) -> None:
         k = str(k)
         v = str(v)
         if "=" in k or ":" in k:
@@ -88,31 +96,31 @@ class Context:
             raise RuntimeError("Context values must not contain = or :.")
         self._items[k] = v
 
-    def __getitem__(self, k):
+    def __getitem__(self, k: str) -> Any:
         return self._items[k]
 
-    def get(self, k, v=None):
+    def get(self, k: str, v: Any = None) -> Any:
         """Returns the value of ``k``, or ``v`` if there is none."""
         return self._items.get(k, v)
 
-    def __contains__(self, k):
+    def __contains__(self, k: object) -> bool:
         return k in self._items
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._items)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._items)
 
-    def keys(self):
+    def keys(self) -> KeysView[str]:
         """The keys, in order."""
         return self._items.keys()
 
-    def items(self):
+    def items(self) -> ItemsView[str, Any]:
         """The ``(key, value)`` pairs, in order."""
         return self._items.items()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.to_env()
 
 

@@ -1,14 +1,19 @@
 """``daisy.run_blockwise``: the one call most scripts need (docs/semantics.md#run_blockwise)."""
 
+from collections.abc import Sequence
+from typing import Any
+
 from .cl_monitor import CLMonitor
 from .serial_server import SerialServer
 from .server import Server
-from .task import _collect_tasks
+from .task import Task, _collect_tasks
 
 __all__ = ["run_blockwise"]
 
 
-def run_blockwise(tasks, multiprocessing=True, *, progress=True):
+def run_blockwise(
+    tasks: Task | Sequence[Task], multiprocessing: bool = True, *, progress: Any = True
+) -> bool:
     """Schedules and runs the given tasks and the tasks they depend on.
 
     Args:
@@ -28,8 +33,9 @@ def run_blockwise(tasks, multiprocessing=True, *, progress=True):
 
     Returns:
 
-        ``bool``: True if every block of every task succeeded (or was skipped), False if a
-        block failed, was orphaned or abandoned, or the run was interrupted.
+        ``bool``: the engine's verdict (``run_report.succeeded`` of the server): True if
+        every block of every task succeeded (or was skipped), False if a block failed, was
+        orphaned or abandoned, or the run was interrupted.
     """
     tasks = _collect_tasks(tasks)
     server = Server() if multiprocessing else SerialServer()
@@ -37,8 +43,5 @@ def run_blockwise(tasks, multiprocessing=True, *, progress=True):
         CLMonitor(server)
     elif progress is not False:
         server.register_observer(progress)
-    task_states = server.run_blockwise(tasks)
-    return all(
-        state.completed_count == state.total_block_count
-        for state in task_states.values()
-    )
+    server.run_blockwise(tasks)
+    return bool(server.run_report.succeeded)

@@ -1,12 +1,19 @@
-"""Running tasks in the calling process, one block at a time (docs/semantics.md#run_blockwise)."""
+"""Running tasks in the calling process, one block at a time (docs/semantics.md#run_blockwise).
+
+The loop is the engine's (``_daisy.run_serial``); this module hands it the block functions
+and forwards its events to the observers.
+"""
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
-from .block import BlockStatus
+from . import _daisy
 from .context import Context
 from .scheduler import Scheduler
 from .server_observer import ServerObservee
-from .task import _collect_tasks
+from .task import Task, _collect_tasks
+from .task_state import TaskState
 
 logger = logging.getLogger(__name__)
 
@@ -17,23 +24,39 @@ class SerialServer(ServerObservee):
     """Runs the blocks of tasks in the calling process, for debugging.
 
     No sockets and no processes: every block function is called directly, so a debugger
-    or a breakpoint works, and an exception raised by a block function stops the run and
-    propagates. ``init_callback_fn`` is not called and timeouts are not enforced. Tasks
-    with a spawn function (no argument) cannot run this way.
+    or a breakpoint works, and an exception raised by a block function (or by an observer
+    hook) stops the run and propagates unchanged. A block whose function leaves its status
+    FAILED, or whose post-check fails, is a failure and is retried as in a distributed run.
+    ``init_callback_fn`` is not called and timeouts are not enforced. Tasks with a spawn
+    function (no argument) cannot run this way.
+
+    Observers get the hooks of :class:`daisy.server_observer.ServerObserver`; their
+    ``task_state`` arguments hold the counts at the time of the event (read the
+    Scheduler's live ``task_states`` after the run).
+
+    Attributes:
+        scheduler: the :class:`daisy.Scheduler` of the last run.
+        run_report: the engine's report of the last run (its ``summary`` is the Execution
+            Summary, ``succeeded`` says whether every block succeeded or was skipped); None
+            before a run and after a run that raised.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
-        self.scheduler = None
+        self.scheduler: Scheduler | None = None
+        self.run_report: _daisy.RunReport | None = None
 
-    def run_blockwise(self, tasks, scheduler=None):
-        """Runs the tasks, with their upstream tasks; returns ``{task_id: TaskState}``."""
+    def run_blockwise(
+        self, tasks: Task | Sequence[Task], scheduler: Scheduler | None = None
+    ) -> dict[str, TaskState]:
+        """Runs the tasks, with their upstream tasks; returns ``{task_id: TaskState}``.
+
+        With ``scheduler``, its tasks are run (and its ``task_states`` returned).
+        """
         if scheduler is None:
             all_tasks = _collect_tasks(tasks)
         else:
-            all_tasks = _collect_tasks(
-                list(_as_list(tasks)) + list(scheduler.task_map.values())
-            )
+            all_tasks = _collect_tasks(list(_as_list(tasks)) + list(scheduler.task_map.values()))
         for task in all_tasks:
             if getattr(task, "_is_spawn_function", False):
                 raise ValueError(
@@ -44,85 +67,45 @@ class SerialServer(ServerObservee):
         if scheduler is None:
             scheduler = Scheduler(all_tasks)
         self.scheduler = scheduler
+        self.run_report = None
+        functions = {task_id: task.process_function for task_id, task in scheduler.task_map.items()}
         try:
-            self._run(scheduler)
+            self.run_report = _daisy.run_serial(scheduler._scheduler, functions, _Forward(self))
         finally:
             self.notify_server_exit()
         return scheduler.task_states
 
-    def _run(self, scheduler):
-        states = scheduler.task_states
-        task_map = scheduler.task_map
-        started = set()
-        done = set()
 
-        def check_done(task_ids):
-            for task_id in task_ids:
-                if task_id not in done and states[task_id].is_done():
-                    done.add(task_id)
-                    self.notify_task_done(task_id, states[task_id])
+class _Forward:
+    """The engine's serial-run hooks, forwarded to the server's observers with TaskStates."""
 
-        check_done(states)
-        while len(done) < len(states):
-            block = None
-            for task in scheduler.get_ready_tasks():
-                task_id = task.task_id
-                if task_id not in started:
-                    started.add(task_id)
-                    self.notify_task_start(task_id, states[task_id])
-                block = scheduler.acquire_block(task_id)
-                if block is not None:
-                    break
-                # Every ready block was skipped by the pre-check.
-                check_done(states)
-            if block is None:
-                break
+    def __init__(self, server: SerialServer) -> None:
+        self._server = server
+        self._states: dict[str, TaskState] = {}
 
-            task_id = block.block_id[0]
-            task = task_map[task_id]
-            self.notify_acquire_block(task_id, states[task_id])
+    def _state(self, task_id: str, counters: _daisy.Counters) -> TaskState:
+        state = self._states.get(task_id)
+        if state is None:
+            state = self._states[task_id] = TaskState()
+        state._update(counters)
+        return state
 
-            task.process_function(block)
-            if block.status != BlockStatus.FAILED:
-                block.status = BlockStatus.SUCCESS
+    def on_task_start(self, task_id: str, counters: _daisy.Counters) -> None:
+        self._server.notify_task_start(task_id, self._state(task_id, counters))
 
-            post_check = _post_check(task)
-            if post_check is not None and block.status == BlockStatus.SUCCESS:
-                try:
-                    ok = post_check(block)
-                    error = None if ok else RuntimeError(
-                        f"post_check() returned {ok!r} for block {block.block_id[1]}"
-                    )
-                except Exception as e:  # pylint: disable=broad-except
-                    logger.exception("post_check() exception for block %s", block.block_id)
-                    ok, error = False, e
-                if not ok:
-                    block.status = BlockStatus.FAILED
-                    block_context = Context(
-                        task_id=task_id, worker_id="serial", log_basename=None
-                    )
-                    self.notify_block_failure(block, error, block_context)
+    def on_acquire_block(self, task_id: str, counters: _daisy.Counters) -> None:
+        self._server.notify_acquire_block(task_id, self._state(task_id, counters))
 
-            failed = block.status == BlockStatus.FAILED
-            scheduler.release_block(block)
-            self.notify_release_block(task_id, states[task_id])
-            # A success finishes at most the block's own task; a permanent failure may
-            # orphan blocks of other tasks.
-            check_done(states if failed else (task_id,))
+    def on_release_block(self, task_id: str, counters: _daisy.Counters) -> None:
+        self._server.notify_release_block(task_id, self._state(task_id, counters))
 
-        check_done(states)
-        # Tasks that never became ready and are not done (e.g. upstream abandoned): the
-        # loop ended because nothing can be acquired.
+    def on_task_done(self, task_id: str, counters: _daisy.Counters) -> None:
+        self._server.notify_task_done(task_id, self._state(task_id, counters))
+
+    def on_block_failure(self, block: Any, error: str) -> None:
+        context = Context(task_id=block.block_id[0], worker_id=None, log_basename=None)
+        self._server.notify_block_failure(block, RuntimeError(error), context)
 
 
-def _post_check(task):
-    check = task.check_function
-    if isinstance(check, (tuple, list)):
-        return check[1]
-    return None
-
-
-def _as_list(tasks):
-    from .task import Task  # pylint: disable=import-outside-toplevel
-
-    return [tasks] if isinstance(tasks, Task) else tasks
+def _as_list(tasks: Task | Sequence[Task]) -> list[Task]:
+    return [tasks] if isinstance(tasks, Task) else list(tasks)

@@ -4,7 +4,8 @@ The counts live here; everything derived from them (``pending_count``, ``is_done
 ``Started: True`` text) is the engine's ``TaskState``, asked through ``_daisy.Counters``.
 """
 
-from typing import Any, Callable, Optional, Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from . import _daisy
 
@@ -136,7 +137,7 @@ class _LiveTaskState(TaskState):
     def __init__(self, source: _CounterSource, task_id: str) -> None:
         self._source = source
         self._task_id = task_id
-        self._fixed: Optional[_daisy.Counters] = None
+        self._fixed: _daisy.Counters | None = None
 
     def _counters(self) -> _daisy.Counters:
         if self._fixed is not None:

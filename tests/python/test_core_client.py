@@ -61,7 +61,11 @@ def test_client_speaks_daisy_messages_to_a_bare_tcp_server(tcp_server, caplog):
 
     kinds = [type(m).__name__ for m in received]
     assert kinds == [
-        "AcquireBlock", "ReleaseBlock", "AcquireBlock", "BlockFailed", "ReleaseBlock",
+        "AcquireBlock",
+        "ReleaseBlock",
+        "AcquireBlock",
+        "BlockFailed",
+        "ReleaseBlock",
         "AcquireBlock",
     ]
     assert received[0].task_id == "t"

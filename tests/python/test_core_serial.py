@@ -33,11 +33,19 @@ class Recorder:
 
 def chain(process_a, process_b, **kwargs_a):
     a = daisy.Task(
-        "A", Roi((0, 0), (6, 6)), Roi((0, 0), (3, 3)), Roi((1, 1), (1, 1)), process_a,
+        "A",
+        Roi((0, 0), (6, 6)),
+        Roi((0, 0), (3, 3)),
+        Roi((1, 1), (1, 1)),
+        process_a,
         **kwargs_a,
     )
     b = daisy.Task(
-        "B", Roi((0, 0), (6, 6)), Roi((0, 0), (3, 3)), Roi((1, 1), (1, 1)), process_b,
+        "B",
+        Roi((0, 0), (6, 6)),
+        Roi((0, 0), (3, 3)),
+        Roi((1, 1), (1, 1)),
+        process_b,
         upstream_tasks=[a],
     )
     return a, b
@@ -151,7 +159,11 @@ def test_serial_pre_and_post_checks():
 def test_serial_init_callback_not_called_and_given_scheduler_used():
     called = []
     task = daisy.Task(
-        "t", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "t",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         init_callback_fn=called.append,
     )
     scheduler = daisy.Scheduler([task])
@@ -163,7 +175,11 @@ def test_serial_init_callback_not_called_and_given_scheduler_used():
 
 def test_serial_all_skipped_task_is_done():
     task = daisy.Task(
-        "t", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "t",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         check_function=lambda b: True,
     )
     recorder = Recorder()
@@ -173,3 +189,176 @@ def test_serial_all_skipped_task_is_done():
     assert states["t"].skipped_count == 10 and states["t"].is_done()
     assert ("done", "t", 10) in recorder.events
     assert daisy.run_blockwise([task], multiprocessing=False) is True
+
+
+# --- the engine's loop, report and hooks ---------------------------------------------------------
+
+
+def test_serial_run_report_is_the_engines():
+    calls = []
+
+    def post(block):
+        return block.block_id[1] != 5
+
+    task = daisy.Task(
+        "t",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
+        check_function=(None, post),
+        max_retries=1,
+    )
+    recorder = Recorder()
+    server = daisy.SerialServer()
+    server.register_observer(recorder)
+    assert server.run_report is None
+    server.register_observer(
+        type("Exit", (), {"on_server_exit": lambda _: calls.append(server.run_report)})()
+    )
+    states = server.run_blockwise([task])
+    report = server.run_report
+    assert calls == [report]  # set before the observers hear of the exit
+    assert not report.succeeded and not report.interrupted
+    assert report.counters["t"].failed_count == states["t"].failed_count == 1
+    assert (
+        report.failures
+        == [
+            dict(
+                task_id="t",
+                spatial_id=5,
+                worker_id=None,
+                error="post-check failed",
+                log_basename=None,
+            )
+        ]
+        * 2
+    )
+    assert report.summary == (
+        "\nExecution Summary\n-----------------\n"
+        "\n  Task t:\n\n"
+        "    num blocks : 10\n"
+        "    completed ✔: 9 (skipped 0)\n"
+        "    failed    ✗: 1\n"
+        "    orphaned  ∅: 0\n"
+        "\n"
+        "    Failed Blocks:\n"
+        "\n"
+        "      block 5 in an unknown worker with exception post-check failed\n"
+        "      block 5 in an unknown worker with exception post-check failed\n"
+    )
+    failures = [e for e in recorder.events if e[0] == "failure"]
+    assert failures == [("failure", ("t", 5), "RuntimeError('post-check failed')")] * 2
+
+
+def test_serial_block_left_failed_is_reported():
+    def process(block):
+        if block.block_id[1] == 2:
+            block.status = BlockStatus.FAILED
+
+    task = daisy.Task(
+        "t", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), process, max_retries=0
+    )
+    recorder = Recorder()
+    server = daisy.SerialServer()
+    server.register_observer(recorder)
+    server.run_blockwise([task])
+    assert [f["error"] for f in server.run_report.failures] == ["block released as FAILED"]
+    assert ("failure", ("t", 2), "RuntimeError('block released as FAILED')") in recorder.events
+
+
+def test_serial_event_order_per_block():
+    task = daisy.Task("t", Roi((0,), (2,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
+    recorder = Recorder()
+    server = daisy.SerialServer()
+    server.register_observer(recorder)
+    server.run_blockwise([task])
+    assert recorder.events == [
+        ("start", "t"),
+        ("acquire", "t"),
+        ("release", "t"),
+        ("acquire", "t"),
+        ("release", "t"),
+        ("done", "t", 2),
+        ("exit",),
+    ]
+
+
+def test_serial_observer_states_hold_the_counts_of_the_event():
+    seen = []
+
+    class Watch:
+        def on_acquire_block(self, task_id, state):
+            seen.append((state.processing_count, state.completed_count, str(state).splitlines()[0]))
+
+    task = daisy.Task("t", Roi((0,), (2,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
+    server = daisy.SerialServer()
+    server.register_observer(Watch())
+    server.run_blockwise([task])
+    assert seen == [(1, 0, "Started: True"), (1, 1, "Started: True")]
+
+
+def test_serial_exception_is_raised_unchanged_and_no_report():
+    raised = KeyError("the very object")
+
+    def process(block):
+        raise raised
+
+    task = daisy.Task("t", Roi((0,), (3,)), Roi((0,), (1,)), Roi((0,), (1,)), process)
+    server = daisy.SerialServer()
+    with pytest.raises(KeyError) as e:
+        server.run_blockwise([task])
+    assert e.value is raised
+    assert server.run_report is None
+    # the block stays handed out, as after a crash; the scheduler is usable again
+    assert server.scheduler.task_states["t"].processing_count == 1
+
+
+def test_serial_observer_exception_stops_the_run():
+    class Broken:
+        def on_release_block(self, task_id, state):
+            raise ValueError("observer broke")
+
+    ran = []
+    task = daisy.Task("t", Roi((0,), (3,)), Roi((0,), (1,)), Roi((0,), (1,)), ran.append)
+    server = daisy.SerialServer()
+    server.register_observer(Broken())
+    with pytest.raises(ValueError, match="observer broke"):
+        server.run_blockwise([task])
+    assert len(ran) == 1
+
+
+def test_serial_keyboard_interrupt_in_a_pre_check_stops_the_run():
+    def pre(block):
+        raise KeyboardInterrupt
+
+    ran = []
+    task = daisy.Task(
+        "t", Roi((0,), (3,)), Roi((0,), (1,)), Roi((0,), (1,)), ran.append, check_function=pre
+    )
+    with pytest.raises(KeyboardInterrupt):
+        daisy.SerialServer().run_blockwise([task])
+    assert ran == []
+
+
+def test_run_blockwise_serial_is_the_reports_verdict():
+    # orphaned blocks: not a success
+    def process_a(block):
+        if block.block_id[1] == 4:
+            block.status = BlockStatus.FAILED
+
+    a, b = chain(process_a, lambda blk: None, max_retries=0)
+    server = daisy.SerialServer()
+    server.run_blockwise([b])
+    assert server.run_report.succeeded is False
+    assert server.run_report.counters["B"].orphaned_count > 0
+    # all skipped: a success
+    task = daisy.Task(
+        "s",
+        Roi((0,), (3,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
+        check_function=lambda b: True,
+    )
+    assert daisy.run_blockwise([task], multiprocessing=False, progress=False) is True

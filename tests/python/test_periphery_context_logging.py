@@ -12,7 +12,10 @@ from pathlib import Path
 import pytest
 
 import daisy.logging as daisy_logging
+from daisy import _daisy
+from daisy.client import _context_from_string
 from daisy.context import Context
+from daisy.errors import ContextError
 
 
 @pytest.fixture(autouse=True)
@@ -92,6 +95,46 @@ def test_context_from_env_rejects_malformed_items(monkeypatch, value):
     monkeypatch.setenv("DAISY_CONTEXT", value)
     with pytest.raises(ValueError, match="is not of the form key=value"):
         Context.from_env()
+
+
+@pytest.mark.parametrize(
+    "value, item, position",
+    [("hostname", "hostname", 1), ("a=1:b=2=3", "b=2=3", 2), ("a=1:", "", 2), ("", "", 1)],
+)
+def test_context_errors_name_the_bad_item(monkeypatch, value, item, position):
+    monkeypatch.setenv("DAISY_CONTEXT", value)
+    expected = f"DAISY_CONTEXT item {position} '{item}' is not of the form key=value"
+    for parse in (Context.from_env, lambda: _context_from_string(value, typed=True)):
+        with pytest.raises(ContextError) as e:
+            parse()
+        assert isinstance(e.value, ValueError)
+        assert str(e.value).startswith(expected)
+
+
+def test_one_rule_for_any_key():
+    # the engine's parser: any key (an empty one too), empty values, a repeated key keeps
+    # its first position and its last value
+    text = "hostname=h:my.key=1:empty=:=v:hostname=g"
+    assert _daisy.parse_context(text) == [
+        ("hostname", "g"),
+        ("my.key", "1"),
+        ("empty", ""),
+        ("", "v"),
+    ]
+    ctx = Context._parse(text)
+    assert list(ctx.items())[1:] == [("hostname", "g"), ("my.key", "1"), ("empty", ""), ("", "v")]
+    assert list(_context_from_string(text).items()) == list(ctx.items())
+
+
+def test_typed_context_converts_port_and_worker_id_only():
+    text = "logdir=None:hostname=h:port=43125:task_id=A:worker_id=3:token=00ff:prefetch=4"
+    typed = _context_from_string(text, typed=True)
+    assert (typed["port"], typed["worker_id"]) == (43125, 3)
+    assert (typed["token"], typed["prefetch"], typed["logdir"]) == ("00ff", "4", "None")
+    assert typed.to_env() == text
+    assert _context_from_string(text)["port"] == "43125"
+    # a value that is not a number stays as it is
+    assert _context_from_string("port=http", typed=True)["port"] == "http"
 
 
 def test_context_setitem_converts_to_str_and_appends():

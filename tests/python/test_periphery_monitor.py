@@ -8,9 +8,9 @@ import types
 from pathlib import Path
 
 import pytest
-from funlib.geometry import Roi
 
 import daisy.logging as daisy_logging
+from daisy import _daisy
 from daisy.block_bookkeeper import BlockBookkeeper
 from daisy.cl_monitor import CLMonitor, TqdmLoggingHandler
 from daisy.context import Context
@@ -39,7 +39,11 @@ class State:
     @property
     def pending_count(self):
         return self.total_block_count - (
-            self.ready_count + self.completed_count + self.failed_count + self.orphaned_count + self.processing_count
+            self.ready_count
+            + self.completed_count
+            + self.failed_count
+            + self.orphaned_count
+            + self.processing_count
         )
 
 
@@ -50,7 +54,7 @@ class FakeBlock:
         self.stopped_processing = None
 
     def __repr__(self):
-        return "%s/%d" % self.block_id
+        return f"{self.block_id[0]}/{self.block_id[1]}"
 
 
 # --- ServerObserver / ServerObservee ------------------------------------------------------------
@@ -197,12 +201,15 @@ def test_tty_log_handlers_are_wrapped_once_and_print_through_tqdm():
         assert tty_handler.stream.getvalue() == "through the bars\n"
     finally:
         root.handlers = [
-            h for h in root.handlers
+            h
+            for h in root.handlers
             if h is not plain_handler and getattr(h, "handler", h) is not tty_handler
         ]
 
 
 # --- CLMonitor: Execution Summary ----------------------------------------------------------------
+# The summary is the engine's (RunReport.summary); the monitor prints what its server's
+# run_report hands it.
 
 SPEC_SUMMARY = """
 Execution Summary
@@ -235,32 +242,66 @@ Execution Summary
 """
 
 
+class ReportingServer(ServerObservee):
+    """An observee that, like daisy's servers, sets run_report before it notifies the exit."""
+
+    def __init__(self):
+        super().__init__()
+        self.run_report = None
+
+    def exit(self, report):
+        self.run_report = report
+        self.notify_server_exit()
+
+
+def counters(total, **counts):
+    return _daisy.Counters(started=True, total_block_count=total, **counts)
+
+
+def failure(task_id, spatial_id, error, worker_id=None, log_basename=None):
+    return dict(
+        task_id=task_id,
+        spatial_id=spatial_id,
+        error=error,
+        worker_id=worker_id,
+        log_basename=log_basename,
+    )
+
+
+def spec_report():
+    boom = failure("A", 3, "RuntimeError('boom')", 1, "daisy_logs/A/worker_1")
+    return _daisy.RunReport(
+        {
+            "A": counters(9, completed_count=8, failed_count=1),
+            "B": counters(9, completed_count=8, orphaned_count=1),
+        },
+        [boom, boom],
+    )
+
+
 def test_execution_summary_of_the_spec(capsys):
-    server = ServerObservee()
-    CLMonitor(server)
-    server.notify_task_start("A", State(9, ready=1))
-    context = Context(hostname="h", port=1, task_id="A")
-    context["worker_id"] = 1  # as a worker's context: a string
-    for _ in range(2):
-        server.notify_acquire_block("A", State(9, processing=1))
-        server.notify_block_failure(FakeBlock("A", 3), RuntimeError("boom"), context)
-        server.notify_release_block("A", State(9, ready=1))
-    server.notify_task_done("A", State(9, completed=8, failed=1))
-    server.notify_task_start("B", State(9, ready=1))
-    server.notify_release_block("B", State(9, completed=8, orphaned=1))
-    server.notify_task_done("B", State(9, completed=8, orphaned=1))
-    capsys.readouterr()
-    server.notify_server_exit()
-    assert capsys.readouterr().out == SPEC_SUMMARY
-
-
-def test_summary_of_a_successful_task_and_of_a_task_done_without_starting(capsys):
-    server = ServerObservee()
+    server = ReportingServer()
     monitor = CLMonitor(server)
-    server.notify_task_start("A", State(3, ready=3))
-    server.notify_task_done("A", State(3, completed=3, skipped=1))
-    server.notify_task_done("Z", State(0))
-    server.notify_server_exit()
+    # the hooks drive the bars; the summary comes from the report alone
+    server.notify_task_start("A", State(9, ready=1))
+    server.notify_release_block("A", State(9, completed=8, failed=1))
+    server.notify_task_done("A", State(9, completed=8, failed=1))
+    capsys.readouterr()
+    report = spec_report()
+    server.exit(report)
+    assert capsys.readouterr().out == SPEC_SUMMARY
+    assert monitor.summary_text() == SPEC_SUMMARY == report.summary == str(report)
+    assert monitor.run_report is report
+    assert not report.succeeded
+
+
+def test_summary_of_a_successful_task_and_of_an_empty_task(capsys):
+    server = ReportingServer()
+    CLMonitor(server)
+    report = _daisy.RunReport(
+        {"A": counters(3, completed_count=3, skipped_count=1), "Z": counters(0)}
+    )
+    server.exit(report)
     assert capsys.readouterr().out == (
         "\nExecution Summary\n-----------------\n"
         "\n  Task A:\n\n"
@@ -278,18 +319,18 @@ def test_summary_of_a_successful_task_and_of_a_task_done_without_starting(capsys
         "\n"
         "    all blocks processed successfully\n"
     )
-    assert list(monitor.summaries) == ["A", "Z"]
+    assert report.succeeded
 
 
 def test_summary_after_success_on_retry_lists_failures_then_success(capsys):
-    server = ServerObservee()
+    server = ReportingServer()
     CLMonitor(server)
-    server.notify_task_start("A", State(2, ready=2))
-    server.notify_block_failure(FakeBlock("A", 1), ValueError("once"), {"worker_id": 0})
-    server.notify_task_done("A", State(2, completed=2))
-    server.notify_server_exit()
-    out = capsys.readouterr().out
-    assert out.endswith(
+    report = _daisy.RunReport(
+        {"A": counters(2, completed_count=2)},
+        [failure("A", 1, "ValueError('once')", 0, "daisy_logs/A/worker_0")],
+    )
+    server.exit(report)
+    assert capsys.readouterr().out.endswith(
         "    orphaned  ∅: 0\n"
         "\n"
         "    Failed Blocks:\n"
@@ -301,21 +342,23 @@ def test_summary_after_success_on_retry_lists_failures_then_success(capsys):
         "      daisy_logs/A/worker_0.err / .out\n"
         "    all blocks processed successfully\n"
     )
+    assert report.succeeded  # a block that failed once and then succeeded
 
 
 def test_summary_truncates_long_failure_lists(capsys):
-    server = ServerObservee()
+    server = ReportingServer()
     CLMonitor(server)
-    server.notify_task_start("A", State(200, ready=200))
-    for i in range(105):
-        server.notify_block_failure(FakeBlock("A", i), RuntimeError(i), Context(worker_id=i))
-    server.notify_task_done("A", State(200, completed=95, failed=105))
-    server.notify_server_exit()
+    failures = [
+        failure("A", i, f"RuntimeError({i})", i, f"daisy_logs/A/worker_{i}") for i in range(105)
+    ]
+    server.exit(
+        _daisy.RunReport({"A": counters(200, completed_count=95, failed_count=105)}, failures)
+    )
     lines = capsys.readouterr().out.split("\n")
-    failures = [line for line in lines if line.startswith("      block ")]
-    assert len(failures) == 100
-    assert failures[0] == "      block 0 in worker 0 with exception RuntimeError(0)"
-    assert failures[-1] == "      block 99 in worker 99 with exception RuntimeError(99)"
+    shown = [line for line in lines if line.startswith("      block ")]
+    assert len(shown) == 100
+    assert shown[0] == "      block 0 in worker 0 with exception RuntimeError(0)"
+    assert shown[-1] == "      block 99 in worker 99 with exception RuntimeError(99)"
     assert "      (and 5 more)" in lines
     logs = [line for line in lines if line.endswith(".err / .out")]
     assert logs == [f"      daisy_logs/A/worker_{i}.err / .out" for i in range(10)]
@@ -323,18 +366,18 @@ def test_summary_truncates_long_failure_lists(capsys):
     assert "    all blocks processed successfully" not in lines
 
 
-def test_summary_text_errors_log_basenames_and_abandoned_tasks(capsys):
-    server = ServerObservee()
+def test_summary_of_engine_errors_without_logs_and_abandoned_tasks(capsys):
+    server = ReportingServer()
     monitor = CLMonitor(server)
-    server.notify_task_start("A", State(5, ready=5))
-    # an engine error text is printed as is; an explicit log basename wins; None means no log
-    server.notify_block_failure(
-        FakeBlock("A", 7), "TimeoutError('lost: timed out after 2 s')", {"worker_id": 4, "log_basename": "/logs/A/worker_4"}
+    report = _daisy.RunReport(
+        {"A": counters(5, completed_count=1, orphaned_count=4)},
+        [
+            failure("A", 7, "TimeoutError('lost: timed out after 2 s')", 4, "/logs/A/worker_4"),
+            failure("A", 8, "lost: connection closed"),
+        ],
+        {"A": "max_worker_restarts=2 exhausted"},
     )
-    server.notify_block_failure(FakeBlock("A", 8), "lost: connection closed", {"worker_id": None})
-    server.notify_task_abandoned("A", State(5, completed=1, failed=0, orphaned=4), "max_worker_restarts=2 exhausted")
-    server.notify_task_done("A", State(5, completed=1, orphaned=4))
-    server.notify_server_exit()
+    server.exit(report)
     out = capsys.readouterr().out
     assert (
         "    orphaned  ∅: 4\n"
@@ -343,39 +386,68 @@ def test_summary_text_errors_log_basenames_and_abandoned_tasks(capsys):
         "    Failed Blocks:\n"
         "\n"
         "      block 7 in worker 4 with exception TimeoutError('lost: timed out after 2 s')\n"
-        "      block 8 in worker None with exception lost: connection closed\n"
+        "      block 8 in an unknown worker with exception lost: connection closed\n"
         "\n"
         "    See worker logs for details:\n"
         "\n"
         "      /logs/A/worker_4.err / .out\n"
     ) in out
     assert out == monitor.summary_text()
+    assert report.abandoned == {"A": "max_worker_restarts=2 exhausted"}
+    assert not report.succeeded
 
 
-def test_summary_without_log_basedir_has_no_log_section(capsys, monkeypatch):
-    monkeypatch.setattr(daisy_logging, "LOG_BASEDIR", None)
-    server = ServerObservee()
+def test_a_failure_without_logs_has_no_log_section(capsys):
+    server = ReportingServer()
     CLMonitor(server)
-    server.notify_block_failure(FakeBlock("A", 1), RuntimeError("x"), Context(worker_id=3))
-    server.notify_task_done("A", State(1, failed=1))
-    server.notify_server_exit()
+    server.exit(
+        _daisy.RunReport(
+            {"A": counters(1, failed_count=1)}, [failure("A", 1, "RuntimeError('x')", 3)]
+        )
+    )
     out = capsys.readouterr().out
     assert "      block 1 in worker 3 with exception RuntimeError('x')\n" in out
     assert "See worker logs" not in out
 
 
-def test_summary_with_a_real_block_if_the_engine_is_available(capsys):
-    try:
-        from daisy.block import Block
-    except Exception:
-        pytest.skip("the engine (daisy._daisy) is not built")
-    block = Block(Roi((0,), (10,)), Roi((3,), (1,)), Roi((3,), (1,)), task_id="A")
+def test_no_report_no_summary(capsys):
+    # a server that has no report (a run that raised before the engine ran, another
+    # observee) gets no summary: the monitor formats nothing itself
     server = ServerObservee()
-    CLMonitor(server)
-    server.notify_block_failure(block, RuntimeError("boom"), Context(worker_id=1))
-    server.notify_task_done("A", State(10, completed=9, failed=1))
+    monitor = CLMonitor(server)
+    server.notify_task_start("A", State(3, ready=3))
+    server.notify_block_failure(FakeBlock("A", 1), RuntimeError("x"), Context(worker_id=3))
+    server.notify_task_done("A", State(3, completed=2, failed=1))
     server.notify_server_exit()
-    assert "      block 3 in worker 1 with exception RuntimeError('boom')\n" in capsys.readouterr().out
+    assert capsys.readouterr().out == ""
+    assert monitor.summary_text() == ""
+    # what the hooks saw is kept
+    assert [f.block.block_id for f in monitor.summaries["A"].block_failures] == [("A", 1)]
+    assert monitor.summaries["A"].block_failures[0].worker_id == 3
+
+
+def test_interrupted_reports_do_not_succeed():
+    assert _daisy.RunReport({"A": counters(1, completed_count=1)}).succeeded
+    report = _daisy.RunReport({"A": counters(1, completed_count=1)}, interrupted=True)
+    assert report.interrupted and not report.succeeded
+
+
+def test_report_round_trips_its_parts():
+    report = spec_report()
+    assert list(report.counters) == ["A", "B"]
+    assert report.counters["B"] == counters(9, completed_count=8, orphaned_count=1)
+    assert report.failures[0] == failure("A", 3, "RuntimeError('boom')", 1, "daisy_logs/A/worker_1")
+    again = _daisy.RunReport(report.counters, report.failures, report.abandoned, report.interrupted)
+    assert again.summary == report.summary
+
+
+def test_report_constructor_names_what_is_wrong():
+    with pytest.raises(ValueError, match="not in counters"):
+        _daisy.RunReport({"A": counters(1)}, [failure("B", 0, "x")])
+    with pytest.raises(KeyError, match="spatial_id"):
+        _daisy.RunReport({"A": counters(1)}, [dict(task_id="A")])
+    with pytest.raises(ValueError, match="'C' is not in counters"):
+        _daisy.RunReport({"A": counters(1)}, abandoned={"C": "why"})
 
 
 # --- BlockBookkeeper ---------------------------------------------------------------------------------
@@ -412,14 +484,19 @@ def test_bookkeeper_valid_return_sets_processing_times():
 def test_bookkeeper_rejects_bad_returns_without_changes():
     bookkeeper = BlockBookkeeper()
     block = FakeBlock("A", 1)
-    with pytest.raises(RuntimeError, match=r"Block A/1 was returned by s1, but is not in the list of sent blocks"):
+    with pytest.raises(
+        RuntimeError, match=r"Block A/1 was returned by s1, but is not in the list of sent blocks"
+    ):
         bookkeeper.notify_block_returned(block, FakeStream("s1"))
     bookkeeper.notify_block_sent(block, FakeStream("s1"))
     with pytest.raises(RuntimeError, match=r"Block A/1 was returned by s2, but was sent to s1"):
         bookkeeper.notify_block_returned(block, FakeStream("s2"))
     assert ("A", 1) in bookkeeper.sent_blocks
     assert block.started_processing is None
-    with pytest.raises(RuntimeError, match=r"Attempted to send block A/1, although it is already being processed by s1"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"Attempted to send block A/1, although it is already being processed by s1",
+    ):
         bookkeeper.notify_block_sent(block, FakeStream("s3"))
 
 
@@ -468,7 +545,10 @@ def test_bookkeeper_timeout_arguments():
     assert BlockBookkeeper(3).processing_timeout == 3.0
     with pytest.raises(ValueError, match=r"processing_timeout must be positive, got -1"):
         BlockBookkeeper(-1)
-    with pytest.raises(TypeError, match=r"processing_timeout must be a number of seconds, a datetime.timedelta or None, got '5'"):
+    with pytest.raises(
+        TypeError,
+        match=r"processing_timeout must be a number of seconds, a datetime.timedelta or None, got '5'",
+    ):
         BlockBookkeeper("5")
 
 
