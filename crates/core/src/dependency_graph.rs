@@ -31,8 +31,7 @@ impl DependencyGraph {
     /// # Errors
     ///
     /// [`CoreError::DuplicateTaskId`] if two different task objects share an id,
-    /// [`CoreError::DimensionMismatch`] if a task and an upstream task differ in dimensions, and
-    /// the errors of [`BlockwiseDependencyGraph::new`].
+    /// [`CoreError::DimensionMismatch`] if a task and an upstream task differ in dimensions.
     pub fn new<'a>(tasks: impl IntoIterator<Item = &'a Arc<Task>>) -> Result<Self, CoreError> {
         let mut graph = Self {
             tasks: Vec::new(),
@@ -83,18 +82,7 @@ impl DependencyGraph {
                 }
                 continue;
             }
-            let graph = match task.tiling() {
-                Some(tiling) => tiling.clone(),
-                None => BlockwiseDependencyGraph::new(
-                    task.task_id().clone(),
-                    task.read_roi(),
-                    task.write_roi(),
-                    task.read_write_conflict(),
-                    task.fit(),
-                    Some(task.total_roi()),
-                    None,
-                )?,
-            };
+            let graph = BlockwiseDependencyGraph::from(task.tiling().clone());
             self.index.insert(task.task_id().clone(), self.tasks.len());
             self.graphs.push(graph);
             self.upstream_tasks.push(Vec::new());
@@ -150,19 +138,19 @@ impl DependencyGraph {
     #[must_use]
     pub fn num_blocks(&self, task_id: &str) -> Option<u64> {
         self.task_dependency_graph(task_id)
-            .map(BlockwiseDependencyGraph::num_blocks)
+            .map(|graph| graph.num_blocks())
     }
     /// The number of level-0 blocks of a task.
     #[must_use]
     pub fn num_roots(&self, task_id: &str) -> Option<u64> {
         self.task_dependency_graph(task_id)
-            .map(BlockwiseDependencyGraph::num_roots)
+            .map(|graph| graph.num_roots())
     }
     /// The level-0 blocks of a task, lazily.
     #[must_use]
     pub fn root_gen(&self, task_id: &str) -> Option<LevelBlocks<'_>> {
         self.task_dependency_graph(task_id)
-            .map(BlockwiseDependencyGraph::root_gen)
+            .map(|graph| graph.root_gen())
     }
 
     /// Every block that must succeed before `block` may run, sorted by spatial id (the block's own
@@ -319,5 +307,206 @@ impl DependencyGraph {
             }
         }
         count
+    }
+}
+
+/// Links tasks given with their upstream tasks by position: `upstream[i]` lists the positions
+/// (in `tasks`) of the tasks that task `i` reads from. Returns the tasks, in the given order,
+/// with those upstream tasks (any upstream tasks they had are replaced).
+///
+/// This is how tasks whose upstream relation was made elsewhere (daisy's Python tasks, which
+/// may list each other in any way) become a task graph: linking checks that the relation is
+/// one. The linked tasks form a valid [`DependencyGraph`].
+///
+/// # Errors
+///
+/// The errors of [`upstream_first`] (unknown positions, cycles) and of [`DependencyGraph::new`]
+/// over the linked tasks ([`CoreError::DuplicateTaskId`] for two tasks with one id,
+/// [`CoreError::DimensionMismatch`] for a task and an upstream task that differ in dimensions).
+pub fn link_tasks(
+    tasks: &[Arc<Task>],
+    upstream: &[Vec<usize>],
+) -> Result<Vec<Arc<Task>>, CoreError> {
+    let mut linked: Vec<Option<Arc<Task>>> = vec![None; tasks.len()];
+    for i in upstream_first(tasks, upstream)? {
+        let ups = upstream
+            .get(i)
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .filter_map(|&u| linked[u].clone())
+            .collect();
+        linked[i] = Some(tasks[i].with_upstream_tasks(ups));
+    }
+    let linked: Vec<Arc<Task>> = linked.into_iter().flatten().collect();
+    DependencyGraph::new(&linked)?;
+    Ok(linked)
+}
+
+/// An order of the positions of `tasks` in which every task comes after the tasks it reads
+/// from (`upstream[i]`: the positions of the upstream tasks of task `i`; missing entries mean
+/// none). Depth first, in the given order.
+///
+/// # Errors
+///
+/// [`CoreError::UnknownUpstream`] for a position that is not one of `tasks`, and
+/// [`CoreError::TaskCycle`] naming the tasks of a cycle in order if the upstream relation has
+/// one (each task is followed by one of its upstream tasks).
+pub fn upstream_first(
+    tasks: &[Arc<Task>],
+    upstream: &[Vec<usize>],
+) -> Result<Vec<usize>, CoreError> {
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Mark {
+        New,
+        OnPath,
+        Done,
+    }
+    let ups = |i: usize| upstream.get(i).map_or(&[][..], Vec::as_slice);
+    for (i, list) in upstream.iter().enumerate().take(tasks.len()) {
+        if let Some(&index) = list.iter().find(|&&u| u >= tasks.len()) {
+            return Err(CoreError::UnknownUpstream {
+                task_id: tasks[i].task_id().to_string(),
+                index,
+                len: tasks.len(),
+            });
+        }
+    }
+    let mut marks = vec![Mark::New; tasks.len()];
+    let mut order = Vec::with_capacity(tasks.len());
+    // An explicit stack of (task, next upstream to visit): upstream chains may be long.
+    let mut path: Vec<(usize, usize)> = Vec::new();
+    for start in 0..tasks.len() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        marks[start] = Mark::OnPath;
+        path.push((start, 0));
+        while let Some(&mut (task, ref mut next)) = path.last_mut() {
+            let Some(&u) = ups(task).get(*next) else {
+                marks[task] = Mark::Done;
+                order.push(task);
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            match marks[u] {
+                Mark::Done => {}
+                Mark::New => {
+                    marks[u] = Mark::OnPath;
+                    path.push((u, 0));
+                }
+                Mark::OnPath => {
+                    let first = path.iter().position(|&(t, _)| t == u).unwrap_or(0);
+                    let cycle = path[first..]
+                        .iter()
+                        .map(|&(t, _)| t)
+                        .chain([u])
+                        .map(|t| tasks[t].task_id().to_string())
+                        .collect();
+                    return Err(CoreError::TaskCycle { cycle });
+                }
+            }
+        }
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use daisy_geometry::Roi;
+
+    use super::*;
+
+    fn task(id: &str, dims: usize) -> Arc<Task> {
+        let roi = |offset: i64, shape: i64| {
+            Roi::from_values(&vec![offset; dims], &vec![shape; dims]).unwrap()
+        };
+        Task::builder(id, roi(0, 10), roi(0, 2), roi(0, 2))
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn linking_gives_each_task_its_upstream_tasks() {
+        let tasks = [task("a", 1), task("b", 1), task("c", 1)];
+        // a reads from b and c, b from c.
+        let linked = link_tasks(&tasks, &[vec![1, 2], vec![2], vec![]]).unwrap();
+        let ids = |t: &Arc<Task>| {
+            t.upstream_tasks()
+                .iter()
+                .map(|u| u.task_id().to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&linked[0]), ["b", "c"]);
+        assert_eq!(ids(&linked[1]), ["c"]);
+        assert!(ids(&linked[2]).is_empty());
+        // The upstream task of `a` is the linked `b`, which has its own upstream task.
+        assert_eq!(ids(&linked[0].upstream_tasks()[0]), ["c"]);
+        assert_eq!(
+            upstream_first(&tasks, &[vec![1, 2], vec![2]]).unwrap(),
+            [2, 1, 0]
+        );
+        let graph = DependencyGraph::new(&linked[..1]).unwrap();
+        assert_eq!(
+            graph.task_ids().map(|t| t.to_string()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn cycles_are_named_in_order() {
+        let tasks = [task("a", 1), task("b", 1), task("c", 1)];
+        let err = link_tasks(&tasks, &[vec![1], vec![2], vec![1]]).unwrap_err();
+        assert_eq!(
+            err,
+            CoreError::TaskCycle {
+                cycle: vec!["b".into(), "c".into(), "b".into()]
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the tasks form a cycle: 'b' -> 'c' -> 'b' (each task lists the next as an upstream task)"
+        );
+        let err = link_tasks(&tasks, &[vec![0]]).unwrap_err();
+        assert_eq!(
+            err.to_string().split(" (").next(),
+            Some("the tasks form a cycle: 'a' -> 'a'")
+        );
+    }
+
+    #[test]
+    fn bad_relations_are_errors() {
+        let tasks = [task("a", 1), task("a", 1)];
+        let err = link_tasks(&tasks, &[vec![1]]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "two different tasks share the task id 'a'; task ids must be unique"
+        );
+        let err = link_tasks(&tasks, &[vec![2]]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CoreError::UnknownUpstream {
+                    index: 2,
+                    len: 2,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = link_tasks(&[task("a", 1), task("b", 2)], &[vec![1]]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CoreError::DimensionMismatch {
+                    what: "upstream task",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // The same task twice (one object) is no duplicate.
+        let a = task("a", 1);
+        assert!(DependencyGraph::new([&a, &a]).is_ok());
     }
 }

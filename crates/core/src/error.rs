@@ -1,5 +1,9 @@
 //! The error type of the core crate.
 
+use std::fmt;
+use std::io;
+use std::sync::Arc;
+
 use daisy_geometry::GeometryError;
 
 /// Everything that can go wrong in tiling, dependency graphs and scheduling.
@@ -77,13 +81,13 @@ pub enum CoreError {
         write_size: i64,
     },
     /// The task id is empty or contains a character that `DAISY_CONTEXT` cannot carry.
-    #[error("invalid task id {task_id:?}: it must be non-empty and must not contain ':' or '='")]
+    #[error("invalid task id '{task_id}': it must be non-empty and must not contain ':' or '='")]
     InvalidTaskId {
         /// The task id.
         task_id: String,
     },
     /// An unknown fit mode.
-    #[error("unknown fit {fit:?}: expected \"valid\", \"overhang\" or \"shrink\"")]
+    #[error("unknown fit '{fit}': expected 'valid', 'overhang' or 'shrink'")]
     UnknownFit {
         /// What was given.
         fit: String,
@@ -101,6 +105,16 @@ pub enum CoreError {
     BlockIdOverflow {
         /// The block index.
         index: Vec<i64>,
+    },
+    /// A block id cannot be computed from a total ROI and a write ROI.
+    #[error("cannot compute a block id from total ROI {total} and write ROI {write}: {reason}")]
+    NoBlockId {
+        /// The total ROI the grid is anchored at.
+        total: String,
+        /// The write ROI.
+        write: String,
+        /// What is wrong with them.
+        reason: &'static str,
     },
     /// Neither a total read ROI nor a total write ROI was given to a dependency graph.
     #[error("either total_read_roi or total_write_roi must be provided")]
@@ -122,22 +136,44 @@ pub enum CoreError {
         read_roi: String,
     },
     /// A task id that the graph or scheduler does not know.
-    #[error("unknown task {task_id:?}")]
+    #[error("unknown task '{task_id}'")]
     UnknownTask {
         /// The task id.
         task_id: String,
     },
     /// Two different task objects share one task id.
-    #[error("two different tasks share the task id {task_id:?}")]
+    #[error("two different tasks share the task id '{task_id}'; task ids must be unique")]
     DuplicateTaskId {
         /// The task id.
         task_id: String,
     },
     /// The upstream relation among tasks has a cycle.
-    #[error("the tasks form a cycle through {task_id:?}")]
+    #[error(
+        "the tasks form a cycle: {} (each task lists the next as an upstream task)",
+        quoted_chain(.cycle)
+    )]
     TaskCycle {
-        /// A task on the cycle.
+        /// The ids of the tasks on the cycle, each followed by one of its upstream tasks; the
+        /// first task is repeated at the end.
+        cycle: Vec<String>,
+    },
+    /// An upstream task given by position is not one of the tasks given.
+    #[error("task {task_id}: upstream task number {index} is not one of the {len} tasks given")]
+    UnknownUpstream {
+        /// The task.
         task_id: String,
+        /// The position given as its upstream task.
+        index: usize,
+        /// The number of tasks given.
+        len: usize,
+    },
+    /// A task's timeout is not a positive, finite number of seconds.
+    #[error("task {task_id}: timeout must be a positive, finite number of seconds, got {seconds}")]
+    InvalidTimeout {
+        /// The task.
+        task_id: String,
+        /// The timeout given, in seconds.
+        seconds: String,
     },
     /// A released block is not being processed.
     #[error("block {task_id}/{spatial_id} is not being processed, it cannot be released")]
@@ -148,7 +184,7 @@ pub enum CoreError {
         spatial_id: u64,
     },
     /// A released block has a status other than SUCCESS or FAILED.
-    #[error("unexpected status for released block {task_id}/{spatial_id}: {status:?}")]
+    #[error("unexpected status for released block {task_id}/{spatial_id}: {status}")]
     UnexpectedStatus {
         /// The block's task.
         task_id: String,
@@ -205,14 +241,15 @@ pub enum CoreError {
         reason: String,
     },
     /// Reading or writing a done marker failed.
-    #[error("done marker {path}: cannot {action}: {message}")]
+    #[error("done marker {path}: cannot {action}: {source}")]
     DoneMarkerIo {
         /// The file or directory.
         path: String,
         /// What was attempted.
         action: &'static str,
-        /// The io error text.
-        message: String,
+        /// The io error.
+        #[source]
+        source: SharedIoError,
     },
     /// A block id beyond the entries of a done marker was marked done.
     #[error("done marker {path}: block id {spatial_id} is beyond its {len} entries")]
@@ -225,3 +262,55 @@ pub enum CoreError {
         len: u64,
     },
 }
+
+/// Task ids as `'a' -> 'b' -> 'a'`.
+fn quoted_chain(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("'{id}'"))
+        .collect::<Vec<_>>()
+        .join(" -> ")
+}
+
+/// An [`io::Error`] kept as the source of a [`CoreError`], shared so that the error stays
+/// `Clone`; two are equal when their kinds and messages are.
+#[derive(Debug, Clone)]
+pub struct SharedIoError(Arc<io::Error>);
+
+impl SharedIoError {
+    /// The io error.
+    #[must_use]
+    pub fn io_error(&self) -> &io::Error {
+        &self.0
+    }
+    /// Its kind.
+    #[must_use]
+    pub fn kind(&self) -> io::ErrorKind {
+        self.0.kind()
+    }
+}
+
+impl From<io::Error> for SharedIoError {
+    fn from(error: io::Error) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl fmt::Display for SharedIoError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for SharedIoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for SharedIoError {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.kind() == other.0.kind() && self.0.to_string() == other.0.to_string()
+    }
+}
+
+impl Eq for SharedIoError {}

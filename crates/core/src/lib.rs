@@ -49,17 +49,25 @@ mod scheduler;
 mod serial;
 mod task;
 mod task_state;
+mod tiling;
 
 pub use block::{Block, BlockId, BlockStatus, TaskId};
-pub use blockwise_dependency_graph::{BlockwiseDependencyGraph, LevelBlocks};
+pub use blockwise_dependency_graph::{BlockwiseDependencyGraph, BlockwiseDependencyGraphBuilder};
 pub use cantor::cantor_number;
-pub use dependency_graph::DependencyGraph;
+pub use dependency_graph::{DependencyGraph, link_tasks, upstream_first};
 pub use done_marker::DoneMarker;
-pub use error::CoreError;
+pub use error::{CoreError, SharedIoError};
 pub use fit::Fit;
 pub use processing_queue::ProcessingQueue;
 pub use ready_surface::ReadySurface;
 pub use scheduler::Scheduler;
-pub use serial::run_serial;
-pub use task::{BlockFunction, BoxError, CheckFunction, InitCallback, Task, TaskBuilder};
+pub use serial::{
+    POST_CHECK_FAILED, RELEASED_AS_FAILED, SerialEvent, SerialFailure, SerialHooks, SerialReport,
+    run_serial, run_serial_with,
+};
+pub use task::{
+    BlockFunction, BoxError, CheckFunction, DEFAULT_MAX_WORKER_RESTARTS, InitCallback, Task,
+    TaskBuilder,
+};
 pub use task_state::TaskState;
+pub use tiling::{LevelBlocks, Tiling, TilingBuilder};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use daisy_geometry::Roi;
 
-use crate::{Block, BlockwiseDependencyGraph, CoreError, Fit, TaskId};
+use crate::{Block, CoreError, Fit, TaskId, Tiling};
 
 /// The error a block or check function may return.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -22,6 +22,9 @@ pub type InitCallback = Arc<dyn Fn(&str) -> Result<(), BoxError> + Send + Sync>;
 
 /// An in-process block function.
 pub type BlockFunction = Arc<dyn Fn(&mut Block) -> Result<(), BoxError> + Send + Sync>;
+
+/// How many times crashed workers of a task are replaced unless the task says otherwise.
+pub const DEFAULT_MAX_WORKER_RESTARTS: u32 = 10;
 
 /// A named unit of work: a total ROI tiled into blocks, a block function and options.
 ///
@@ -43,12 +46,20 @@ pub type BlockFunction = Arc<dyn Fn(&mut Block) -> Result<(), BoxError> + Send +
 /// .unwrap();
 /// assert_eq!(task.total_write_roi().to_string(), "[8:1016, 8:1016, 8:1016] (1008, 1008, 1008)");
 /// ```
+#[derive(Clone)]
 pub struct Task {
+    options: TaskOptions,
+    /// The grid of blocks, computed and validated by [`TaskBuilder::build`].
+    tiling: Tiling,
+}
+
+/// What a [`TaskBuilder`] collects: everything of a task but its tiling.
+#[derive(Clone)]
+struct TaskOptions {
     task_id: TaskId,
     total_roi: Roi,
     read_roi: Roi,
     write_roi: Roi,
-    total_write_roi: Roi,
     process_function: Option<BlockFunction>,
     check_function: Option<CheckFunction>,
     post_check_function: Option<CheckFunction>,
@@ -61,8 +72,6 @@ pub struct Task {
     upstream_tasks: Vec<Arc<Task>>,
     max_worker_restarts: u32,
     done_marker: Option<PathBuf>,
-    /// Set by `build`: every built task has its tiling.
-    tiling: Option<BlockwiseDependencyGraph>,
 }
 
 impl Task {
@@ -74,12 +83,11 @@ impl Task {
         write_roi: Roi,
     ) -> TaskBuilder {
         TaskBuilder {
-            task: Task {
+            task: TaskOptions {
                 task_id: task_id.into(),
                 total_roi,
                 read_roi,
                 write_roi,
-                total_write_roi: total_roi,
                 process_function: None,
                 check_function: None,
                 post_check_function: None,
@@ -90,102 +98,111 @@ impl Task {
                 fit: Fit::Valid,
                 timeout: None,
                 upstream_tasks: Vec::new(),
-                max_worker_restarts: 10,
+                max_worker_restarts: DEFAULT_MAX_WORKER_RESTARTS,
                 done_marker: None,
-                tiling: None,
             },
+            timeout_secs: None,
         }
     }
 
     /// The task's unique name.
     #[must_use]
     pub fn task_id(&self) -> &TaskId {
-        &self.task_id
+        &self.options.task_id
     }
     /// The total read ROI.
     #[must_use]
     pub fn total_roi(&self) -> Roi {
-        self.total_roi
+        self.options.total_roi
     }
     /// The block-relative read ROI template.
     #[must_use]
     pub fn read_roi(&self) -> Roi {
-        self.read_roi
+        self.options.read_roi
     }
     /// The block-relative write ROI template.
     #[must_use]
     pub fn write_roi(&self) -> Roi {
-        self.write_roi
+        self.options.write_roi
     }
     /// The total ROI shrunk by the context: the region write ROIs tile.
     #[must_use]
     pub fn total_write_roi(&self) -> Roi {
-        self.total_write_roi
+        self.tiling.total_write_roi()
     }
     /// The in-process block function, if any.
     #[must_use]
     pub fn process_function(&self) -> Option<&BlockFunction> {
-        self.process_function.as_ref()
+        self.options.process_function.as_ref()
     }
     /// The pre-check, if any.
     #[must_use]
     pub fn check_function(&self) -> Option<&CheckFunction> {
-        self.check_function.as_ref()
+        self.options.check_function.as_ref()
     }
     /// The post-check, if any.
     #[must_use]
     pub fn post_check_function(&self) -> Option<&CheckFunction> {
-        self.post_check_function.as_ref()
+        self.options.post_check_function.as_ref()
     }
     /// The init callback, if any.
     #[must_use]
     pub fn init_callback(&self) -> Option<&InitCallback> {
-        self.init_callback.as_ref()
+        self.options.init_callback.as_ref()
     }
     /// Whether blocks whose read ROI overlaps another's write ROI must not run together.
     #[must_use]
     pub fn read_write_conflict(&self) -> bool {
-        self.read_write_conflict
+        self.options.read_write_conflict
     }
     /// The number of workers for this task.
     #[must_use]
     pub fn num_workers(&self) -> usize {
-        self.num_workers
+        self.options.num_workers
     }
     /// A block is attempted up to `max_retries + 1` times.
     #[must_use]
     pub fn max_retries(&self) -> u32 {
-        self.max_retries
+        self.options.max_retries
     }
     /// The fit mode.
     #[must_use]
     pub fn fit(&self) -> Fit {
-        self.fit
+        self.options.fit
     }
     /// How long a block may stay out before it is lost.
     #[must_use]
     pub fn timeout(&self) -> Option<Duration> {
-        self.timeout
+        self.options.timeout
     }
     /// The tasks this task reads from.
     #[must_use]
     pub fn upstream_tasks(&self) -> &[Arc<Task>] {
-        &self.upstream_tasks
+        &self.options.upstream_tasks
     }
     /// Where the task records its finished blocks, if it does ([`crate::DoneMarker`]).
     #[must_use]
     pub fn done_marker(&self) -> Option<&Path> {
-        self.done_marker.as_deref()
+        self.options.done_marker.as_deref()
     }
-    /// The task's blocks and the conflicts among them.
+    /// The task's grid of blocks: block ids, keys, levels, fit (docs/semantics.md#tiling).
     #[must_use]
-    pub fn tiling(&self) -> Option<&BlockwiseDependencyGraph> {
-        self.tiling.as_ref()
+    pub fn tiling(&self) -> &Tiling {
+        &self.tiling
     }
     /// How many times crashed workers of this task are replaced.
     #[must_use]
     pub fn max_worker_restarts(&self) -> u32 {
-        self.max_worker_restarts
+        self.options.max_worker_restarts
+    }
+
+    /// This task with other upstream tasks, everything else shared: how tasks given with
+    /// their upstream tasks by position are linked ([`crate::link_tasks`]).
+    #[must_use]
+    pub fn with_upstream_tasks(&self, upstream_tasks: Vec<Arc<Task>>) -> Arc<Task> {
+        let mut task = self.clone();
+        task.options.upstream_tasks = upstream_tasks;
+        Arc::new(task)
     }
 
     /// Runs the pre-check on a block: `true` means it is already done and is skipped.
@@ -193,7 +210,7 @@ impl Task {
     /// A check that fails or panics is logged and counts as "not done".
     #[must_use]
     pub fn pre_check(&self, block: &Block) -> bool {
-        run_check(self.check_function.as_ref(), block, "pre_check").unwrap_or(false)
+        run_check(self.options.check_function.as_ref(), block, "pre_check").unwrap_or(false)
     }
 
     /// Runs the post-check on a block a worker reported as done: `false` fails the block.
@@ -201,7 +218,12 @@ impl Task {
     /// Without a post-check the result is `true`; a check that fails or panics gives `false`.
     #[must_use]
     pub fn post_check(&self, block: &Block) -> bool {
-        run_check(self.post_check_function.as_ref(), block, "post_check").unwrap_or(true)
+        run_check(
+            self.options.post_check_function.as_ref(),
+            block,
+            "post_check",
+        )
+        .unwrap_or(true)
     }
 }
 
@@ -224,21 +246,22 @@ fn run_check(check: Option<&CheckFunction>, block: &Block, name: &str) -> Option
 impl fmt::Debug for Task {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Task")
-            .field("task_id", &self.task_id)
-            .field("total_roi", &self.total_roi)
-            .field("read_roi", &self.read_roi)
-            .field("write_roi", &self.write_roi)
-            .field("read_write_conflict", &self.read_write_conflict)
-            .field("fit", &self.fit)
-            .field("num_workers", &self.num_workers)
-            .field("max_retries", &self.max_retries)
-            .field("timeout", &self.timeout)
+            .field("task_id", &self.options.task_id)
+            .field("total_roi", &self.options.total_roi)
+            .field("read_roi", &self.options.read_roi)
+            .field("write_roi", &self.options.write_roi)
+            .field("read_write_conflict", &self.options.read_write_conflict)
+            .field("fit", &self.options.fit)
+            .field("num_workers", &self.options.num_workers)
+            .field("max_retries", &self.options.max_retries)
+            .field("timeout", &self.options.timeout)
             .field(
                 "upstream_tasks",
                 &self
+                    .options
                     .upstream_tasks
                     .iter()
-                    .map(|t| t.task_id.clone())
+                    .map(|t| t.options.task_id.clone())
                     .collect::<Vec<_>>(),
             )
             .finish_non_exhaustive()
@@ -248,7 +271,9 @@ impl fmt::Debug for Task {
 /// Builds a [`Task`], validating it in [`TaskBuilder::build`].
 #[must_use]
 pub struct TaskBuilder {
-    task: Task,
+    task: TaskOptions,
+    /// A timeout in seconds, checked by `build`.
+    timeout_secs: Option<f64>,
 }
 
 impl TaskBuilder {
@@ -305,9 +330,15 @@ impl TaskBuilder {
         self.task.fit = fit;
         self
     }
-    /// The per-block timeout (default none).
+    /// The per-block timeout (default none); it must not be zero.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.task.timeout = Some(timeout);
+        self.timeout_secs = None;
+        self
+    }
+    /// The per-block timeout in seconds (default none); it must be positive and finite.
+    pub fn timeout_secs(mut self, seconds: f64) -> Self {
+        self.timeout_secs = Some(seconds);
         self
     }
     /// Adds a task this task reads from.
@@ -326,7 +357,7 @@ impl TaskBuilder {
         self.task.done_marker = Some(path.into());
         self
     }
-    /// How many times crashed workers are replaced (default 10).
+    /// How many times crashed workers are replaced (default [`DEFAULT_MAX_WORKER_RESTARTS`]).
     pub fn max_worker_restarts(mut self, n: u32) -> Self {
         self.task.max_worker_restarts = n;
         self
@@ -337,6 +368,8 @@ impl TaskBuilder {
     /// # Errors
     ///
     /// - [`CoreError::InvalidTaskId`] for an empty id or one containing `:` or `=`;
+    /// - [`CoreError::InvalidTimeout`] for a timeout of zero, or one in seconds that is not
+    ///   positive and finite;
     /// - [`CoreError::DimensionMismatch`] if the three ROIs differ in dimensions;
     /// - [`CoreError::Unbounded`] if a ROI is unbounded;
     /// - [`CoreError::NonPositiveWriteShape`] if a write shape element is ≤ 0;
@@ -352,15 +385,27 @@ impl TaskBuilder {
         if id.is_empty() || id.contains([':', '=']) {
             return Err(CoreError::InvalidTaskId { task_id: id });
         }
-        let tiling = BlockwiseDependencyGraph::new(
-            task.task_id.clone(),
-            task.read_roi,
-            task.write_roi,
-            task.read_write_conflict,
-            task.fit,
-            Some(task.total_roi),
-            None,
-        )?;
+        if let Some(seconds) = self.timeout_secs {
+            let timeout = Duration::try_from_secs_f64(seconds)
+                .ok()
+                .filter(|_| seconds > 0.0)
+                .ok_or_else(|| CoreError::InvalidTimeout {
+                    task_id: id.clone(),
+                    seconds: seconds.to_string(),
+                })?;
+            task.timeout = Some(timeout);
+        }
+        if task.timeout == Some(Duration::ZERO) {
+            return Err(CoreError::InvalidTimeout {
+                task_id: id,
+                seconds: "0".to_owned(),
+            });
+        }
+        let tiling = Tiling::builder(task.task_id.clone(), task.read_roi, task.write_roi)
+            .read_write_conflict(task.read_write_conflict)
+            .fit(task.fit)
+            .total_read_roi(task.total_roi)
+            .build()?;
         if task.read_write_conflict && !task.read_roi.contains(&task.write_roi) {
             return Err(CoreError::ReadMustContainWrite {
                 task_id: id,
@@ -368,9 +413,10 @@ impl TaskBuilder {
                 write: task.write_roi.to_string(),
             });
         }
-        task.total_write_roi = tiling.total_write_roi();
-        task.tiling = Some(tiling);
-        Ok(Arc::new(task))
+        Ok(Arc::new(Task {
+            options: task,
+            tiling,
+        }))
     }
 }
 
@@ -470,6 +516,23 @@ mod tests {
                 }
             ),
             "{err}"
+        );
+    }
+
+    #[test]
+    fn timeouts_must_be_positive_and_finite() {
+        let t = || Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[4]));
+        let task = t().timeout_secs(1.5).build().unwrap();
+        assert_eq!(task.timeout(), Some(Duration::from_millis(1500)));
+        assert_eq!(task.max_worker_restarts(), DEFAULT_MAX_WORKER_RESTARTS);
+        for seconds in [0.0, -1.0, f64::INFINITY, f64::NAN] {
+            let err = t().timeout_secs(seconds).build().unwrap_err();
+            assert!(matches!(err, CoreError::InvalidTimeout { .. }), "{err}");
+        }
+        let err = t().timeout(Duration::ZERO).build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "task t: timeout must be a positive, finite number of seconds, got 0"
         );
     }
 

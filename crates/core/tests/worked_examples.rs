@@ -18,7 +18,12 @@ fn ids(blocks: &[Block]) -> Vec<u64> {
 }
 
 fn graph(total: Roi, read: Roi, write: Roi, conflict: bool, fit: Fit) -> BlockwiseDependencyGraph {
-    BlockwiseDependencyGraph::new("t", read, write, conflict, fit, Some(total), None).unwrap()
+    BlockwiseDependencyGraph::builder("t", read, write)
+        .read_write_conflict(conflict)
+        .fit(fit)
+        .total_read_roi(total)
+        .build()
+        .unwrap()
 }
 
 fn task(id: &str, total: Roi, read: Roi, write: Roi) -> daisy_core::TaskBuilder {
@@ -298,7 +303,7 @@ fn stride_clamp() {
             .build()
             .unwrap()
     };
-    let g = make(2).tiling().unwrap().clone();
+    let g = make(2).tiling().clone();
     assert_eq!(g.level_stride().to_string(), "(4,)");
     let offsets: Vec<String> = (0..g.num_levels())
         .map(|l| g.level_offset(l).unwrap().to_string())
@@ -594,8 +599,8 @@ fn fail_everything() {
         .max_retries(0)
         .build()
         .unwrap();
-        assert_eq!(t.tiling().unwrap().num_levels(), 16);
-        assert_eq!(t.tiling().unwrap().level_stride().to_string(), "(4, 4)");
+        assert_eq!(t.tiling().num_levels(), 16);
+        assert_eq!(t.tiling().level_stride().to_string(), "(4, 4)");
         let mut s = Scheduler::new(&[t], count_all).unwrap();
         assert_eq!(s.task_state("t").unwrap().ready_count, 16);
         while !drain_level(&mut s, "t", BlockStatus::Failed).is_empty() {}
@@ -626,7 +631,7 @@ fn bad_releases() {
     let err = s.release_block(&block).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "unexpected status for released block t/1: Created"
+        "unexpected status for released block t/1: BlockStatus.CREATED"
     );
     block.status = BlockStatus::Success;
     s.release_block(&block).unwrap();
@@ -734,7 +739,7 @@ fn duplicate_task_ids() {
     let err = DependencyGraph::new([&b, &a2]).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "two different tasks share the task id \"A\""
+        "two different tasks share the task id 'A'; task ids must be unique"
     );
 }
 
