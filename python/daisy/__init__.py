@@ -38,6 +38,8 @@ from .client import Client
 from .context import Context
 from .convenience import run_blockwise
 from .coordinate import Coordinate
+from . import errors as errors
+from .errors import *  # noqa: F403  (DaisyError and its subclasses, listed in errors.__all__)
 from .dependency_graph import BlockwiseDependencyGraph, DependencyGraph
 from .logging import get_worker_log_basename, redirect_stdouterr
 from .roi import Roi
@@ -89,3 +91,4 @@ __all__ = [
     "redirect_stdouterr",
     "__version__",
 ]
+__all__ += errors.__all__

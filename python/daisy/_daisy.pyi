@@ -7,15 +7,22 @@ Conventions:
 - ROIs cross the boundary as funlib.geometry.Roi objects (daisy.Roi) on the Python side; the
   Rust side reads `roi.offset` / `roi.shape` (tuples of int or None) and builds funlib Rois with
   `funlib.geometry.Roi(offset, shape)` when it returns one.
-- Rust errors become Python exceptions: bad arguments -> ValueError / TypeError naming the
-  argument and value; "block is not being processed" -> KeyError (daisy 1.x compatible) with a
-  message naming the block id; an unknown task id (counters, abandon_task, DependencyGraph
-  lookups) -> KeyError; Client connection problems -> ConnectionError; anything else ->
-  RuntimeError. Nothing panics across the boundary.
+- Rust errors become the exceptions of daisy.errors (a DaisyError base; every class also
+  derives from the builtin daisy 1.x raised), mapped in one place (crates/py/src/errors.rs):
+  bad task values -> TaskError (ValueError), wrong types -> TaskTypeError (TypeError), read ROI
+  not containing the write ROI -> RoiContainmentError (also AssertionError), duplicate ids and
+  cycles -> TaskGraphError (ValueError), blocks/ROIs the engine cannot place -> BlockError
+  (ValueError), "block is not being processed" -> BlockNotProcessingError (KeyError, naming the
+  block id), an unknown task id (counters, abandon_task, DependencyGraph lookups) ->
+  UnknownTaskError (KeyError), another release status -> BlockStatusError (RuntimeError), done
+  marker I/O -> DoneMarkerError (OSError), a marker of another task ->
+  DoneMarkerMismatchError (ValueError), Client connection problems -> ClientError
+  (ConnectionError), a malformed context -> ContextError (ValueError), a failed run ->
+  RunError (RuntimeError). Nothing panics across the boundary.
 - Every call that waits on the network or on the scheduler releases the GIL.
 """
 
-from typing import Any, Callable, Iterator, Optional, Protocol, Sequence, final
+from typing import Any, Callable, Iterator, Optional, Sequence, final
 
 from funlib.geometry import Roi
 
@@ -78,28 +85,35 @@ def expand_request_roi_to_grid(req_roi: Roi, total_roi: Roi, read_roi: Roi, writ
 def expand_write_roi_to_grid(roi: Roi, write_roi: Roi) -> Roi:
     """``roi`` grown to the grid of ``write_roi.shape`` anchored at 0."""
 
+DEFAULT_MAX_WORKER_RESTARTS: int
+"""How many times crashed workers of a task are replaced unless the task says otherwise."""
+
 @final
 class TaskSpec:
-    """The engine's copy of a daisy.Task: validated on construction.
+    """The engine's copy of a daisy.Task, without its upstream tasks: validated on construction.
 
-    TaskSpec(task_id, total_roi, read_roi, write_roi, read_write_conflict, fit, num_workers,
-             max_retries, timeout, upstream, pre_check, post_check, init_callback,
-             max_worker_restarts, done_marker_path)
+    The keywords are daisy.Task's argument names (so messages name the argument a user gave);
+    an omitted or None keyword takes the engine's default:
 
-    - fit: "valid" | "overhang" | "shrink" (else ValueError naming fit and the value);
-    - timeout: seconds (float) or None;
-    - upstream: list of TaskSpec (the upstream tasks' specs);
-    - pre_check / post_check: callables block -> bool, or None; called with the GIL (with a
-      copy of the block); an exception is logged on the "daisy" logger ("pre_check() exception
-      for block <task_id>/<spatial_id>" with the traceback) and counts as False (pre) /
-      failure (post);
-    - init_callback: callable taking the DAISY_CONTEXT string of worker 0, or None; an exception
-      aborts the run and propagates;
-    - done_marker_path: str path or None.
-    Raises ValueError for: mismatched ROI dimensions, unbounded ROIs, a write ROI outside the
-    read ROI with read_write_conflict (the message starts with "Read ROI must contain write
-    ROI."), a non-positive write shape, an invalid task id, negative counts or timeout;
-    TypeError for a ROI that is not a Roi or a check that is not callable.
+    - read_write_conflict: anything truthy (default True);
+    - fit: "valid" | "overhang" | "shrink" (default "valid");
+    - num_workers (default 1), max_retries (default 2), max_worker_restarts (default
+      DEFAULT_MAX_WORKER_RESTARTS): ints >= 0 (a float with an integral value is accepted);
+    - timeout: seconds (a number) or a datetime.timedelta, positive and finite; None: no limit;
+    - check_function: a pre-check, a tuple (pre_check, post_check) (either may be None), or
+      None; checks are called block -> bool with the GIL (with a copy of the block); an
+      exception is logged on the "daisy" logger ("pre_check() exception for block
+      <task_id>/<spatial_id>" with the traceback) and counts as False (pre) / failure (post);
+    - init_callback_fn: callable taking the DAISY_CONTEXT string of worker 0, or None; an
+      exception aborts the run and propagates;
+    - done_marker_path: str or os.PathLike, or None.
+
+    Raises daisy.TaskError (a ValueError) for a value the engine rejects (mismatched ROI
+    dimensions, unbounded ROIs, a non-positive write shape, an invalid task id, an unknown fit,
+    negative counts, a timeout that is not positive), daisy.RoiContainmentError (a TaskError and
+    an AssertionError; the message starts with "Read ROI must contain write ROI.") for a write
+    ROI outside the read ROI with read_write_conflict, and daisy.TaskTypeError (a TypeError)
+    for an argument of the wrong type. Link specs to their upstream specs with link_tasks.
     """
 
     def __new__(
@@ -108,17 +122,16 @@ class TaskSpec:
         total_roi: Roi,
         read_roi: Roi,
         write_roi: Roi,
-        read_write_conflict: bool,
-        fit: str,
-        num_workers: int,
-        max_retries: int,
-        timeout: Optional[float],
-        upstream: list["TaskSpec"],
-        pre_check: Optional[Callable[[Block], bool]],
-        post_check: Optional[Callable[[Block], bool]],
-        init_callback: Optional[Callable[[str], None]],
-        max_worker_restarts: int,
-        done_marker_path: Optional[str],
+        *,
+        read_write_conflict: Optional[bool] = ...,
+        fit: Optional[str] = ...,
+        num_workers: Optional[int] = ...,
+        max_retries: Optional[int] = ...,
+        timeout: Optional[Any] = ...,  # seconds or a datetime.timedelta
+        check_function: Optional[Any] = ...,  # a callable or (pre_check, post_check)
+        init_callback_fn: Optional[Callable[[str], None]] = ...,
+        max_worker_restarts: Optional[int] = ...,
+        done_marker_path: Optional[Any] = ...,  # str or os.PathLike
     ) -> "TaskSpec": ...
     @property
     def task_id(self) -> str: ...
@@ -126,6 +139,25 @@ class TaskSpec:
     def total_write_roi(self) -> Roi: ...
     @property
     def num_blocks(self) -> int: ...
+    @property
+    def num_workers(self) -> int: ...
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def max_worker_restarts(self) -> int: ...
+    @property
+    def timeout(self) -> Optional[float]: ...  # seconds
+    @property
+    def upstream_task_ids(self) -> list[str]: ...  # set by link_tasks
+
+def link_tasks(tasks: list[TaskSpec], upstream: list[list[int]]) -> list[TaskSpec]:
+    """The specs linked to their upstream specs, in the given order.
+
+    upstream[i] lists the positions (in tasks) of the tasks task i reads from. Raises
+    daisy.TaskGraphError (a ValueError) for two specs with one task id, a cycle (the message
+    names its tasks in order: "the tasks form a cycle: 'a' -> 'b' -> 'a' ..."), a task and an
+    upstream task that differ in dimensions, or a position that is not one of the tasks.
+    """
 
 @final
 class Counters:
@@ -268,8 +300,11 @@ class Scheduler:
     acquire_block runs the pre-check inline (with the GIL); a KeyboardInterrupt raised in the
     pre-check is raised by acquire_block (the interrupted block stays out). release_block returns
     the ids of the tasks that gained ready blocks, in order (a retried block's task included);
-    it raises KeyError (not being processed) or RuntimeError ("Unexpected status for released
-    block: ...") before any state change. dependency_graph() returns the same object every time.
+    it raises daisy.BlockNotProcessingError (a KeyError) or daisy.BlockStatusError (a
+    RuntimeError: "Unexpected status for released block: ...") before any state change.
+    dependency_graph() returns the same object every time. The tasks are specs linked by
+    link_tasks (their upstream tasks are scheduled too); daisy.TaskGraphError for two tasks with
+    one id.
     """
 
     def __new__(cls, tasks: list[TaskSpec], count_all_orphans: bool = True) -> "Scheduler": ...

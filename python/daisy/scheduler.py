@@ -1,11 +1,15 @@
 """The in-process scheduler (docs/semantics.md#scheduling)."""
 
-from .block import Block  # noqa: F401  (imported before the engine, see block.py)
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
 from . import _daisy
+from .block import Block
 from .dependency_graph import DependencyGraph
-from .ready_surface import ReadySurface
-from .task import _register_tasks, _specs
-from .task_state import _LiveTaskState
+from .task import Task, _task_graph
+from .task_state import TaskState, _LiveTaskState
 
 __all__ = ["Scheduler"]
 
@@ -41,27 +45,24 @@ class Scheduler:
         count_all_orphans: as given.
     """
 
-    def __init__(self, tasks, count_all_orphans=True):
-        task_map = _register_tasks(tasks)
+    def __init__(self, tasks: Task | Iterable[Task], count_all_orphans: bool = True) -> None:
+        task_map, specs = _task_graph(tasks)
 
         self.count_all_orphans = bool(count_all_orphans)
-        self._scheduler = _daisy.Scheduler(
-            _specs(list(task_map.values())), self.count_all_orphans
-        )
+        self._scheduler = _daisy.Scheduler(specs, self.count_all_orphans)
         task_ids = list(self._scheduler.task_ids())
         self.task_map = {task_id: task_map[task_id] for task_id in task_ids}
         self.task_states = {
             task_id: _LiveTaskState(self._scheduler, task_id) for task_id in task_ids
         }
-        self._dependency_graph = None
-        self._ready_surface = None
-        self._task_queues = None
+        self._dependency_graph: DependencyGraph | None = None
+        self._task_queues: dict[str, _QueueView] | None = None
 
         # The hot path: with no subclass override, acquire_block is the engine's method.
         if type(self).acquire_block is Scheduler.acquire_block:
             self.acquire_block = self._scheduler.acquire_block
 
-    def acquire_block(self, task_id):
+    def acquire_block(self, task_id: str) -> Block | None:
         """The next ready block of a task (status CREATED), or None if none is ready.
 
         Runs the task's pre-check first: blocks it reports as done are skipped (counted as
@@ -69,7 +70,7 @@ class Scheduler:
         """
         return self._scheduler.acquire_block(task_id)
 
-    def release_block(self, block):
+    def release_block(self, block: Block) -> dict[str, TaskState]:
         """Returns a block handed out by :meth:`acquire_block`.
 
         Its ``status`` must be SUCCESS or FAILED. A failed block is queued again until it
@@ -77,8 +78,9 @@ class Scheduler:
         given up (failed / orphaned).
 
         Returns ``{task_id: TaskState}`` for the tasks that got new ready blocks.
-        Raises KeyError (nothing changes) if the block is not being processed, and
-        RuntimeError for any other status.
+        Raises :class:`daisy.BlockNotProcessingError` (a ``KeyError``; nothing changes) if
+        the block is not being processed, and :class:`daisy.BlockStatusError` (a
+        ``RuntimeError``) for any other status.
         """
         task_ids = self._scheduler.release_block(block)
         if not task_ids:
@@ -86,13 +88,13 @@ class Scheduler:
         states = self.task_states
         return {task_id: states[task_id] for task_id in task_ids}
 
-    def get_ready_tasks(self):
+    def get_ready_tasks(self) -> list[Task]:
         """The tasks with ready blocks, root tasks first."""
         task_map = self.task_map
         return [task_map[task_id] for task_id in self._scheduler.ready_task_ids()]
 
     @property
-    def dependency_graph(self):
+    def dependency_graph(self) -> DependencyGraph:
         """The :class:`daisy.DependencyGraph` of the scheduled tasks."""
         if self._dependency_graph is None:
             self._dependency_graph = DependencyGraph._wrap(
@@ -101,19 +103,25 @@ class Scheduler:
         return self._dependency_graph
 
     @property
-    def ready_surface(self):
-        """A :class:`daisy.ready_surface.ReadySurface` over the dependency graph.
+    def ready_surface(self) -> Any:
+        """Not available: raises AttributeError.
 
-        The engine keeps its own frontier: the ``surface`` and ``boundary`` sets of this
-        object are not maintained by the scheduler.
+        daisy 1.x's scheduler kept a ``ReadySurface`` of succeeded blocks with unfinished
+        downstream blocks (``surface``) and failed blocks that still matter (``boundary``).
+        The engine never holds those sets: it counts, per waiting block, how many upstream
+        blocks are unfinished (docs/semantics.md#scheduling), which is what makes a block
+        ready. Ask :attr:`task_states` for the counts, or :attr:`dependency_graph` for
+        upstream and downstream blocks.
         """
-        if self._ready_surface is None:
-            graph = self.dependency_graph
-            self._ready_surface = ReadySurface(graph.downstream, graph.upstream)
-        return self._ready_surface
+        raise AttributeError(
+            "Scheduler.ready_surface is not available: the engine does not keep daisy 1.x's "
+            "surface and boundary sets (it counts the unfinished upstream blocks of each "
+            "waiting block instead); use task_states for the counts and dependency_graph "
+            "for the upstream and downstream blocks of a block"
+        )
 
     @property
-    def task_queues(self):
+    def task_queues(self) -> dict[str, _QueueView]:
         """Task ID -> a view of the task's queue with ``num_ready`` (the engine keeps the
         queues themselves)."""
         if self._task_queues is None:
@@ -122,11 +130,11 @@ class Scheduler:
             }
         return self._task_queues
 
-    def _abandon_task(self, task_id):
+    def _abandon_task(self, task_id: str) -> None:
         """Gives up a task: its remaining blocks and their dependents become orphans."""
         self._scheduler.abandon_task(task_id)
 
-    def _fix_states(self, counters):
+    def _fix_states(self, counters: dict[str, Any]) -> None:
         """Freezes the task states to the final counts of a distributed run."""
         for task_id, state in self.task_states.items():
             if task_id in counters:
@@ -138,13 +146,13 @@ class _QueueView:
 
     __slots__ = ("_state",)
 
-    def __init__(self, state):
+    def __init__(self, state: TaskState) -> None:
         self._state = state
 
     @property
-    def num_ready(self):
+    def num_ready(self) -> int:
         """The number of blocks that can be handed out."""
         return self._state.ready_count
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<task queue: {self.num_ready} ready>"

@@ -1,26 +1,32 @@
-"""Tasks: what to run block-wise, where and how (docs/semantics.md#tasks)."""
+"""Tasks: what to run block-wise, where and how (docs/semantics.md#tasks).
 
-import datetime
+A :class:`Task` keeps its arguments as daisy 1.x's attributes; the engine validates them
+(``daisy._daisy.TaskSpec``) when the task is made and again whenever a run, scheduler or
+dependency graph takes it, and links the tasks to their upstream tasks
+(``daisy._daisy.link_tasks``), rejecting duplicate task ids and cycles. This module only walks
+the Task objects and converts the arguments for the engine.
+"""
+
+from __future__ import annotations
+
 import functools
 import inspect
-import numbers
 import os
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from funlib.geometry import Roi
 
-from .block import BlockStatus  # noqa: F401  (imported before the engine, see block.py)
 from . import _daisy
+from .block import BlockStatus  # noqa: F401  (imported before the engine, see block.py)
+from .errors import TaskError, TaskTypeError
 
 __all__ = ["Task"]
 
-_FITS = ("valid", "overhang", "shrink")
+CheckFunction = Callable[[Any], bool]
 
 
-class _RoiContainmentError(ValueError, AssertionError):
-    """"Read ROI must contain write ROI.": a ValueError, and an AssertionError as in 1.x."""
-
-
-def _noop_init_callback(context):  # pylint: disable=unused-argument
+def _noop_init_callback(context: Any) -> None:  # pylint: disable=unused-argument
     """The default ``init_callback_fn``: does nothing."""
 
 
@@ -31,6 +37,7 @@ class Task:
 
         task_id (``str``):
             The unique name of the task (used in block IDs, log paths and progress bars).
+            Non-empty, without ``:`` or ``=``.
 
         total_roi (:class:`daisy.Roi`):
             The region of interest (ROI) of the complete volume to process: the total
@@ -64,7 +71,8 @@ class Task:
 
         read_write_conflict (``bool``, optional):
             Whether the read and write ROIs of neighbouring blocks access the same
-            resource. If False, all blocks may run at the same time.
+            resource. If False, all blocks may run at the same time. If True (the default),
+            the read ROI must contain the write ROI.
 
         num_workers (``int``, optional):
             The number of worker processes to run for this task (also ``max_workers``).
@@ -76,7 +84,7 @@ class Task:
         fit (``str``, optional):
             How to handle blocks at the boundary of the total ROI: ``"valid"`` (skip blocks
             that would leave it, the default), ``"overhang"`` (keep them) or ``"shrink"``
-            (keep them, shrunk to the total ROI).
+            (keep them, shrunk to the total ROI; docs/semantics.md#fit-modes).
 
         timeout (number or :class:`datetime.timedelta`, optional):
             Seconds a block may stay out before it counts as lost (the worker holding it is
@@ -84,160 +92,112 @@ class Task:
 
         upstream_tasks (list of :class:`Task`, optional):
             Tasks this task depends on: a block waits for the upstream blocks whose writes
-            overlap its read ROI.
+            overlap its read ROI (docs/semantics.md#tasks-that-depend-on-tasks).
 
         max_worker_restarts (``int``, keyword only):
             How many replacement workers may be started for this task (crashes, timeouts,
-            workers that exited while blocks remained). Default 10.
+            workers that exited while blocks remained). None (the default) means the
+            engine's default, {DEFAULT_MAX_WORKER_RESTARTS}
+            (docs/semantics.md#worker-restarts).
 
         max_workers (``int``, keyword only):
             The newer name of ``num_workers``.
 
         done_marker_path (``str`` or path, keyword only):
             Where to keep a record of finished blocks (a Zarr v3 array); blocks recorded
-            there are skipped when the task runs again. None (the default) keeps no record.
+            there are skipped when the task runs again (docs/semantics.md#resume). None (the
+            default) keeps no record.
+
+    Raises:
+
+        daisy.TaskError: (a ``ValueError``) for a value the engine rejects, with
+            :class:`daisy.RoiContainmentError` (also an ``AssertionError``) for a read ROI
+            that does not contain the write ROI.
+        daisy.TaskTypeError: (a ``TypeError``) for an argument of the wrong type.
     """
 
     def __init__(
         self,
-        task_id,
-        total_roi,
-        read_roi,
-        write_roi,
-        process_function,
-        check_function=None,
-        init_callback_fn=None,
-        read_write_conflict=True,
-        num_workers=1,
-        max_retries=2,
-        fit="valid",
-        timeout=None,
-        upstream_tasks=None,
+        task_id: str,
+        total_roi: Roi,
+        read_roi: Roi,
+        write_roi: Roi,
+        process_function: Callable[..., Any],
+        check_function: CheckFunction
+        | tuple[CheckFunction | None, CheckFunction | None]
+        | None = None,
+        init_callback_fn: Callable[[Any], Any] | None = None,
+        read_write_conflict: bool = True,
+        num_workers: int = 1,
+        max_retries: int = 2,
+        fit: str = "valid",
+        timeout: Any = None,
+        upstream_tasks: Task | Iterable[Task] | None = None,
         *,
-        max_worker_restarts=10,
-        max_workers=None,
-        done_marker_path=None,
-    ):
-        if not isinstance(task_id, str):
-            raise TypeError(
-                f"task_id must be a str, got {task_id!r} of type {type(task_id).__name__}"
-            )
-        if not task_id or ":" in task_id or "=" in task_id:
-            raise ValueError(
-                f"task_id must be a non-empty string without ':' or '=', got {task_id!r}"
-            )
+        max_worker_restarts: int | None = None,
+        max_workers: int | None = None,
+        done_marker_path: str | os.PathLike[str] | None = None,
+    ) -> None:
         self.task_id = task_id
-
-        total_roi = _as_roi("total_roi", total_roi)
-        read_roi = _as_roi("read_roi", read_roi)
-        write_roi = _as_roi("write_roi", write_roi)
-        _check_rois(total_roi, read_roi, write_roi, bool(read_write_conflict))
         self.total_roi = total_roi
         self.orig_total_roi = total_roi
         self.read_roi = read_roi
         self.write_roi = write_roi
-        self.total_write_roi = total_roi.grow(
-            -(write_roi.begin - read_roi.begin), -(read_roi.end - write_roi.end)
+        self.check_function = check_function
+        self.init_callback_fn = (
+            _noop_init_callback if init_callback_fn is None else init_callback_fn
         )
+        self.read_write_conflict = bool(read_write_conflict)
+        if max_workers is not None:
+            if num_workers not in (1, None, max_workers):
+                raise TaskError(
+                    "num_workers and max_workers name the same setting; got "
+                    f"num_workers={num_workers!r} and max_workers={max_workers!r}"
+                )
+            num_workers = max_workers
+        self.num_workers = num_workers
+        self.max_retries = max_retries
+        self.max_worker_restarts = max_worker_restarts
+        self.fit = fit
+        self.timeout = timeout
+        self.upstream_tasks = _as_task_list(upstream_tasks, task_id)
+        if done_marker_path is False:
+            done_marker_path = None
+        elif isinstance(done_marker_path, os.PathLike):
+            done_marker_path = os.fspath(done_marker_path)
+        self.done_marker_path = done_marker_path
+
+        # The engine validates the task now rather than when it runs, and converts the counts.
+        spec = self._flat_spec()
+        self.num_workers = spec.num_workers
+        self.max_retries = spec.max_retries
+        self.max_worker_restarts = spec.max_worker_restarts
+        self.total_write_roi: Roi = spec.total_write_roi
 
         if not callable(process_function):
-            raise TypeError(
-                f"process_function must be callable, got {process_function!r}"
-            )
+            raise TaskTypeError(f"process_function must be callable, got {process_function!r}")
         self.process_function = process_function
-        num_args = _block_function_args(process_function)
-        if num_args == 0:
+        if _block_function_args(process_function) == 0:
             self._is_spawn_function = True
             self.spawn_worker_function = process_function
         else:
             self._is_spawn_function = False
             self.spawn_worker_function = self._process_blocks
 
-        _check_check_function(check_function)
-        self.check_function = check_function
-
-        if init_callback_fn is None:
-            init_callback_fn = _noop_init_callback
-        elif not callable(init_callback_fn):
-            raise TypeError(
-                f"init_callback_fn must be callable or None, got {init_callback_fn!r}"
-            )
-        self.init_callback_fn = init_callback_fn
-
-        self.read_write_conflict = bool(read_write_conflict)
-
-        if max_workers is not None:
-            max_workers = _as_int("max_workers", max_workers, minimum=0)
-            if num_workers not in (1, None, max_workers):
-                raise ValueError(
-                    "num_workers and max_workers name the same setting; got "
-                    f"num_workers={num_workers!r} and max_workers={max_workers!r}"
-                )
-            num_workers = max_workers
-        self.num_workers = _as_int("num_workers", num_workers, minimum=0)
-        self.max_retries = _as_int("max_retries", max_retries, minimum=0)
-        self.max_worker_restarts = _as_int(
-            "max_worker_restarts", max_worker_restarts, minimum=0
-        )
-
-        if fit not in _FITS:
-            raise ValueError(
-                f"fit must be one of 'valid', 'overhang' or 'shrink', got {fit!r}"
-            )
-        self.fit = fit
-
-        _timeout_seconds(timeout)  # validates
-        self.timeout = timeout
-
-        if upstream_tasks is None:
-            upstream_tasks = []
-        elif isinstance(upstream_tasks, Task):
-            upstream_tasks = [upstream_tasks]
-        else:
-            try:
-                upstream_tasks = list(upstream_tasks)
-            except TypeError:
-                raise TypeError(
-                    "upstream_tasks must be a list of daisy.Task objects or None, got "
-                    f"{upstream_tasks!r}"
-                ) from None
-        for upstream in upstream_tasks:
-            if not isinstance(upstream, Task):
-                raise TypeError(
-                    f"upstream_tasks of task {task_id!r} must hold daisy.Task objects, "
-                    f"got {upstream!r}"
-                )
-        self.upstream_tasks = upstream_tasks
-
-        if done_marker_path is False:
-            done_marker_path = None
-        if done_marker_path is not None:
-            try:
-                done_marker_path = os.fspath(done_marker_path)
-            except TypeError:
-                raise TypeError(
-                    "done_marker_path must be a str, a path or None, got "
-                    f"{done_marker_path!r}"
-                ) from None
-        self.done_marker_path = done_marker_path
-
-        # Let the engine check the rest now rather than when the task runs.
-        self._spec_without_upstream()
-
     @property
-    def max_workers(self):
+    def max_workers(self) -> int:
         """The number of worker processes of this task (the newer name of num_workers)."""
         return self.num_workers
 
     @max_workers.setter
-    def max_workers(self, value):
+    def max_workers(self, value: int) -> None:
         self.num_workers = value
 
-    def requires(self):
+    def requires(self) -> list[Task]:
         """The tasks this task depends on (``upstream_tasks``)."""
         return self.upstream_tasks
 
-    def _process_blocks(self):
+    def _process_blocks(self) -> None:
         """The worker loop of a block function: acquire, process, release, until done."""
         from .client import Client  # pylint: disable=import-outside-toplevel
 
@@ -248,256 +208,168 @@ class Task:
                     break
                 self.process_function(block)
 
-    # --- the engine's copy of the task -----------------------------------------------
-
-    def _checks(self):
-        check = self.check_function
-        if check is None:
-            return None, None
-        if isinstance(check, (tuple, list)):
-            pre, post = check
-        else:
-            pre, post = check, None
-        return pre, post
-
-    def _spec_args(self, upstream):
-        pre, post = self._checks()
-        return (
+    def _flat_spec(self) -> _daisy.TaskSpec:
+        """The engine's copy of this task as it is now, without its upstream tasks."""
+        return _daisy.TaskSpec(
             self.task_id,
             self.total_roi,
             self.read_roi,
             self.write_roi,
-            bool(self.read_write_conflict),
-            self.fit,
-            int(self.num_workers),
-            int(self.max_retries),
-            _timeout_seconds(self.timeout),
-            upstream,
-            pre,
-            post,
-            _init_callback(self.init_callback_fn),
-            int(self.max_worker_restarts),
-            self.done_marker_path,
+            read_write_conflict=self.read_write_conflict,
+            fit=self.fit,
+            num_workers=self.num_workers,
+            max_retries=self.max_retries,
+            timeout=self.timeout,
+            check_function=self.check_function,
+            init_callback_fn=_init_callback(self.init_callback_fn),
+            max_worker_restarts=self.max_worker_restarts,
+            done_marker_path=self.done_marker_path,
         )
 
-    def _spec_without_upstream(self):
-        return _daisy.TaskSpec(*self._spec_args([]))
+    def _spec(self) -> _daisy.TaskSpec:
+        """The engine's copy of this task, linked to the copies of its upstream tasks."""
+        return _specs([self])[0]
 
-    def _spec(self, _memo=None, _path=None):
-        """The engine's ``TaskSpec`` of this task, with the specs of its upstream tasks.
-
-        Built afresh on every call (so changed attributes count) but once per Task object
-        within one call. Raises ValueError for a cycle among the tasks or for two distinct
-        Task objects with one task_id.
-        """
-        memo = {} if _memo is None else _memo  # task_id -> (task, spec)
-        path = [] if _path is None else _path
-        known = memo.get(self.task_id)
-        if known is not None:
-            if known[0] is not self:
-                raise ValueError(
-                    f"two different tasks have the task_id {self.task_id!r}; "
-                    "task ids must be unique"
-                )
-            return known[1]
-        if any(task is self for task in path):
-            cycle = [t.task_id for t in path[[t is self for t in path].index(True) :]]
-            cycle.append(self.task_id)
-            raise ValueError(
-                "the upstream tasks form a cycle: " + " -> ".join(repr(i) for i in cycle)
-            )
-        for task in path:
-            if task.task_id == self.task_id:
-                raise ValueError(
-                    f"two different tasks have the task_id {self.task_id!r}; "
-                    "task ids must be unique"
-                )
-        path.append(self)
-        upstream = [task._spec(memo, path) for task in self.upstream_tasks]
-        path.pop()
-        known = memo.get(self.task_id)
-        if known is not None:  # registered meanwhile through a cycle-free diamond
-            if known[0] is not self:
-                raise ValueError(
-                    f"two different tasks have the task_id {self.task_id!r}; "
-                    "task ids must be unique"
-                )
-            return known[1]
-        spec = _daisy.TaskSpec(*self._spec_args(upstream))
-        memo[self.task_id] = (self, spec)
-        return spec
-
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Task({self.task_id!r})"
 
 
-def _register_tasks(tasks):
-    """The tasks and, recursively, their upstream tasks: ``{task_id: task}`` in registration
-    order (each task, then its upstream tasks, depth first; docs/semantics.md#tasks-that-depend-on-tasks).
+if Task.__doc__ is not None:
+    Task.__doc__ = Task.__doc__.replace(
+        "{DEFAULT_MAX_WORKER_RESTARTS}", str(_daisy.DEFAULT_MAX_WORKER_RESTARTS)
+    )
 
-    Raises TypeError for something that is not a :class:`Task`, and ValueError for two
-    different Task objects with one ``task_id``.
-    """
-    if isinstance(tasks, Task):
-        tasks = [tasks]
-    task_map = {}
 
-    def register(task):
-        if _admit(task_map, task):
-            for upstream in task.requires():
-                register(upstream)
+# --- walking the tasks ------------------------------------------------------------------
 
+
+def _as_task_list(upstream_tasks: Any, task_id: Any) -> list[Task]:
+    """``upstream_tasks`` as a list of Tasks (None: none; one Task: a list of it)."""
+    if upstream_tasks is None:
+        return []
+    if isinstance(upstream_tasks, Task):
+        return [upstream_tasks]
+    try:
+        tasks = list(upstream_tasks)
+    except TypeError:
+        raise TaskTypeError(
+            f"upstream_tasks must be a list of daisy.Task objects or None, got {upstream_tasks!r}"
+        ) from None
     for task in tasks:
-        register(task)
-    return task_map
-
-
-def _admit(by_id, task):
-    """Adds ``task`` to ``by_id`` unless it is there; False if it was.
-
-    Raises TypeError for something that is not a :class:`Task`, and ValueError for a
-    different Task object with a known ``task_id``.
-    """
-    if not isinstance(task, Task):
-        raise TypeError(f"expected daisy.Task objects, got {task!r}")
-    known = by_id.get(task.task_id)
-    if known is None:
-        by_id[task.task_id] = task
-        return True
-    if known is not task:
-        raise ValueError(
-            f"two different tasks have the task_id {task.task_id!r}; task ids must be unique"
-        )
-    return False
-
-
-def _collect_tasks(tasks):
-    """The given tasks and, breadth-first, their upstream tasks (docs/semantics.md#run_blockwise).
-
-    Deduplicated by task_id (first occurrence wins); two distinct Task objects with one
-    task_id raise ValueError. The given list is not modified.
-    """
-    if isinstance(tasks, Task):
-        tasks = [tasks]
-    else:
-        try:
-            tasks = list(tasks)
-        except TypeError:
-            raise TypeError(
-                f"expected a daisy.Task or a list of daisy.Task objects, got {tasks!r}"
-            ) from None
-    by_id = {}
-    queue = list(tasks)
-    position = 0
-    while position < len(queue):
-        task = queue[position]
-        position += 1
-        if _admit(by_id, task):
-            queue.extend(task.requires())
-    return list(by_id.values())
-
-
-def _specs(tasks):
-    """The engine specs of the given tasks (in order), sharing one memo."""
-    memo = {}
-    return [task._spec(memo) for task in tasks]
-
-
-# --- argument checks -------------------------------------------------------------------
-
-
-def _as_roi(name, value):
-    if isinstance(value, Roi):
-        return value
-    if hasattr(value, "offset") and hasattr(value, "shape"):
-        try:
-            return Roi(tuple(value.offset), tuple(value.shape))
-        except Exception:  # pylint: disable=broad-except
-            pass
-    raise TypeError(f"{name} must be a daisy.Roi, got {value!r} of type {type(value).__name__}")
-
-
-def _check_rois(total_roi, read_roi, write_roi, read_write_conflict):
-    dims = (total_roi.dims, read_roi.dims, write_roi.dims)
-    if len(set(dims)) != 1:
-        raise ValueError(
-            "total_roi, read_roi and write_roi must have the same number of dimensions, "
-            f"got total_roi={total_roi} ({dims[0]}-D), read_roi={read_roi} ({dims[1]}-D), "
-            f"write_roi={write_roi} ({dims[2]}-D)"
-        )
-    for name, roi in (("total_roi", total_roi), ("read_roi", read_roi), ("write_roi", write_roi)):
-        if roi.unbounded or None in roi.offset:
-            raise ValueError(f"{name} must be bounded, got {roi}")
-    if any(s <= 0 for s in write_roi.shape):
-        raise ValueError(f"write_roi must have a positive shape, got {write_roi}")
-    if any(s < 0 for s in read_roi.shape):
-        raise ValueError(f"read_roi must not have a negative shape, got {read_roi}")
-    if read_write_conflict and not read_roi.contains(write_roi):
-        raise _RoiContainmentError(
-            f"Read ROI must contain write ROI. Got read_roi={read_roi}, "
-            f"write_roi={write_roi} (set read_write_conflict=False if blocks do not "
-            "read what their neighbours write)"
-        )
-
-
-def _as_int(name, value, minimum=None):
-    if isinstance(value, numbers.Integral):
-        value = int(value)
-    elif isinstance(value, float) and value.is_integer():
-        value = int(value)
-    else:
-        raise TypeError(f"{name} must be an int, got {value!r}")
-    if minimum is not None and value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return value
-
-
-def _timeout_seconds(timeout):
-    """The timeout in seconds (float) or None; raises for anything else."""
-    if timeout is None:
-        return None
-    if isinstance(timeout, datetime.timedelta):
-        seconds = timeout.total_seconds()
-    elif isinstance(timeout, numbers.Real) and not isinstance(timeout, bool):
-        seconds = float(timeout)
-    else:
-        raise TypeError(
-            "timeout must be a number of seconds, a datetime.timedelta or None, got "
-            f"{timeout!r}"
-        )
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"timeout must be a positive, finite number of seconds, got {timeout!r}")
-    return seconds
-
-
-def _check_check_function(check_function):
-    if check_function is None:
-        return
-    if isinstance(check_function, (tuple, list)):
-        if len(check_function) != 2:
-            raise ValueError(
-                "check_function must be a callable or a tuple (pre_check, post_check), "
-                f"got a {type(check_function).__name__} of {len(check_function)} elements"
+        if not isinstance(task, Task):
+            raise TaskTypeError(
+                f"upstream_tasks of task {task_id!r} must hold daisy.Task objects, got {task!r}"
             )
-        for name, fn in zip(("pre_check", "post_check"), check_function):
-            if fn is not None and not callable(fn):
-                raise TypeError(
-                    f"check_function: {name} must be callable or None, got {fn!r}"
-                )
-        return
-    if not callable(check_function):
-        raise TypeError(
-            "check_function must be a callable, a tuple (pre_check, post_check) or None, "
-            f"got {check_function!r}"
-        )
+    return tasks
 
 
-def _init_callback(init_callback_fn):
-    """Adapts ``init_callback_fn(context)`` to the engine, which passes the context string."""
+def _given(tasks: Any) -> list[Task]:
+    """The tasks given to a run, scheduler or graph: one Task or an iterable of them."""
+    if isinstance(tasks, Task):
+        return [tasks]
+    try:
+        given = list(tasks)
+    except TypeError:
+        raise TaskTypeError(
+            f"expected a daisy.Task or a list of daisy.Task objects, got {tasks!r}"
+        ) from None
+    for task in given:
+        if not isinstance(task, Task):
+            raise TaskTypeError(f"expected daisy.Task objects, got {task!r}")
+    return given
+
+
+def _walk(tasks: Any, *, breadth_first: bool) -> list[Task]:
+    """The given tasks and, recursively, their upstream tasks, each Task object once.
+
+    Depth first (each task, then its upstream tasks), or breadth first. Two Task objects
+    with one id are both kept: the engine rejects them when the specs are linked.
+    """
+    seen: set[int] = set()
+    out: list[Task] = []
+
+    def admit(task: Any) -> bool:
+        if not isinstance(task, Task):
+            raise TaskTypeError(f"expected daisy.Task objects, got {task!r}")
+        if id(task) in seen:
+            return False
+        seen.add(id(task))
+        out.append(task)
+        return True
+
+    if breadth_first:
+        queue = _given(tasks)
+        position = 0
+        while position < len(queue):
+            task = queue[position]
+            position += 1
+            if admit(task):
+                queue.extend(task.requires())
+    else:
+        stack = _given(tasks)[::-1]
+        while stack:
+            task = stack.pop()
+            if admit(task):
+                stack.extend(reversed(task.requires()))
+    return out
+
+
+def _specs(tasks: list[Task]) -> list[_daisy.TaskSpec]:
+    """The engine's specs of the tasks (in order), linked to each other's.
+
+    The tasks must include their upstream tasks (as :func:`_task_graph` and
+    :func:`_collect_tasks` return them). Built afresh on every call, so changed attributes
+    count. Raises :class:`daisy.TaskGraphError` for two Task objects with one id or a cycle.
+    """
+    position = {id(task): i for i, task in enumerate(tasks)}
+    missing = [u for t in tasks for u in t.requires() if id(u) not in position]
+    if missing:
+        return _specs(_walk(tasks, breadth_first=False))[: len(tasks)]
+    upstream = [[position[id(u)] for u in task.requires()] for task in tasks]
+    return _daisy.link_tasks([task._flat_spec() for task in tasks], upstream)
+
+
+def _task_graph(
+    tasks: Any, *, breadth_first: bool = False
+) -> tuple[dict[str, Task], list[_daisy.TaskSpec]]:
+    """The tasks with their upstream tasks, ``{task_id: task}`` in walking order (depth first
+    by default, docs/semantics.md#tasks-that-depend-on-tasks; breadth first for runs,
+    docs/semantics.md#run_blockwise), and their linked engine specs in the same order.
+
+    Raises :class:`daisy.TaskTypeError` for something that is not a Task, and the engine's
+    errors (:class:`daisy.TaskGraphError` for duplicate ids and cycles).
+    """
+    walked = _walk(tasks, breadth_first=breadth_first)
+    specs = _specs(walked)
+    return {task.task_id: task for task in walked}, specs
+
+
+def _register_tasks(tasks: Any) -> dict[str, Task]:
+    """The tasks and, recursively, their upstream tasks: ``{task_id: task}``, depth first
+    (each task, then its upstream tasks). The engine checks ids and cycles."""
+    return _task_graph(tasks)[0]
+
+
+def _collect_tasks(tasks: Any) -> list[Task]:
+    """The given tasks and, breadth first, their upstream tasks, each Task object once
+    (docs/semantics.md#run_blockwise). :func:`_specs` of them checks ids and cycles."""
+    return _walk(tasks, breadth_first=True)
+
+
+# --- conversions for the engine -----------------------------------------------------------
+
+
+def _init_callback(init_callback_fn: Any) -> Any:
+    """Adapts ``init_callback_fn(context)`` to the engine, which passes the context string.
+
+    Anything that is not callable is passed on as it is, for the engine to name.
+    """
     if init_callback_fn is None or init_callback_fn is _noop_init_callback:
         return None
+    if not callable(init_callback_fn):
+        return init_callback_fn
 
-    def call(daisy_context):
+    def call(daisy_context: str) -> None:
         from .client import _context_from_string  # pylint: disable=import-outside-toplevel
 
         init_callback_fn(_context_from_string(daisy_context, typed=True))
@@ -505,15 +377,15 @@ def _init_callback(init_callback_fn):
     return call
 
 
-def _block_function_args(process_function):
+def _block_function_args(process_function: Callable[..., Any]) -> int:
     """The named positional parameters of a process function, ``self`` dropped (docs/semantics.md#tasks).
 
-    Returns their number (0: spawn function, 1: block function); raises ValueError for more.
+    Returns their number (0: spawn function, 1: block function); raises TaskError for more.
     """
     try:
         args = list(inspect.getfullargspec(process_function).args)
     except TypeError as e:
-        raise TypeError(
+        raise TaskTypeError(
             f"process_function {process_function!r}: cannot inspect its parameters ({e})"
         ) from None
     if "self" in args:
@@ -523,11 +395,11 @@ def _block_function_args(process_function):
         # "cls", or a __call__(this, block)): the bound argument is not passed by daisy.
         args.pop(0)
     if len(args) > 1:
-        raise ValueError(f"daisy does not know what to pass into args: {args}")
+        raise TaskError(f"daisy does not know what to pass into args: {args}")
     return len(args)
 
 
-def _binds_first_argument(fn):
+def _binds_first_argument(fn: Any) -> bool:
     if inspect.ismethod(fn):
         return True
     if isinstance(fn, functools.partial) or inspect.isfunction(fn) or inspect.isclass(fn):
@@ -535,4 +407,4 @@ def _binds_first_argument(fn):
     if inspect.isbuiltin(fn) or inspect.isroutine(fn):
         return False
     # A callable instance: getfullargspec shows its __call__ including the instance.
-    return inspect.isfunction(getattr(type(fn), "__call__", None))
+    return inspect.isfunction(getattr(type(fn), "__call__", None))  # noqa: B004

@@ -16,7 +16,10 @@ WRITE = Roi((1,), (2,))
 
 def make(process_function=lambda b: None, **kwargs):
     args = dict(
-        task_id="t", total_roi=TOTAL, read_roi=READ, write_roi=WRITE,
+        task_id="t",
+        total_roi=TOTAL,
+        read_roi=READ,
+        write_roi=WRITE,
         process_function=process_function,
     )
     args.update(kwargs)
@@ -39,7 +42,8 @@ def test_attributes_and_defaults():
     assert task.fit == "valid"
     assert task.timeout is None
     assert task.upstream_tasks == [] and task.requires() == []
-    assert task.max_worker_restarts == 10
+    assert task.max_worker_restarts == daisy._daisy.DEFAULT_MAX_WORKER_RESTARTS == 10
+    assert "default, 10 " in " ".join(daisy.Task.__doc__.split())
     assert task.done_marker_path is None
     assert task.spawn_worker_function == task._process_blocks
     assert daisy.task.Task is daisy.Task
@@ -92,7 +96,7 @@ class Spawner:
 
 
 class OddSelf:
-    def __call__(this, block):  # noqa: N805
+    def __call__(this, block):
         pass
 
 
@@ -134,8 +138,14 @@ def test_block_functions(fn):
 
 @pytest.mark.parametrize(
     "fn",
-    [spawn_fn, lambda: None, lambda *args: None, Worker().spawn, Spawner(),
-     functools.partial(block_fn, 1)],
+    [
+        spawn_fn,
+        lambda: None,
+        lambda *args: None,
+        Worker().spawn,
+        Spawner(),
+        functools.partial(block_fn, 1),
+    ],
 )
 def test_spawn_functions(fn):
     task = make(fn)
@@ -155,11 +165,11 @@ def test_two_arguments_rejected():
     "kwargs, error, text",
     [
         (dict(task_id=3), TypeError, "task_id"),
-        (dict(task_id="a:b"), ValueError, "task_id"),
+        (dict(task_id="a:b"), ValueError, "invalid task id 'a:b'"),
         (dict(total_roi=(0, 10)), TypeError, "total_roi"),
         (dict(read_roi=Roi((0, 0), (4, 4))), ValueError, "dimensions"),
-        (dict(total_roi=Roi((None,), (None,))), ValueError, "total_roi must be bounded"),
-        (dict(write_roi=Roi((1,), (0,))), ValueError, "write_roi"),
+        (dict(total_roi=Roi((None,), (None,))), ValueError, "total ROI must be bounded"),
+        (dict(write_roi=Roi((1,), (0,))), ValueError, "write shape must be positive"),
         (dict(write_roi=Roi((1,), (5,))), ValueError, "Read ROI must contain write ROI."),
         (dict(fit="exact"), ValueError, "'exact'"),
         (dict(num_workers=-1), ValueError, "num_workers"),
@@ -195,7 +205,7 @@ def test_timeouts_and_aliases():
     assert make(timeout=1.5).timeout == 1.5
     task = make(timeout=datetime.timedelta(minutes=2))
     assert task.timeout == datetime.timedelta(minutes=2)
-    assert daisy.task._timeout_seconds(task.timeout) == 120.0
+    assert task._spec().timeout == 120.0  # what the engine enforces
     assert make(max_workers=4).num_workers == 4
     assert make(num_workers=4).max_workers == 4
     task = make()
@@ -237,10 +247,26 @@ def test_client_outside_worker_raises_key_error(monkeypatch):
 
 def test_module_surface():
     for name in [
-        "Roi", "Coordinate", "Block", "BlockStatus", "Task", "BlockwiseDependencyGraph",
-        "DependencyGraph", "Scheduler", "Server", "SerialServer", "run_blockwise", "Client",
-        "Context", "Worker", "WorkerPool", "expand_roi_to_grid", "expand_write_roi_to_grid",
-        "get_worker_log_basename", "redirect_stdouterr", "__version__",
+        "Roi",
+        "Coordinate",
+        "Block",
+        "BlockStatus",
+        "Task",
+        "BlockwiseDependencyGraph",
+        "DependencyGraph",
+        "Scheduler",
+        "Server",
+        "SerialServer",
+        "run_blockwise",
+        "Client",
+        "Context",
+        "Worker",
+        "WorkerPool",
+        "expand_roi_to_grid",
+        "expand_write_roi_to_grid",
+        "get_worker_log_basename",
+        "redirect_stdouterr",
+        "__version__",
     ]:
         assert hasattr(daisy, name), name
     import funlib.geometry
@@ -248,11 +274,31 @@ def test_module_surface():
     assert daisy.Roi is funlib.geometry.Roi
     assert daisy.Coordinate is funlib.geometry.Coordinate
     for module in [
-        "coordinate", "roi", "block", "blocks", "task", "task_state", "dependency_graph",
-        "ready_surface", "processing_queue", "scheduler", "server", "serial_server",
-        "convenience", "server_observer", "cl_monitor", "client", "context", "worker",
-        "worker_pool", "task_worker_pools", "block_bookkeeper", "logging", "freezable",
-        "tcp", "messages",
+        "coordinate",
+        "roi",
+        "block",
+        "blocks",
+        "task",
+        "task_state",
+        "dependency_graph",
+        "ready_surface",
+        "processing_queue",
+        "scheduler",
+        "server",
+        "serial_server",
+        "convenience",
+        "server_observer",
+        "cl_monitor",
+        "client",
+        "context",
+        "worker",
+        "worker_pool",
+        "task_worker_pools",
+        "block_bookkeeper",
+        "logging",
+        "freezable",
+        "tcp",
+        "messages",
     ]:
         assert hasattr(daisy, module), module
     assert daisy.block.BlockStatus is daisy.BlockStatus

@@ -9,14 +9,15 @@ use pyo3::types::PyList;
 use crate::block::PyBlock;
 use crate::callbacks::take_interrupt;
 use crate::errors::core_error;
-use crate::graph::{PyDependencyGraph, unknown_task};
+use crate::errors::unknown_task;
+use crate::graph::PyDependencyGraph;
 use crate::task::TaskSpec;
 use crate::task_state::Counters;
 
 /// The engine's scheduler; daisy.Scheduler wraps it.
 #[pyclass(module = "daisy._daisy", name = "Scheduler")]
 pub struct PyScheduler {
-    scheduler: Scheduler,
+    pub(crate) scheduler: Scheduler,
     /// The dependency graph as a Python object, made on first request.
     graph: Option<Py<PyDependencyGraph>>,
 }
