@@ -12,6 +12,10 @@ Example::
     p.y = 3   # TypeError: <repr> is frozen, you can't add attributes to it
 """
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class Freezable:
     """Base class whose instances, once :meth:`freeze` was called, reject new attributes.
@@ -24,16 +28,16 @@ class Freezable:
 
     __isfrozen = False
 
-    def __setattr__(self, key, value):
+    def __setattr__(self, key: str, value: Any) -> None:
         if self.__isfrozen and not hasattr(self, key):
             raise TypeError(f"{self!r} is frozen, you can't add attributes to it")
         object.__setattr__(self, key, value)
 
-    def freeze(self):
+    def freeze(self) -> None:
         """Forbid adding new attributes from now on."""
         self.__isfrozen = True
 
-    def thaw(self):
+    def thaw(self) -> None:
         """Allow adding new attributes again."""
         self.__isfrozen = False
 

@@ -13,15 +13,18 @@ The redirection happens at the level of file descriptors 1 and 2, so programs st
 a worker (``subprocess.run([...])``) write into the same files.
 """
 
+from __future__ import annotations
+
 import os
 import sys
 from pathlib import Path
+from typing import IO, Literal
 
-LOG_BASEDIR = Path("./daisy_logs")
+LOG_BASEDIR: Path | None = Path("./daisy_logs")
 """The base directory of worker logs, or ``None`` if output is not redirected."""
 
 
-def set_log_basedir(path):
+def set_log_basedir(path: str | os.PathLike[str] | None) -> None:
     """Sets the base directory of worker logs.
 
     Args:
@@ -42,12 +45,12 @@ def set_log_basedir(path):
             ) from None
 
 
-def get_log_basedir():
+def get_log_basedir() -> Path | None:
     """Returns the base directory of worker logs (a ``Path``), or ``None``."""
     return LOG_BASEDIR
 
 
-def get_worker_log_basename(worker_id, task_id=None):
+def get_worker_log_basename(worker_id: int | str, task_id: str | None = None) -> Path | None:
     """Returns the path of a worker's log files without the ``.out``/``.err`` suffix.
 
     ``LOG_BASEDIR / task_id / f"worker_{worker_id}"``; without the task part if
@@ -61,12 +64,12 @@ def get_worker_log_basename(worker_id, task_id=None):
     return basename / f"worker_{worker_id}"
 
 
-def _with_suffix(basename, suffix):
+def _with_suffix(basename: Path, suffix: str) -> Path:
     # Not Path.with_suffix(): it would replace a dot-part of the name ("worker_1.5").
     return basename.parent / (basename.name + suffix)
 
 
-def _redirect_fd(path, mode, fd, errors):
+def _redirect_fd(path: Path, mode: str, fd: int, errors: str) -> IO[str]:
     """Points file descriptor ``fd`` at ``path`` and returns a line-buffered file object for it."""
     new_file = open(path, mode, buffering=1, encoding="utf-8", errors=errors)
     # dup2 makes `fd` share the open file description (and so the offset) with new_file:
@@ -76,7 +79,9 @@ def _redirect_fd(path, mode, fd, errors):
     return new_file
 
 
-def redirect_stdouterr(basename, mode="w"):
+def redirect_stdouterr(
+    basename: str | os.PathLike[str] | None, mode: Literal["w", "a"] = "w"
+) -> None:
     """Redirects this process's stdout and stderr into ``<basename>.out`` and ``<basename>.err``.
 
     Creates the parent directory if needed. File descriptors 1 and 2 are redirected

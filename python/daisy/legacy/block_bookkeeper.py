@@ -6,9 +6,13 @@ periodically collects the blocks that are lost: their connection closed, or they
 longer than the processing timeout (:meth:`~BlockBookkeeper.get_lost_blocks`).
 """
 
+from __future__ import annotations
+
 import datetime
 import logging
 import time
+from collections.abc import Hashable
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -20,16 +24,17 @@ class BlockLog:
         block: the block as sent.
         stream: the connection it was sent on.
         time_sent: wall-clock seconds since the epoch when it was sent.
+        monotonic_sent: :func:`time.monotonic` when it was sent (timeouts are measured on it).
     """
 
-    def __init__(self, block, stream):
+    def __init__(self, block: Any, stream: Any) -> None:
         self.block = block
         self.stream = stream
         self.time_sent = time.time()
         self.monotonic_sent = time.monotonic()
 
 
-def _stream_closed(stream):
+def _stream_closed(stream: Any) -> bool:
     closed = getattr(stream, "closed", None)
     if closed is None:
         return False
@@ -38,7 +43,7 @@ def _stream_closed(stream):
     return bool(closed)
 
 
-def _seconds(name, value):
+def _seconds(name: str, value: float | datetime.timedelta | None) -> float | None:
     if value is None:
         return None
     if isinstance(value, datetime.timedelta):
@@ -64,11 +69,11 @@ class BlockBookkeeper:
         sent_blocks: ``{block_id: BlockLog}`` of the blocks that are out.
     """
 
-    def __init__(self, processing_timeout=None):
+    def __init__(self, processing_timeout: float | datetime.timedelta | None = None) -> None:
         self.processing_timeout = _seconds("processing_timeout", processing_timeout)
-        self.sent_blocks = {}
+        self.sent_blocks: dict[Hashable, BlockLog] = {}
 
-    def notify_block_sent(self, block, stream):
+    def notify_block_sent(self, block: Any, stream: Any) -> None:
         """Records that ``block`` was sent on ``stream``.
 
         Raises:
@@ -81,7 +86,7 @@ class BlockBookkeeper:
             )
         self.sent_blocks[block.block_id] = BlockLog(block, stream)
 
-    def notify_block_returned(self, block, stream):
+    def notify_block_returned(self, block: Any, stream: Any) -> None:
         """Records that ``block`` came back on ``stream`` and removes its record.
 
         Sets ``block.started_processing`` (the send time) and ``block.stopped_processing``
@@ -104,12 +109,12 @@ class BlockBookkeeper:
         block.stopped_processing = time.time()
         del self.sent_blocks[block.block_id]
 
-    def is_valid_return(self, block, stream):
+    def is_valid_return(self, block: Any, stream: Any) -> bool:
         """Whether ``block`` is out on ``stream`` (else its return is stale or a duplicate)."""
         log = self.sent_blocks.get(block.block_id)
         return log is not None and log.stream == stream
 
-    def get_lost_blocks(self):
+    def get_lost_blocks(self) -> list[Any]:
         """Removes and returns the blocks that are lost.
 
         A block is lost if the connection it was sent on is closed, or if it has been out
@@ -117,7 +122,7 @@ class BlockBookkeeper:
         hold.
         """
         now = time.monotonic()
-        lost_ids = []
+        lost_ids: list[Hashable] = []
         for block_id, log in self.sent_blocks.items():
             if _stream_closed(log.stream):
                 lost_ids.append(block_id)

@@ -4,7 +4,11 @@ A pure-Python implementation of daisy 1.x's ``ProcessingQueue``. The
 :class:`daisy.Scheduler` does not use it: the engine keeps its own queues.
 """
 
+from __future__ import annotations
+
 import collections
+from collections.abc import Hashable, Iterator
+from typing import Any
 
 __all__ = ["ProcessingQueue"]
 
@@ -26,19 +30,19 @@ class ProcessingQueue:
         root_generator (iterator): the root blocks.
     """
 
-    def __init__(self, num_roots, root_generator):
-        self.ready_queue = collections.deque()
-        self.processing_blocks = set()
-        self.block_retries = collections.defaultdict(int)
+    def __init__(self, num_roots: int, root_generator: Iterator[Any]) -> None:
+        self.ready_queue: collections.deque[Any] = collections.deque()
+        self.processing_blocks: set[Hashable] = set()
+        self.block_retries: collections.defaultdict[Hashable, int] = collections.defaultdict(int)
         self.ready_roots = num_roots
         self.root_generator = root_generator
 
     @property
-    def num_ready(self):
+    def num_ready(self) -> int:
         """Blocks that can be handed out: remaining roots plus queued blocks."""
         return self.ready_roots + len(self.ready_queue)
 
-    def get_next(self):
+    def get_next(self) -> Any:
         """The next block to hand out (roots first, then the queue), or None."""
         if self.ready_roots > 0:
             self.ready_roots -= 1

@@ -4,12 +4,18 @@ A pure-Python implementation of daisy 1.x's ``ReadySurface``, for users who driv
 graphs. The :class:`daisy.Scheduler` does not use it: the engine keeps its own frontier.
 """
 
+from __future__ import annotations
+
 from collections import deque
+from collections.abc import Callable, Hashable, Iterable
+from typing import Generic, TypeVar
 
 __all__ = ["ReadySurface"]
 
+Node = TypeVar("Node", bound=Hashable)
 
-class ReadySurface:
+
+class ReadySurface(Generic[Node]):
     """The ready surface of a graph whose nodes are processed in dependency order.
 
     It keeps two sets and never the whole graph:
@@ -23,14 +29,18 @@ class ReadySurface:
         get_upstream_nodes (callable): ``node -> list`` of the nodes ``node`` depends on.
     """
 
-    def __init__(self, get_downstream_nodes, get_upstream_nodes):
+    def __init__(
+        self,
+        get_downstream_nodes: Callable[[Node], list[Node]],
+        get_upstream_nodes: Callable[[Node], list[Node]],
+    ) -> None:
         self.downstream = get_downstream_nodes
         self.upstream = get_upstream_nodes
 
-        self.surface = set()
-        self.boundary = set()
+        self.surface: set[Node] = set()
+        self.boundary: set[Node] = set()
 
-    def mark_success(self, node):
+    def mark_success(self, node: Node) -> list[Node]:
         """Marks ``node`` as succeeded; returns the list of nodes that became ready."""
         upstream_nodes = self.upstream(node)
         assert all(up in self.surface for up in upstream_nodes), (
@@ -40,7 +50,7 @@ class ReadySurface:
         self.surface.add(node)
 
         downstream_nodes = self.downstream(node)
-        new_ready_nodes = []
+        new_ready_nodes: list[Node] = []
         for down in downstream_nodes:
             if not self._add_to_boundary(down):
                 if all(up in self.surface for up in self.upstream(down)):
@@ -53,7 +63,7 @@ class ReadySurface:
 
         return new_ready_nodes
 
-    def mark_failure(self, node, count_all_orphans=False):
+    def mark_failure(self, node: Node, count_all_orphans: bool = False) -> set[Node]:
         """Marks ``node`` as failed; returns the set of nodes that became orphans.
 
         Every node that transitively depends on ``node`` and was not orphaned before is
@@ -67,7 +77,7 @@ class ReadySurface:
 
         self.boundary.add(node)
 
-        orphans = set()
+        orphans: set[Node] = set()
         queue = deque([node])
         while queue:
             current = queue.popleft()
@@ -83,7 +93,7 @@ class ReadySurface:
 
         return orphans
 
-    def _add_to_boundary(self, node):
+    def _add_to_boundary(self, node: Node) -> bool:
         """Adds ``node`` to the boundary if it is not there yet and one of its upstream
         nodes is; returns whether it was added."""
         if node in self.boundary:
@@ -93,7 +103,7 @@ class ReadySurface:
             return True
         return False
 
-    def _clean_up(self, upstream_nodes):
+    def _clean_up(self, upstream_nodes: Iterable[Node]) -> None:
         """Drops surface nodes whose downstream nodes are all finished, and boundary nodes
         that no longer have a surface parent."""
         for up in upstream_nodes:

@@ -9,20 +9,24 @@
     pools.stop()
 
 Worker starts beyond a task's first ``num_workers`` are replacements; they count against
-the task's ``max_worker_restarts`` (default 10, docs/semantics.md#worker-restarts), and none is started
-once the budget is used up.
+the task's ``max_worker_restarts`` (by default the engine's
+``DEFAULT_MAX_WORKER_RESTARTS``, docs/semantics.md#worker-restarts), and none is started once
+the budget is used up.
 """
 
-import logging
+from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from daisy._daisy import DEFAULT_MAX_WORKER_RESTARTS
 from daisy.context import Context
 from daisy.server_observer import ServerObserver
 
 from .worker_pool import WorkerPool
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_MAX_WORKER_RESTARTS = 10
 
 
 class TaskWorkerPools(ServerObserver):
@@ -43,30 +47,32 @@ class TaskWorkerPools(ServerObserver):
         failure_counts: ``{task_id: {worker_id: block failures}}``.
     """
 
-    def __init__(self, tasks, server, max_block_failures=3):
+    def __init__(
+        self, tasks: Iterable[Any], server: Any, max_block_failures: int | None = 3
+    ) -> None:
         if hasattr(server, "register_observer"):
             super().__init__(server)
         self.tasks = list(tasks)
         self.server = server
         self.max_block_failures = max_block_failures
-        self.worker_pools = {}
+        self.worker_pools: dict[str, WorkerPool] = {}
         for task in self.tasks:
             context = Context(hostname=server.hostname, port=server.port, task_id=task.task_id)
             self.worker_pools[task.task_id] = WorkerPool(task.spawn_worker_function, context)
         self.workers_started = {task_id: 0 for task_id in self.worker_pools}
         self.restarts = {task_id: 0 for task_id in self.worker_pools}
-        self.failure_counts = {}
+        self.failure_counts: dict[str, dict[int, int]] = {}
 
     @staticmethod
-    def _budget(task):
+    def _budget(task: Any) -> int:
         budget = getattr(task, "max_worker_restarts", DEFAULT_MAX_WORKER_RESTARTS)
-        return DEFAULT_MAX_WORKER_RESTARTS if budget is None else budget
+        return DEFAULT_MAX_WORKER_RESTARTS if budget is None else int(budget)
 
-    def restarts_left(self, task):
+    def restarts_left(self, task: Any) -> int:
         """How many replacement workers ``task`` may still get."""
         return max(0, self._budget(task) - self.restarts[task.task_id])
 
-    def recruit_workers(self, tasks):
+    def recruit_workers(self, tasks: Mapping[str, Any]) -> None:
         """Brings the pool of every task in ``tasks`` (``{task_id: Task}``) to ``num_workers``.
 
         The first ``num_workers`` starts of a task are free; later starts replace workers
@@ -91,7 +97,7 @@ class TaskWorkerPools(ServerObserver):
                 )
             self._start(task_id, first, replacements)
 
-    def _start(self, task_id, first, replacements):
+    def _start(self, task_id: str, first: int, replacements: int) -> None:
         n = first + replacements
         if n <= 0:
             return
@@ -100,13 +106,13 @@ class TaskWorkerPools(ServerObserver):
         self.workers_started[task_id] += n
         self.restarts[task_id] += replacements
 
-    def stop(self):
+    def stop(self) -> None:
         """Stops every worker of every task."""
         logger.debug("Stopping all workers")
         for pool in self.worker_pools.values():
             pool.stop()
 
-    def check_worker_health(self):
+    def check_worker_health(self) -> int:
         """Re-raises the first error of a spawn function and reaps ended workers.
 
         Returns the number of workers removed because they died (non-zero exit code);
@@ -118,7 +124,7 @@ class TaskWorkerPools(ServerObserver):
             removed += pool.reap_dead_workers()
         return removed
 
-    def on_block_failure(self, block, exception, context):
+    def on_block_failure(self, block: Any, exception: BaseException, context: Any) -> None:
         """Counts the failure; replaces a worker after more than ``max_block_failures``."""
         if context is None or self.max_block_failures is None:
             return

@@ -13,6 +13,8 @@ Worker processes are created with the ``fork`` start method, so the spawn functi
 any callable (lambdas and closures included) and need not be picklable.
 """
 
+from __future__ import annotations
+
 import itertools
 import logging
 import multiprocessing
@@ -22,6 +24,9 @@ import signal
 import sys
 import threading
 import traceback
+from collections.abc import Callable
+from multiprocessing.process import BaseProcess
+from typing import Any
 
 from daisy import logging as daisy_logging
 from daisy.context import Context
@@ -39,7 +44,7 @@ STOP_GRACE = 5.0
 """Seconds :meth:`Worker.stop` waits after SIGTERM before it sends SIGKILL."""
 
 
-def next_worker_id():
+def next_worker_id() -> int:
     """Returns the next worker ID of this process: 0 for the first worker ever, then 1, 2, …
 
     One counter per process, shared by every :class:`Worker` and
@@ -75,7 +80,12 @@ class Worker:
     process quietly (code 0).
     """
 
-    def __init__(self, spawn_function, context=None, error_queue=None):
+    def __init__(
+        self,
+        spawn_function: Callable[[], Any],
+        context: Context | None = None,
+        error_queue: Any = None,
+    ) -> None:
         if not callable(spawn_function):
             raise TypeError(
                 f"Worker(): spawn_function must be callable, got {spawn_function!r} "
@@ -91,10 +101,10 @@ class Worker:
         self.context = Context() if context is None else context.copy()
         self.context["worker_id"] = self.worker_id
         self.error_queue = error_queue
-        self.process = None
+        self.process: BaseProcess | None = None
         self.start()
 
-    def start(self):
+    def start(self) -> None:
         """Starts the worker process (a no-op while it has one)."""
         if self.process is not None:
             return
@@ -108,7 +118,7 @@ class Worker:
         process.start()
         self.process = process
 
-    def stop(self):
+    def stop(self) -> None:
         """Terminates the worker process and waits for it; ``process`` becomes None.
 
         The process gets SIGTERM, and SIGKILL if it is still alive after
@@ -132,7 +142,7 @@ class Worker:
         process.join()
         self.process = None
 
-    def _spawn_wrapper(self):
+    def _spawn_wrapper(self) -> None:
         """Runs in the worker process."""
         signal.signal(signal.SIGINT, signal.default_int_handler)
         # The I/O threads of daisy.tcp objects of the parent do not exist here.
@@ -163,7 +173,7 @@ class Worker:
             sys.stderr.flush()
             raise SystemExit(1) from None
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"worker ({self.context})"
 
 

@@ -10,10 +10,16 @@
     pool.stop()
 """
 
+from __future__ import annotations
+
 import logging
 import multiprocessing
 import queue
 import threading
+from collections.abc import Callable
+from typing import Any
+
+from daisy.context import Context
 
 from .worker import Worker
 
@@ -24,7 +30,7 @@ _FORK = multiprocessing.get_context("fork")
 ERROR_QUEUE_SIZE = 100
 
 
-def _check_count(function, name, value):
+def _check_count(function: str, name: str, value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise TypeError(
             f"{function}(): {name} must be an int, got {value!r} of type {type(value).__name__}"
@@ -50,7 +56,9 @@ class WorkerPool:
         spawn_function, context: as given.
     """
 
-    def __init__(self, spawn_worker_function, context=None):
+    def __init__(
+        self, spawn_worker_function: Callable[[], Any], context: Context | None = None
+    ) -> None:
         if not callable(spawn_worker_function):
             raise TypeError(
                 f"WorkerPool(): spawn_worker_function must be callable, got "
@@ -58,11 +66,11 @@ class WorkerPool:
             )
         self.spawn_function = spawn_worker_function
         self.context = context
-        self.workers = {}
+        self.workers: dict[int, Worker] = {}
         self.workers_lock = threading.Lock()
         self.error_queue = _FORK.Queue(ERROR_QUEUE_SIZE)
 
-    def set_num_workers(self, num_workers):
+    def set_num_workers(self, num_workers: int) -> None:
         """Starts or stops workers until there are ``num_workers`` entries.
 
         Stopping removes the youngest (last started) workers first. Workers kept after a
@@ -76,13 +84,13 @@ class WorkerPool:
             elif diff < 0:
                 self._stop_workers(-diff)
 
-    def inc_num_workers(self, num_workers):
+    def inc_num_workers(self, num_workers: int) -> None:
         """Starts ``num_workers`` more workers."""
         _check_count("inc_num_workers", "num_workers", num_workers)
         with self.workers_lock:
             self._start_workers(num_workers)
 
-    def stop(self, worker_id=None):
+    def stop(self, worker_id: int | None = None) -> None:
         """Stops all workers, or only the one with ``worker_id`` (removing it).
 
         Raises:
@@ -100,7 +108,7 @@ class WorkerPool:
             self.workers[worker_id].stop()
             del self.workers[worker_id]
 
-    def check_for_errors(self):
+    def check_for_errors(self) -> None:
         """Re-raises the first exception a worker's spawn function raised, if any."""
         try:
             error = self.error_queue.get(block=False)
@@ -109,7 +117,7 @@ class WorkerPool:
         logger.debug("Got error from a worker: %r", error)
         raise error
 
-    def reap_dead_workers(self):
+    def reap_dead_workers(self) -> int:
         """Deals with workers whose process has ended; returns how many were removed.
 
         A worker that exited with a non-zero code is removed (so :meth:`set_num_workers`
@@ -118,7 +126,7 @@ class WorkerPool:
         ``is_alive()``, ``exitcode`` and ``pid``.
         """
         with self.workers_lock:
-            dead = []
+            dead: list[int] = []
             for worker_id, worker in self.workers.items():
                 process = worker.process
                 if process is None or process.is_alive():
@@ -142,13 +150,13 @@ class WorkerPool:
                 del self.workers[worker_id]
             return len(dead)
 
-    def _start_workers(self, n):
+    def _start_workers(self, n: int) -> None:
         logger.debug("Starting %d new workers", n)
         for _ in range(n):
             worker = Worker(self.spawn_function, self.context, self.error_queue)
             self.workers[worker.worker_id] = worker
 
-    def _stop_workers(self, n):
+    def _stop_workers(self, n: int) -> None:
         if n <= 0:
             return
         logger.debug("Stopping %d workers", n)

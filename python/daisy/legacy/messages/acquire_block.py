@@ -1,3 +1,7 @@
+"""The :class:`AcquireBlock` message."""
+
+from __future__ import annotations
+
 from .message import Message
 
 
@@ -8,7 +12,7 @@ class AcquireBlock(Message):
     :class:`~daisy.messages.RequestShutdown`.
     """
 
-    def __init__(self, task_id):
+    def __init__(self, task_id: str | None) -> None:
         super().__init__()
         self.task_id = task_id
 

@@ -1,3 +1,9 @@
+"""The :class:`BlockFailed` message."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from .client_exception import ClientException
 
 
@@ -10,7 +16,7 @@ class BlockFailed(ClientException):
         context: the worker's :class:`~daisy.Context` (``context["worker_id"]`` says which worker).
     """
 
-    def __init__(self, exception, block, context):
+    def __init__(self, exception: BaseException, block: Any, context: Any) -> None:
         super().__init__(exception, context)
         self.block = block
 

@@ -1,3 +1,9 @@
+"""The :class:`ClientException` message."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from .message import ExceptionMessage
 
 
@@ -9,7 +15,7 @@ class ClientException(ExceptionMessage):
         context: the worker's :class:`~daisy.Context`.
     """
 
-    def __init__(self, exception, context):
+    def __init__(self, exception: BaseException, context: Any) -> None:
         super().__init__(exception)
         self.context = context
 

@@ -1,5 +1,9 @@
 """The base classes of daisy's worker/server messages."""
 
+from __future__ import annotations
+
+from typing import Any
+
 from ..tcp.tcp_message import TCPMessage
 from .remote_exception import transportable_exception
 
@@ -7,7 +11,7 @@ from .remote_exception import transportable_exception
 class Message(TCPMessage):
     """Base class of every message between daisy workers and the server."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__()
 
 
@@ -21,11 +25,11 @@ class ExceptionMessage(Message):
         exception: the exception.
     """
 
-    def __init__(self, exception):
+    def __init__(self, exception: BaseException) -> None:
         super().__init__()
         self.exception = exception
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, Any] | None:
         state = super().__getstate__()
         if state and "exception" in state:
             state["exception"] = transportable_exception(state["exception"])

@@ -1,3 +1,5 @@
+"""The :class:`RequestShutdown` message."""
+
 from .message import Message
 
 

@@ -1,8 +1,18 @@
 """Exceptions of :mod:`daisy.tcp`."""
 
+from __future__ import annotations
+
+from typing import Any
+
 
 class StreamClosedError(Exception):
-    """The connection was closed: by the peer, or because it sent something undecodable."""
+    """The connection was closed: by the peer, or because it sent something undecodable.
+
+    Attributes:
+        stream: the :class:`~daisy.tcp.TCPStream` of the connection, where known, else None.
+    """
+
+    stream: Any = None
 
 
 class NotConnected(Exception):

@@ -1,6 +1,6 @@
 """The bytes of one message on a :mod:`daisy.tcp` connection.
 
-A frame is the project's framing (docs/protocol.md §3)::
+A frame is the project's framing (docs/protocol.md#3-framing)::
 
     +--------------------------+-------------------------------------------+
     | length: u32, big-endian  | payload: `length` bytes                   |
@@ -14,7 +14,10 @@ connection format with the engine's postcard messages; the varint is unsigned LE
 (64 MiB) are refused from their 4 header bytes, before the payload is read.
 """
 
+from __future__ import annotations
+
 import pickle
+from typing import Any
 
 MAX_FRAME = 64 << 20
 """The largest payload accepted or sent, in bytes (64 MiB)."""
@@ -29,7 +32,7 @@ class FrameError(Exception):
     """Bytes that are not a valid frame."""
 
 
-def encode_varint(value):
+def encode_varint(value: int) -> bytes:
     """Unsigned LEB128 encoding of ``value`` (shortest form)."""
     if value < 0:
         raise ValueError(f"a varint must not be negative, got {value}")
@@ -44,7 +47,7 @@ def encode_varint(value):
             return bytes(out)
 
 
-def decode_varint(data, start=0):
+def decode_varint(data: bytes, start: int = 0) -> tuple[int, int]:
     """Decodes an unsigned LEB128 u64 at ``data[start:]``; returns ``(value, end)``."""
     value = 0
     shift = 0
@@ -61,13 +64,13 @@ def decode_varint(data, start=0):
     raise FrameError("truncated varint")
 
 
-def encode_payload(message):
+def encode_payload(message: Any) -> bytes:
     """The payload of ``message``: the Python tag, the pickle's length and the pickle."""
     pickled = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
     return bytes([PYTHON_TAG]) + encode_varint(len(pickled)) + pickled
 
 
-def decode_payload(payload):
+def decode_payload(payload: bytes) -> Any:
     """Returns the message in ``payload``.
 
     Raises:
@@ -91,7 +94,7 @@ def decode_payload(payload):
         raise FrameError(f"cannot unpickle the message: {e!r}") from e
 
 
-def encode_frame(message, max_frame=MAX_FRAME):
+def encode_frame(message: Any, max_frame: int = MAX_FRAME) -> bytes:
     """The frame of ``message``: 4-byte big-endian length, then the payload.
 
     Raises:
@@ -106,7 +109,7 @@ def encode_frame(message, max_frame=MAX_FRAME):
     return len(payload).to_bytes(HEADER_SIZE, "big") + payload
 
 
-def check_frame_length(header, max_frame=MAX_FRAME):
+def check_frame_length(header: bytes, max_frame: int = MAX_FRAME) -> int:
     """Returns the payload length announced by a 4-byte ``header``, or raises FrameError."""
     length = int.from_bytes(header, "big")
     if length == 0:

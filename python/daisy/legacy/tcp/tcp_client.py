@@ -1,9 +1,12 @@
 """A TCP client that exchanges :class:`~daisy.tcp.TCPMessage` objects with a server."""
 
+from __future__ import annotations
+
 import logging
 import queue
 import socket
 import threading
+from typing import Any
 
 from .exceptions import NotConnected, StreamClosedError
 from .internal_messages import AckClientDisconnect, NotifyClientDisconnect
@@ -37,17 +40,17 @@ class TCPClient(IOLooper):
         OSError: the connection could not be made (e.g. ``ConnectionRefusedError``).
     """
 
-    def __init__(self, host, port):
+    def __init__(self, host: str, port: int | str) -> None:
         self.host = host
         self.port = int(port)
-        self.stream = None
-        self._events = None
+        self.stream: TCPStream | None = None
+        self._events: queue.Queue[tuple[int, Any]] = queue.Queue()
         self._ack = threading.Event()
         self._disconnected = True
         self._error_raised = False
         self.connect()
 
-    def connect(self):
+    def connect(self) -> None:
         """Connects to the server (a no-op while connected)."""
         if self.connected():
             return
@@ -62,11 +65,11 @@ class TCPClient(IOLooper):
             self._read_loop, f"daisy-tcp-client-{self.host}:{self.port}", self.stream, self._events, self._ack
         )
 
-    def connected(self):
+    def connected(self) -> bool:
         """Whether the connection is open (not disconnected, not closed by the server)."""
         return self.stream is not None and not self._disconnected and not self.stream.closed()
 
-    def disconnect(self):
+    def disconnect(self) -> None:
         """Closes the connection gracefully: the server is told, and reports nothing.
 
         Afterwards :meth:`send_message` and :meth:`get_message` raise
@@ -85,21 +88,21 @@ class TCPClient(IOLooper):
         stream.close()
         self._events.put((_DISCONNECTED, None))
 
-    def send_message(self, message):
+    def send_message(self, message: Any) -> None:
         """Sends ``message`` to the server.
 
         Raises:
             NotConnected: after :meth:`disconnect`.
             StreamClosedError: the server closed the connection.
         """
-        if self._disconnected:
+        if self._disconnected or self.stream is None:
             raise NotConnected(
                 f"cannot send {type(message).__name__}: the client was disconnected from "
                 f"{self.host}:{self.port}"
             )
         self.stream.send_message(message)
 
-    def get_message(self, timeout=None):
+    def get_message(self, timeout: float | None = None) -> Any:
         """Returns the next message from the server, or None after ``timeout`` seconds.
 
         Args:
@@ -113,7 +116,7 @@ class TCPClient(IOLooper):
         """
         if timeout is not None and timeout < 0:
             raise ValueError(f"get_message(): timeout must be None or >= 0, got {timeout!r}")
-        if self._disconnected:
+        if self._disconnected or self.stream is None:
             raise NotConnected(f"the client was disconnected from {self.host}:{self.port}")
         events = self._events
         try:
@@ -138,8 +141,10 @@ class TCPClient(IOLooper):
 
     # internal -------------------------------------------------------------------------
 
-    def _read_loop(self, stream, events, ack):
-        def on_message(message):
+    def _read_loop(
+        self, stream: TCPStream, events: queue.Queue[tuple[int, Any]], ack: threading.Event
+    ) -> None:
+        def on_message(message: Any) -> bool:
             if isinstance(message, AckClientDisconnect):
                 ack.set()
                 return True

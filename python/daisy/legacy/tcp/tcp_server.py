@@ -1,5 +1,7 @@
 """A TCP server that receives :class:`~daisy.tcp.TCPMessage` objects from many clients."""
 
+from __future__ import annotations
+
 import fcntl
 import logging
 import queue
@@ -7,6 +9,7 @@ import socket
 import struct
 import threading
 import time
+from typing import Any
 
 from .exceptions import NoFreePort, StreamClosedError
 from .internal_messages import AckClientDisconnect, NotifyClientDisconnect
@@ -21,7 +24,7 @@ _ERROR = 1
 _SIOCGIFADDR = 0x8915
 
 
-def _default_route_interface():
+def _default_route_interface() -> str | None:
     """The name of the interface of the IPv4 default route, or None."""
     try:
         with open("/proc/net/route") as routes:
@@ -35,7 +38,7 @@ def _default_route_interface():
     return None
 
 
-def _interface_ipv4(interface):
+def _interface_ipv4(interface: str) -> str | None:
     """The IPv4 address of a network interface, or None."""
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
@@ -45,7 +48,9 @@ def _interface_ipv4(interface):
         return None
 
 
-def _loopback_check(listener, address, timeout=1.0):
+def _loopback_check(
+    listener: socket.socket, address: tuple[str, int], timeout: float = 1.0
+) -> bool:
     """Whether a connection to ``address`` reaches ``listener`` and carries data both ways."""
     probe = b"daisy-address-probe"
     listener.settimeout(timeout)
@@ -61,7 +66,7 @@ def _loopback_check(listener, address, timeout=1.0):
         listener.settimeout(None)
 
 
-def _passes(data, sender, receiver):
+def _passes(data: bytes, sender: socket.socket, receiver: socket.socket) -> bool:
     """Sends ``data`` on one socket and checks it arrives whole on the other."""
     sender.sendall(data)
     received = b""
@@ -73,7 +78,7 @@ def _passes(data, sender, receiver):
     return received == data
 
 
-def detect_host(listener):
+def detect_host(listener: socket.socket) -> str:
     """The address other machines reach ``listener`` at (docs/semantics.md#the-distributed-run).
 
     The IPv4 address of the default-route interface, if a connection to it reaches the
@@ -111,10 +116,10 @@ class TCPServer(IOLooper):
         client_streams: the open connections (a set of :class:`~daisy.tcp.TCPStream`).
     """
 
-    def __init__(self, host=None, max_port_tries=1000):
-        self.client_streams = set()
+    def __init__(self, host: str | None = None, max_port_tries: int = 1000) -> None:
+        self.client_streams: set[TCPStream] = set()
         self._streams_lock = threading.Lock()
-        self._events = queue.Queue()
+        self._events: queue.Queue[tuple[int, Any]] = queue.Queue()
         self._closing = False
         self._listener = self._listen(max_port_tries)
         port = self._listener.getsockname()[1]
@@ -126,8 +131,8 @@ class TCPServer(IOLooper):
         )
 
     @staticmethod
-    def _listen(max_port_tries):
-        last_error = None
+    def _listen(max_port_tries: int) -> socket.socket:
+        last_error: OSError | None = None
         for _ in range(max_port_tries):
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             try:
@@ -143,7 +148,7 @@ class TCPServer(IOLooper):
             f"{max_port_tries})" + (f"; last error: {last_error}" if last_error else "")
         )
 
-    def get_message(self, timeout=None):
+    def get_message(self, timeout: float | None = None) -> Any:
         """Returns the next message from any client.
 
         Args:
@@ -171,14 +176,14 @@ class TCPServer(IOLooper):
             raise item
         return item
 
-    def disconnect(self):
+    def disconnect(self) -> None:
         """Closes all client connections (the server keeps listening)."""
         with self._streams_lock:
             streams = list(self.client_streams)
         for stream in streams:
             stream.close()
 
-    def close(self):
+    def close(self) -> None:
         """Stops listening and closes all client connections."""
         self._closing = True
         try:
@@ -190,7 +195,7 @@ class TCPServer(IOLooper):
 
     # internal -------------------------------------------------------------------------
 
-    def _accept_loop(self):
+    def _accept_loop(self) -> None:
         while not self._closing:
             try:
                 sock, address = self._listener.accept()
@@ -210,8 +215,8 @@ class TCPServer(IOLooper):
             logger.debug("TCPServer: client %s connected", stream)
             self._start_io_thread(self._serve, f"daisy-tcp-stream-{stream}", stream)
 
-    def _serve(self, stream):
-        def on_message(message):
+    def _serve(self, stream: TCPStream) -> None:
+        def on_message(message: Any) -> bool:
             if isinstance(message, NotifyClientDisconnect):
                 logger.debug("TCPServer: client %s disconnects", stream)
                 try:

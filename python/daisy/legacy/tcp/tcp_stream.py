@@ -1,8 +1,12 @@
 """One TCP connection carrying :class:`~daisy.tcp.TCPMessage` frames."""
 
+from __future__ import annotations
+
 import logging
 import socket
 import threading
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from .exceptions import StreamClosedError
 from .frame import (
@@ -28,7 +32,9 @@ class TCPStream:
         address: ``(host, port)`` of the peer.
     """
 
-    def __init__(self, sock, address, max_frame=MAX_FRAME):
+    def __init__(
+        self, sock: socket.socket, address: Sequence[Any], max_frame: int = MAX_FRAME
+    ) -> None:
         self.socket = sock
         self.address = tuple(address[:2])
         self.max_frame = max_frame
@@ -40,7 +46,7 @@ class TCPStream:
         self._released = False
         self._reading = False
 
-    def send_message(self, message):
+    def send_message(self, message: Any) -> None:
         """Sends ``message`` to the peer.
 
         Raises:
@@ -60,7 +66,7 @@ class TCPStream:
                 self._mark_closed()
                 raise self._closed_error(message, e) from e
 
-    def close(self):
+    def close(self) -> None:
         """Closes the connection (no error is reported for it anywhere)."""
         with self._state_lock:
             self._closed_locally = True
@@ -74,17 +80,17 @@ class TCPStream:
         if not self._reading:
             self._release()
 
-    def closed(self):
+    def closed(self) -> bool:
         """Whether the connection is closed."""
         return self._closed
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         host, port = self.address
         return f"{host}:{port}"
 
     # internal -------------------------------------------------------------------------
 
-    def _closed_error(self, message, cause=None):
+    def _closed_error(self, message: Any, cause: BaseException | None = None) -> StreamClosedError:
         error = StreamClosedError(
             f"cannot send {type(message).__name__} to {self}: the connection is closed"
             + ("" if cause is None else f" ({cause})")
@@ -92,17 +98,17 @@ class TCPStream:
         error.stream = self
         return error
 
-    def _mark_closed(self):
+    def _mark_closed(self) -> None:
         with self._state_lock:
             self._closed = True
 
-    def _read_exactly(self, n):
+    def _read_exactly(self, n: int) -> bytes:
         data = self._reader.read(n)
         if data is None:  # pragma: no cover - only for non-blocking sockets
             raise FrameError("no data")
         return data
 
-    def _read_message(self):
+    def _read_message(self) -> Any:
         """Blocks for the next message; None at a clean end of stream.
 
         Raises:
@@ -122,7 +128,7 @@ class TCPStream:
             )
         return decode_payload(payload)
 
-    def _read_loop(self, on_message):
+    def _read_loop(self, on_message: Callable[[Any], bool]) -> StreamClosedError | None:
         """Reads messages and passes each to ``on_message`` until the connection ends.
 
         ``on_message(message)`` returns False to stop reading. Returns None if the stream
@@ -130,7 +136,7 @@ class TCPStream:
         why it ended. The socket is released before returning.
         """
         self._reading = True
-        error = None
+        error: StreamClosedError | None = None
         try:
             while True:
                 try:
@@ -157,7 +163,7 @@ class TCPStream:
         error.stream = self
         return error
 
-    def _release(self):
+    def _release(self) -> None:
         """Closes the socket; called once nobody reads from it any more."""
         with self._state_lock:
             self._closed = True
