@@ -29,17 +29,7 @@ def task_spec(conflict, blocks_per_dim):
         Roi((0, 0, 0), (total,) * 3),
         Roi((0, 0, 0), (write + 2 * context,) * 3),
         Roi((context,) * 3, (write,) * 3),
-        conflict,
-        "valid",
-        1,
-        2,
-        None,
-        [],
-        None,
-        None,
-        None,
-        10,
-        None,
+        read_write_conflict=conflict,
     )
 
 

@@ -14,8 +14,7 @@
 //! from funlib.geometry import Roi
 //! from daisy import _daisy
 //!
-//! spec = _daisy.TaskSpec("t", Roi((0,), (4,)), Roi((0,), (3,)), Roi((1,), (1,)), True, "valid",
-//!                        1, 2, None, [], None, None, None, 10, None)
+//! spec = _daisy.TaskSpec("t", Roi((0,), (4,)), Roi((0,), (3,)), Roi((1,), (1,)), max_retries=2)
 //! scheduler = _daisy.Scheduler([spec])
 //! block = scheduler.acquire_block("t")      # block 2 (level 0)
 //! ```

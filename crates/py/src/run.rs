@@ -14,12 +14,12 @@ use daisy::{Listen, RunError};
 use daisy_core::Scheduler;
 use daisy_launch::{LaunchError, Launcher, PidHandle, WorkerHandle, WorkerSpec, log_file_paths};
 use daisy_server::{Launchers, Observer, RunEvent, Server, ServerError, ServerOptions};
-use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::callbacks::{describe, keep_interrupt, log_exception, take_interrupt};
 use crate::convert::repr;
-use crate::errors::{core_error, server_error};
+use crate::errors::{DaisyError, core_error, server_error};
 use crate::events;
 use crate::run_report::PyRunReport;
 use crate::task::TaskSpec;
@@ -172,7 +172,7 @@ fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> 
                 .filter(|s| s.get().task.task_id().as_ref() == task_id.as_str())
                 .find_map(|s| s.get().init_error.lock().ok().and_then(|mut e| e.take()))
                 .unwrap_or_else(|| {
-                    PyRuntimeError::new_err(format!(
+                    DaisyError::Run.new_err(format!(
                         "the init callback of task {task_id} failed: {error}"
                     ))
                 })
@@ -181,7 +181,7 @@ fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> 
         RunError::Core(error) => core_error(error),
         other => {
             let _ = py;
-            PyRuntimeError::new_err(other.to_string())
+            DaisyError::Run.new_err(other.to_string())
         }
     }
 }
