@@ -13,7 +13,7 @@ from .context import Context
 from .scheduler import Scheduler
 from .server_observer import ServerObservee
 from .task import Task, _collect_tasks
-from .task_state import TaskState
+from .task_state import TaskState, _observed_state
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +84,7 @@ class _Forward:
         self._states: dict[str, TaskState] = {}
 
     def _state(self, task_id: str, counters: _daisy.Counters) -> TaskState:
-        state = self._states.get(task_id)
-        if state is None:
-            state = self._states[task_id] = TaskState()
-        state._update(counters)
-        return state
+        return _observed_state(self._states, task_id, counters)
 
     def on_task_start(self, task_id: str, counters: _daisy.Counters) -> None:
         self._server.notify_task_start(task_id, self._state(task_id, counters))

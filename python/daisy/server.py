@@ -28,7 +28,7 @@ from .logging import get_log_basedir, redirect_stdouterr, set_log_basedir
 from .remote_error import RemoteException
 from .server_observer import ServerObservee
 from .task import _collect_tasks, _specs
-from .task_state import TaskState
+from .task_state import TaskState, _observed_state
 
 if TYPE_CHECKING:
     from .scheduler import Scheduler
@@ -166,13 +166,10 @@ class Server(ServerObservee):
 
         self.failures = list(report.failures)
         counters = report.counters
-        states = {}
-        for task_id, task_counters in counters.items():
-            state = self._states.get(task_id)
-            if state is None:
-                state = TaskState()
-            state._update(task_counters)
-            states[task_id] = state
+        states = {
+            task_id: _observed_state(self._states, task_id, task_counters)
+            for task_id, task_counters in counters.items()
+        }
         if scheduler is not None and hasattr(scheduler, "_fix_states"):
             scheduler._fix_states(counters)
             return scheduler.task_states
@@ -218,11 +215,7 @@ class Server(ServerObservee):
 
     def _state(self, task_id: str, counters: _daisy.Counters) -> TaskState:
         """The TaskState observers get for a task, updated to ``counters``."""
-        state = self._states.get(task_id)
-        if state is None:
-            state = self._states[task_id] = TaskState()
-        state._update(counters)
-        return state
+        return _observed_state(self._states, task_id, counters)
 
     def _notify_exit(self) -> None:
         """Tells the observers the run is over, once per run."""

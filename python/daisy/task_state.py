@@ -110,6 +110,16 @@ class TaskState:
         return str(self)
 
 
+def _observed_state(states: dict[str, TaskState], task_id: str, counters: Any) -> TaskState:
+    """The TaskState a run's observers get for a task: ``states[task_id]`` (made on first
+    use, then the same object for the whole run), updated to the engine's ``counters``."""
+    state = states.get(task_id)
+    if state is None:
+        state = states[task_id] = TaskState()
+    state._update(counters)
+    return state
+
+
 def _live_field(name: str) -> property:
     def get(self: "_LiveTaskState") -> Any:
         return getattr(self._counters(), name)
