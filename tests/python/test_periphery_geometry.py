@@ -9,6 +9,8 @@ import daisy.roi
 from daisy.blocks import expand_request_roi_to_grid, expand_roi_to_grid, expand_write_roi_to_grid
 from daisy.freezable import Freezable
 
+# Pure computation: no test here waits for anything.
+pytestmark = pytest.mark.timeout(30)
 
 def test_coordinate_and_roi_are_funlibs_own_classes():
     assert daisy.coordinate.Coordinate is funlib.geometry.Coordinate
