@@ -454,24 +454,31 @@ class RunReport:
     @property
     def abandoned(self) -> dict[str, str]: ...  # task_id -> reason
 
-class SerialObserver(Protocol):
-    """What run_serial calls on its observer (a stub-only description, not a class)."""
-
-    def on_task_start(self, task_id: str, counters: Counters) -> None: ...
-    def on_acquire_block(self, task_id: str, counters: Counters) -> None: ...
-    def on_release_block(self, task_id: str, counters: Counters) -> None: ...
-    def on_task_done(self, task_id: str, counters: Counters) -> None: ...
-    def on_block_failure(self, block: Block, error: str) -> None: ...
-
 def run_serial(
     scheduler: Scheduler,
     process_functions: dict[str, Callable[[Block], Any]],
-    observer: Optional[SerialObserver] = None,
+    observer: Optional[Any] = None,
 ) -> RunReport:
-    """Runs the scheduler's tasks in this thread, one block at a time, with the Python block
-    function of each task; observer hooks are called as the run goes. A Python exception from
-    a block function or an observer hook stops the run and is raised unchanged; so is a
-    KeyboardInterrupt seen by a pre- or post-check. RuntimeError if the scheduler is in use."""
+    """Runs the scheduler's tasks in this thread, one block at a time (the engine's serial loop).
+
+    Each round hands out a block of the first task (task_states order) with a ready block;
+    `process_functions[task_id](block)` runs with the block as acquired (status CREATED). A
+    block left FAILED fails ("block released as FAILED"), else its post-check may fail it
+    ("post-check failed"); failures are retried as usual and recorded in the report (no worker,
+    no logs). The observer's methods are called in order: on_task_start(task_id, counters)
+    before a task's first acquire, on_acquire_block(task_id, counters), on_block_failure(block,
+    error: str), on_release_block(task_id, counters), on_task_done(task_id, counters) once per
+    task. A Python exception from a block function or an observer method stops the run and is
+    raised unchanged; so is a KeyboardInterrupt seen by a pre- or post-check. While the run goes
+    on the scheduler cannot be used from Python (RuntimeError)."""
+
+def parse_context(text: str) -> list[tuple[str, str]]:
+    """The (key, value) items of a DAISY_CONTEXT text, in order, by the engine's one rule
+    (docs/semantics.md#workers-and-daisy_context): the text is split at every ':'; every item
+    (an empty one too) holds exactly one '=', the key before it and the value after it (either
+    may be empty); any key is kept; a repeated key keeps its first position and its last value.
+    A ValueError names the first bad item and its position ("DAISY_CONTEXT item 2 'b=2=3' is
+    not of the form key=value ...")."""
 
 @final
 class Client:
