@@ -52,7 +52,7 @@ class Scheduler:
         self._scheduler = _daisy.Scheduler(specs, self.count_all_orphans)
         task_ids = list(self._scheduler.task_ids())
         self.task_map = {task_id: task_map[task_id] for task_id in task_ids}
-        self.task_states = {
+        self.task_states: dict[str, TaskState] = {
             task_id: _LiveTaskState(self._scheduler, task_id) for task_id in task_ids
         }
         self._dependency_graph: DependencyGraph | None = None
@@ -60,7 +60,7 @@ class Scheduler:
 
         # The hot path: with no subclass override, acquire_block is the engine's method.
         if type(self).acquire_block is Scheduler.acquire_block:
-            self.acquire_block = self._scheduler.acquire_block
+            self.acquire_block = self._scheduler.acquire_block  # type: ignore[method-assign]
 
     def acquire_block(self, task_id: str) -> Block | None:
         """The next ready block of a task (status CREATED), or None if none is ready.
@@ -137,7 +137,7 @@ class Scheduler:
     def _fix_states(self, counters: dict[str, Any]) -> None:
         """Freezes the task states to the final counts of a distributed run."""
         for task_id, state in self.task_states.items():
-            if task_id in counters:
+            if task_id in counters and isinstance(state, _LiveTaskState):
                 state._fix(counters[task_id])
 
 
