@@ -229,7 +229,7 @@ class Server(ServerObservee):
         except Exception:
             logger.exception("A daisy server observer failed on the %r event", kind)
 
-    def _failure_context(self, task_id: str, event: _daisy.BlockFailed) -> Context:
+    def _failure_context(self, task_id: str | None, event: _daisy.BlockFailed) -> Context:
         items: dict[str, Any] = dict(
             hostname=self.hostname,
             port=self.port,
@@ -309,7 +309,7 @@ def _worker_process(  # pragma: no cover
         _forget_progress_bars()
         if log_basename is not None:
             redirect_stdouterr(log_basename)
-        outcome = {}
+        outcome: dict[str, int] = {}
         thread = threading.Thread(
             target=_run_spawn_function,
             args=(task, worker_id, daisy_context, outcome),
