@@ -93,7 +93,7 @@ pub enum CoreError {
         fit: String,
     },
     /// The block grid has more positions than a 64-bit index can address.
-    #[error("task {task_id}: the block grid {grid:?} has more than 2^64 positions")]
+    #[error("task {task_id}: the block grid ({}) has more than 2^64 positions", joined(.grid))]
     GridTooLarge {
         /// The task.
         task_id: String,
@@ -101,7 +101,7 @@ pub enum CoreError {
         grid: Vec<i64>,
     },
     /// A generalised Cantor number does not fit into 64 bits.
-    #[error("block id of index {index:?} overflows 64 bits")]
+    #[error("block id of index ({}) overflows 64 bits", joined(.index))]
     BlockIdOverflow {
         /// The block index.
         index: Vec<i64>,
@@ -261,6 +261,15 @@ pub enum CoreError {
         /// The number of entries (one more than the largest block id of the task).
         len: u64,
     },
+}
+
+/// Numbers as `3, 4, 5`.
+fn joined(values: &[i64]) -> String {
+    values
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Task ids as `'a' -> 'b' -> 'a'`.
