@@ -16,7 +16,9 @@ cargo test --doc --workspace --all-features
 python_code=(python tests/python bench examples)
 .venv/bin/ruff check "${python_code[@]}"
 .venv/bin/ruff format --check "${python_code[@]}"
-# The engine's stub (python/daisy/_daisy.pyi) against the module just built: names and signatures.
+# Types of the package (pyproject.toml's [tool.mypy]), and the engine's stub
+# (python/daisy/_daisy.pyi) against the module just built: names and signatures.
+.venv/bin/python -m mypy
 .venv/bin/python -m mypy.stubtest daisy._daisy --allowlist scripts/stubtest-allowlist.txt
 # The drop-in package's tests (tests/python; per-test timeouts in [tool.pytest.ini_options]).
 .venv/bin/python -m pytest -q
