@@ -143,8 +143,9 @@ impl Server {
             None => mpsc::unbounded_channel(),
         };
         let (checks, check_results) = Checks::new(tasks.len());
-        // Graceful shutdown, part 1: the accept loop is a task of its own; it is aborted the
-        // moment the loop ends, so no new connection is accepted while the run winds down.
+        // Graceful shutdown starts here: the accept loop is a task of its own, aborted the
+        // moment the event loop ends, so no connection is accepted while the run winds down
+        // (connections already accepted keep their tasks until `Run::finish` closes them).
         let accepting = tokio::spawn(accept_loop(
             listener,
             token.clone(),
@@ -226,35 +227,42 @@ async fn accept_loop(
 
 /// The state of a run: each concern owns its part, the loop ties them together.
 ///
-/// Graceful shutdown, field by field, when the loop ends (all done, interrupted or aborted):
-/// `dispatch` tells every parked request to stop; `conns` tells every connection to close
-/// (their blocks stay out, the run is over); `supervisor` gives workers `shutdown_grace` to
-/// exit by themselves, then kills the rest; `scheduler` writes its done markers; `reporting`
-/// builds the report and tells the observers; `abort` then decides between the report and
-/// the error.
+/// Graceful shutdown: the loop ends when every task is done, the shutdown future resolves
+/// (the report says `interrupted`) or `abort` is set; [`Run::finish`] then winds the fields
+/// down as each field's comment says, in this order: `dispatch`, `conns`, `supervisor`,
+/// `scheduler`, `reporting`; `abort` decides what `run` returns.
 struct Run {
-    /// The blocks and their dependencies; only the loop touches it.
+    /// The blocks and their dependencies; only the loop touches it. At shutdown: its done
+    /// markers are written (after the workers are gone, so no release can race the write).
     scheduler: Scheduler,
     /// The tasks, in the scheduler's order: `t` in every concern is an index into this.
     tasks: Vec<Arc<Task>>,
     /// Task id to `t`.
     index: HashMap<String, usize>,
-    /// The connections that passed the handshake.
-    conns: Connections,
-    /// Parked requests, blocks out, deadlines.
+    /// Parked requests, blocks out, deadlines. At shutdown: every parked request is told to
+    /// stop (`RequestShutdown`) first, so waiting workers exit by themselves; blocks still
+    /// out stay out (they count as processing in the report).
     dispatch: Dispatch,
-    /// Pre- and post-checks in flight.
-    checks: Checks,
-    /// The worker pools and restart budgets.
+    /// The connections that passed the handshake. At shutdown: every connection's writer is
+    /// told to close after what is queued (the stop requests above are sent first).
+    conns: Connections,
+    /// The worker pools and restart budgets. At shutdown: workers get `shutdown_grace` to
+    /// exit on their own (reaped every 10 ms), then the rest are killed with their process
+    /// groups; nothing is restarted any more.
     supervisor: Supervisor,
-    /// Observers, failures, the report's task order.
+    /// How long workers get to exit on their own at the end.
+    shutdown_grace: Duration,
+    /// Pre- and post-checks in flight. At shutdown: nothing; checks still running finish on
+    /// their blocking threads and their results are dropped with the channel.
+    checks: Checks,
+    /// Observers, failures, the report's task order. At shutdown: last, it builds the report
+    /// from the final counters and hands it to the observers (`Exit`).
     reporting: Reporting,
     /// How often workers are checked for having ended.
     health_interval: Duration,
-    /// How long workers get to exit on their own at the end.
-    shutdown_grace: Duration,
     /// Set when the run must stop early (a worker's own code failed, an init callback failed):
-    /// the loop ends, cleanup runs as usual, and `run` returns this instead of the report.
+    /// the loop ends, the shutdown above runs as usual, and `run` returns this error instead
+    /// of the report.
     abort: Option<ServerError>,
 }
 
@@ -563,7 +571,7 @@ impl Run {
         }
     }
 
-    /// Stops everything (see [`Run`] for the order) and builds the report.
+    /// Stops everything (the order is [`Run`]'s) and builds the report.
     async fn finish(&mut self, interrupted: bool) -> RunReport {
         for t in 0..self.tasks.len() {
             self.dispatch.dismiss_parked(t, &self.conns);
