@@ -29,6 +29,7 @@ from . import _daisy, _legacy_names
 
 # daisy 1.x's modules that scripts reach as attributes of the package (`daisy.cl_monitor`).
 from . import cl_monitor as cl_monitor
+from . import errors as errors
 from . import freezable as freezable
 from . import server_observer as server_observer
 from . import task_state as task_state
@@ -38,9 +39,8 @@ from .client import Client
 from .context import Context
 from .convenience import run_blockwise
 from .coordinate import Coordinate
-from . import errors as errors
-from .errors import *  # noqa: F403  (DaisyError and its subclasses, listed in errors.__all__)
 from .dependency_graph import BlockwiseDependencyGraph, DependencyGraph
+from .errors import *  # noqa: F403  (DaisyError and its subclasses, listed in errors.__all__)
 from .logging import get_worker_log_basename, redirect_stdouterr
 from .roi import Roi
 from .scheduler import Scheduler
@@ -83,12 +83,11 @@ __all__ = [
     "run_blockwise",
     "Client",
     "Context",
-    "Worker",
-    "WorkerPool",
     "expand_roi_to_grid",
     "expand_write_roi_to_grid",
     "get_worker_log_basename",
     "redirect_stdouterr",
     "__version__",
 ]
+__all__ += list(_LEGACY_CLASSES)  # Worker, WorkerPool: loaded on first use (see __getattr__)
 __all__ += errors.__all__
