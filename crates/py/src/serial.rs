@@ -8,12 +8,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use daisy_core::{Block, CoreError, SerialEvent, SerialHooks, Task, run_serial_with};
-use pyo3::exceptions::{PyKeyError, PyRuntimeError};
 use pyo3::prelude::*;
 
 use crate::block::PyBlock;
 use crate::callbacks::take_interrupt;
-use crate::errors::core_error;
+use crate::errors::{DaisyError, core_error};
 use crate::run_report::{PyRunReport, serial_run_report};
 use crate::scheduler::PyScheduler;
 use crate::task_state::Counters;
@@ -66,8 +65,8 @@ impl SerialHooks for PyHooks<'_> {
 
     fn process(&mut self, task: &Arc<Task>, block: &mut Block) -> Result<(), Stop> {
         let function = self.functions.get(task.task_id().as_ref()).ok_or_else(|| {
-            PyKeyError::new_err(format!(
-                "no block function was given for task {}",
+            DaisyError::Run.new_err(format!(
+                "run_serial(): no block function was given for task {}",
                 task.task_id()
             ))
         })?;
@@ -115,7 +114,7 @@ pub(crate) fn run_serial<'py>(
     observer: Option<Bound<'py, PyAny>>,
 ) -> PyResult<PyRunReport> {
     let mut scheduler = scheduler.try_borrow_mut().map_err(|_| {
-        PyRuntimeError::new_err("run_serial(): the scheduler is in use (a run is going on)")
+        DaisyError::Run.new_err("run_serial(): the scheduler is in use (a run is going on)")
     })?;
     let mut hooks = PyHooks {
         py,
