@@ -81,7 +81,7 @@ class SmoothBlock:
         data = raw[block.read_roi.to_slices()]
         filtered = mean3_valid(data)  # covers read_roi grown by -1 on each side
         begin = block.write_roi.begin - block.read_roi.begin - daisy.Coordinate((1, 1, 1))
-        crop = tuple(slice(b, b + s) for b, s in zip(begin, block.write_roi.shape))
+        crop = tuple(slice(b, b + s) for b, s in zip(begin, block.write_roi.shape, strict=True))
         target = block.write_roi - self.smoothed_offset  # world -> smoothed.zarr index
         smoothed[target.to_slices()] = filtered[crop]
 

@@ -136,7 +136,7 @@ def patch_1x_nodelay(daisy):
     try:
         from daisy.tcp.tcp_stream import TCPStream
     except ImportError:
-        raise SystemExit("--patch-1x-nodelay needs daisy 1.x (daisy.tcp.tcp_stream)")
+        raise SystemExit("--patch-1x-nodelay needs daisy 1.x (daisy.tcp.tcp_stream)") from None
     original = TCPStream.__init__
 
     def __init__(self, stream, address):
