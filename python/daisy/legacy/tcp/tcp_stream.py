@@ -104,7 +104,7 @@ class TCPStream:
 
     def _read_exactly(self, n: int) -> bytes:
         data = self._reader.read(n)
-        if data is None:  # pragma: no cover - only for non-blocking sockets
+        if data is None:  # only for non-blocking sockets
             raise FrameError("no data")
         return data
 
