@@ -51,6 +51,19 @@ def chain(process_a, process_b, **kwargs_a):
     return a, b
 
 
+def line(n, process=lambda b: None, task_id="t", **kwargs):
+    """A 1-D task of n one-voxel blocks."""
+    return daisy.Task(task_id, Roi((0,), (n,)), Roi((0,), (1,)), Roi((0,), (1,)), process, **kwargs)
+
+
+def observed():
+    """A SerialServer with a Recorder registered."""
+    server = daisy.SerialServer()
+    recorder = Recorder()
+    server.register_observer(recorder)
+    return server, recorder
+
+
 def test_serial_runs_every_block_in_dependency_order():
     done = []
 
@@ -94,6 +107,8 @@ def test_serial_failure_status_orphans_downstream():
     a, b = chain(process_a, lambda blk: None, max_retries=1)
     server = daisy.SerialServer()
     states = server.run_blockwise([b])
+    assert server.run_report.succeeded is False
+    assert server.run_report.counters["B"].orphaned_count == states["B"].orphaned_count
     assert states["A"].failed_count == 1
     assert states["A"].completed_count == 15
     assert states["B"].orphaned_count > 0
@@ -106,17 +121,15 @@ def test_serial_exceptions_propagate():
     def process(block):
         raise RuntimeError("boom in block")
 
-    task = daisy.Task("t", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), process)
-    recorder = Recorder()
-    server = daisy.SerialServer()
-    server.register_observer(recorder)
+    task = line(10, process)
+    server, recorder = observed()
     with pytest.raises(RuntimeError, match="boom in block"):
         server.run_blockwise([task])
     assert recorder.events[-1] == ("exit",)
 
 
 def test_serial_rejects_spawn_functions():
-    task = daisy.Task("spawner", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda: None)
+    task = line(10, lambda: None, task_id="spawner")
     with pytest.raises(ValueError, match="spawner"):
         daisy.SerialServer().run_blockwise([task])
     with pytest.raises(ValueError, match="spawner"):
@@ -133,18 +146,8 @@ def test_serial_pre_and_post_checks():
         calls.append(block.block_id[1])
         return block.block_id[1] != 5
 
-    task = daisy.Task(
-        "t",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        check_function=(pre, post),
-        max_retries=1,
-    )
-    recorder = Recorder()
-    server = daisy.SerialServer()
-    server.register_observer(recorder)
+    task = line(10, check_function=(pre, post), max_retries=1)
+    server, recorder = observed()
     states = server.run_blockwise([task])
     state = states["t"]
     assert state.skipped_count == 3
@@ -158,14 +161,7 @@ def test_serial_pre_and_post_checks():
 
 def test_serial_init_callback_not_called_and_given_scheduler_used():
     called = []
-    task = daisy.Task(
-        "t",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        init_callback_fn=called.append,
-    )
+    task = line(10, init_callback_fn=called.append)
     scheduler = daisy.Scheduler([task])
     states = daisy.SerialServer().run_blockwise([task], scheduler=scheduler)
     assert states is scheduler.task_states
@@ -174,17 +170,8 @@ def test_serial_init_callback_not_called_and_given_scheduler_used():
 
 
 def test_serial_all_skipped_task_is_done():
-    task = daisy.Task(
-        "t",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        check_function=lambda b: True,
-    )
-    recorder = Recorder()
-    server = daisy.SerialServer()
-    server.register_observer(recorder)
+    task = line(10, check_function=lambda b: True)
+    server, recorder = observed()
     states = server.run_blockwise([task])
     assert states["t"].skipped_count == 10 and states["t"].is_done()
     assert ("done", "t", 10) in recorder.events
@@ -200,18 +187,8 @@ def test_serial_run_report_is_the_engines():
     def post(block):
         return block.block_id[1] != 5
 
-    task = daisy.Task(
-        "t",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        check_function=(None, post),
-        max_retries=1,
-    )
-    recorder = Recorder()
-    server = daisy.SerialServer()
-    server.register_observer(recorder)
+    task = line(10, check_function=(None, post), max_retries=1)
+    server, recorder = observed()
     assert server.run_report is None
     server.register_observer(
         type("Exit", (), {"on_server_exit": lambda _: calls.append(server.run_report)})()
@@ -256,22 +233,16 @@ def test_serial_block_left_failed_is_reported():
         if block.block_id[1] == 2:
             block.status = BlockStatus.FAILED
 
-    task = daisy.Task(
-        "t", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), process, max_retries=0
-    )
-    recorder = Recorder()
-    server = daisy.SerialServer()
-    server.register_observer(recorder)
+    task = line(4, process, max_retries=0)
+    server, recorder = observed()
     server.run_blockwise([task])
     assert [f["error"] for f in server.run_report.failures] == ["block released as FAILED"]
     assert ("failure", ("t", 2), "RuntimeError('block released as FAILED')") in recorder.events
 
 
 def test_serial_event_order_per_block():
-    task = daisy.Task("t", Roi((0,), (2,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
-    recorder = Recorder()
-    server = daisy.SerialServer()
-    server.register_observer(recorder)
+    task = line(2)
+    server, recorder = observed()
     server.run_blockwise([task])
     assert recorder.events == [
         ("start", "t"),
@@ -291,7 +262,7 @@ def test_serial_observer_states_hold_the_counts_of_the_event():
         def on_acquire_block(self, task_id, state):
             seen.append((state.processing_count, state.completed_count, str(state).splitlines()[0]))
 
-    task = daisy.Task("t", Roi((0,), (2,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
+    task = line(2)
     server = daisy.SerialServer()
     server.register_observer(Watch())
     server.run_blockwise([task])
@@ -304,7 +275,7 @@ def test_serial_exception_is_raised_unchanged_and_no_report():
     def process(block):
         raise raised
 
-    task = daisy.Task("t", Roi((0,), (3,)), Roi((0,), (1,)), Roi((0,), (1,)), process)
+    task = line(3, process)
     server = daisy.SerialServer()
     with pytest.raises(KeyError) as e:
         server.run_blockwise([task])
@@ -320,7 +291,7 @@ def test_serial_observer_exception_stops_the_run():
             raise ValueError("observer broke")
 
     ran = []
-    task = daisy.Task("t", Roi((0,), (3,)), Roi((0,), (1,)), Roi((0,), (1,)), ran.append)
+    task = line(3, ran.append)
     server = daisy.SerialServer()
     server.register_observer(Broken())
     with pytest.raises(ValueError, match="observer broke"):
@@ -333,32 +304,13 @@ def test_serial_keyboard_interrupt_in_a_pre_check_stops_the_run():
         raise KeyboardInterrupt
 
     ran = []
-    task = daisy.Task(
-        "t", Roi((0,), (3,)), Roi((0,), (1,)), Roi((0,), (1,)), ran.append, check_function=pre
-    )
+    task = line(3, ran.append, check_function=pre)
     with pytest.raises(KeyboardInterrupt):
         daisy.SerialServer().run_blockwise([task])
     assert ran == []
 
 
 def test_run_blockwise_serial_is_the_reports_verdict():
-    # orphaned blocks: not a success
-    def process_a(block):
-        if block.block_id[1] == 4:
-            block.status = BlockStatus.FAILED
-
-    a, b = chain(process_a, lambda blk: None, max_retries=0)
-    server = daisy.SerialServer()
-    server.run_blockwise([b])
-    assert server.run_report.succeeded is False
-    assert server.run_report.counters["B"].orphaned_count > 0
-    # all skipped: a success
-    task = daisy.Task(
-        "s",
-        Roi((0,), (3,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        check_function=lambda b: True,
-    )
+    # all skipped: a success (orphans and failures: test_serial_failure_status_orphans_downstream)
+    task = line(3, task_id="s", check_function=lambda b: True)
     assert daisy.run_blockwise([task], multiprocessing=False, progress=False) is True

@@ -8,7 +8,9 @@ import types
 from pathlib import Path
 
 import pytest
+from funlib.geometry import Roi
 
+import daisy
 import daisy.logging as daisy_logging
 from daisy import _daisy
 from daisy.block_bookkeeper import BlockBookkeeper
@@ -424,6 +426,36 @@ def test_no_report_no_summary(capsys):
     # what the hooks saw is kept
     assert [f.block.block_id for f in monitor.summaries["A"].block_failures] == [("A", 1)]
     assert monitor.summaries["A"].block_failures[0].worker_id == 3
+
+
+def test_run_blockwise_prints_the_reports_summary_serial(capsys):
+    def process(block):
+        if block.block_id[1] == 2:
+            block.status = daisy.BlockStatus.FAILED
+
+    task = daisy.Task(
+        "S", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), process, max_retries=0
+    )
+    server = daisy.SerialServer()
+    monitor = CLMonitor(server)
+    server.run_blockwise([task])
+    out = capsys.readouterr().out
+    assert out == server.run_report.summary == monitor.summary_text()
+    assert "      block 2 in an unknown worker with exception block released as FAILED\n" in out
+
+
+def test_run_blockwise_prints_the_reports_summary_distributed(capsys, monkeypatch, tmp_path):
+    monkeypatch.setattr(daisy_logging, "LOG_BASEDIR", tmp_path)
+    task = daisy.Task(
+        "D", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None, num_workers=1
+    )
+    server = daisy.Server()
+    monitor = CLMonitor(server)
+    server.run_blockwise([task])
+    out = capsys.readouterr().out
+    assert server.run_report.succeeded
+    assert out == server.run_report.summary == monitor.summary_text()
+    assert out.endswith("    all blocks processed successfully\n")
 
 
 def test_interrupted_reports_do_not_succeed():
