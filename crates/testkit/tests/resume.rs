@@ -119,9 +119,35 @@ fn ctrl_c_stops_the_run_and_prints_the_summary() {
     let stdout = String::from_utf8(output.stdout).unwrap();
     assert!(stdout.contains("Execution Summary"), "{stdout}");
     assert!(stdout.contains("\"succeeded\": false"), "{stdout}");
-    // Its workers are gone too: nothing records any more.
+    // Its workers are gone too (each names the record file in its environment), and none of
+    // them recorded a block after the run ended.
     let n = std::fs::read_to_string(&record).unwrap().lines().count();
-    std::thread::sleep(Duration::from_millis(300));
+    let needle = record.display().to_string();
+    let start = Instant::now();
+    while let Some(pid) = live_process_with_env(&needle) {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "worker {pid} of the stopped run is still alive"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert_eq!(std::fs::read_to_string(&record).unwrap().lines().count(), n);
     assert!(n < 64);
+}
+
+/// A live process (zombies have no environment) with `needle` in one of its environment
+/// variables, if there is one.
+fn live_process_with_env(needle: &str) -> Option<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .find_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            // A process may end while it is looked at: what cannot be read is gone.
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            environ
+                .split(|&b| b == 0)
+                .any(|var| String::from_utf8_lossy(var).contains(needle))
+                .then_some(pid)
+        })
 }
