@@ -6,8 +6,9 @@ use serde::{Deserialize, Serialize};
 /// The protocol version spoken by this crate; both sides must agree.
 pub const PROTOCOL_VERSION: u16 = 1;
 
-/// The error text of a block that was returned with status FAILED but without an error.
-pub const RELEASED_AS_FAILED: &str = "block released as FAILED";
+/// The error text of a block that was returned with status FAILED but without an error (the
+/// engine's, shared with the serial run).
+pub use daisy_core::RELEASED_AS_FAILED;
 
 /// The first four bytes of every connection's first message.
 pub const MAGIC: [u8; 4] = *b"DSY1";

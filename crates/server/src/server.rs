@@ -471,7 +471,7 @@ impl Run {
                         t,
                         &block.block_id,
                         worker_id,
-                        "post-check failed".to_owned(),
+                        daisy_core::POST_CHECK_FAILED.to_owned(),
                     );
                 }
                 self.release_to_scheduler(t, &block);
