@@ -7,6 +7,7 @@ import copy
 import logging
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
@@ -870,27 +871,40 @@ def test_a_client_exception_aborts_the_run():
 
 
 def test_ctrl_c_stops_the_run_and_returns():
+    working_r, working_w = os.pipe()
+
     def slow(client, task_id):
         while (block := client.acquire()) is not None:
+            os.write(working_w, b"x")  # a worker has a block: press Ctrl-C now
             time.sleep(30)
             client.release(block)
 
     events = []
-    timer = threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT))
+    ended = threading.Event()
 
-    def on_event(event):
-        events.append(event)
-        if isinstance(event, _daisy.BlockProgress) and timer.ident is None:
-            timer.start()  # a block is out: press Ctrl-C soon
+    def press_ctrl_c():
+        while not ended.is_set():
+            if select.select([working_r], [], [], 0.05)[0]:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
 
+    presser = threading.Thread(target=press_ctrl_c)
+    presser.start()
     task = spec("A", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)))
     start = time.monotonic()
     try:
         report = _daisy.run(
-            [task], launch_worker=fork_worker(slow), on_event=on_event, prefetch=1, stall_grace=1.0
+            [task],
+            launch_worker=fork_worker(slow),
+            on_event=events.append,
+            prefetch=1,
+            stall_grace=1.0,
         )
     finally:
-        timer.cancel()
+        ended.set()
+        presser.join()
+        os.close(working_r)
+        os.close(working_w)
     assert time.monotonic() - start < 10
     assert report.counters["A"].completed_count == 0
     assert report.interrupted and not report.succeeded
