@@ -734,13 +734,13 @@ def fork_worker(body):
                     client = _daisy.Client(context)
                     body(client, task_id)
                     client.disconnect()
-                except BaseException as e:  # noqa: BLE001 - the worker reports everything
+                except BaseException as e:  # the worker reports everything
                     traceback.print_exc()
                     code = 1
                     if client is not None:
                         try:
                             client.client_exception(repr(e))
-                        except BaseException:  # noqa: BLE001
+                        except BaseException:  # the report is best effort
                             pass
 
             thread = threading.Thread(target=work)
