@@ -112,15 +112,15 @@ class _MessagesConnection:
 
     def __init__(self, client):
         # pylint: disable=import-outside-toplevel
-        from .tcp import TCPClient
+        from .legacy.tcp import TCPClient
 
         self.client = client
         self.tcp_client = TCPClient(client.host, client.port)
 
     def acquire(self):
         # pylint: disable=import-outside-toplevel
-        from .messages import AcquireBlock, RequestShutdown, SendBlock, UnexpectedMessage
-        from .tcp import NotConnected, StreamClosedError
+        from .legacy.messages import AcquireBlock, RequestShutdown, SendBlock, UnexpectedMessage
+        from .legacy.tcp import NotConnected, StreamClosedError
 
         tcp_client = self.tcp_client
         try:
@@ -136,12 +136,12 @@ class _MessagesConnection:
         raise UnexpectedMessage(message)
 
     def release(self, block):
-        from .messages import ReleaseBlock  # pylint: disable=import-outside-toplevel
+        from .legacy.messages import ReleaseBlock  # pylint: disable=import-outside-toplevel
 
         self.tcp_client.send_message(ReleaseBlock(block))
 
     def fail(self, block, exception):
-        from .messages import BlockFailed  # pylint: disable=import-outside-toplevel
+        from .legacy.messages import BlockFailed  # pylint: disable=import-outside-toplevel
 
         self.tcp_client.send_message(BlockFailed(exception, block, self.client.context))
 
