@@ -253,28 +253,23 @@ impl DependencyGraph {
     }
 
     /// Calls `f(task, position)` for every block that block `g` of task `t` waits for.
-    pub(crate) fn for_each_upstream(
-        &self,
-        t: usize,
-        g: &Vector,
-        mut f: impl FnMut(usize, &Vector),
-    ) {
-        let graph = &self.graphs[t];
-        let mut b = GridBox::new(graph.dims());
-        graph.intra_upstream(g, &mut b);
-        b.for_each(|p| f(t, p));
-        if !self.upstream_tasks[t].is_empty() {
-            let (lo, hi) = graph.fitted_read(g);
-            for &u in &self.upstream_tasks[t] {
-                self.graphs[u].write_overlap(&lo, &hi, &mut b);
-                b.for_each(|p| f(u, p));
-            }
-        }
+    pub(crate) fn for_each_upstream(&self, t: usize, g: &Vector, f: impl FnMut(usize, &Vector)) {
+        self.for_each_related::<false>(t, g, f);
     }
 
     /// Calls `f(task, position)` for every block that waits for block `g` of task `t`.
     #[inline]
-    pub(crate) fn for_each_downstream(
+    pub(crate) fn for_each_downstream(&self, t: usize, g: &Vector, f: impl FnMut(usize, &Vector)) {
+        self.for_each_related::<true>(t, g, f);
+    }
+
+    /// Calls `f(task, position)` for every block related to block `g` of task `t`: the blocks
+    /// that wait for it (`DOWN`) or that it waits for. Within the task, the conflicting blocks
+    /// of the next or previous level; across tasks, the blocks of the downstream tasks whose
+    /// read ROIs overlap its (clipped) write ROI, or the blocks of the upstream tasks whose
+    /// write ROIs overlap its (fitted) read ROI: one relation, read in either direction.
+    #[inline]
+    fn for_each_related<const DOWN: bool>(
         &self,
         t: usize,
         g: &Vector,
@@ -282,14 +277,32 @@ impl DependencyGraph {
     ) {
         let graph = &self.graphs[t];
         let mut b = GridBox::new(graph.dims());
-        graph.intra_downstream(g, &mut b);
+        if DOWN {
+            graph.intra_downstream(g, &mut b);
+        } else {
+            graph.intra_upstream(g, &mut b);
+        }
         b.for_each(|p| f(t, p));
-        if !self.downstream_tasks[t].is_empty() {
-            let (lo, hi) = graph.clipped_write(g);
-            for &d in &self.downstream_tasks[t] {
-                self.graphs[d].read_overlap(&lo, &hi, &mut b);
-                b.for_each(|p| f(d, p));
+        let others = if DOWN {
+            &self.downstream_tasks[t]
+        } else {
+            &self.upstream_tasks[t]
+        };
+        if others.is_empty() {
+            return;
+        }
+        let (lo, hi) = if DOWN {
+            graph.clipped_write(g)
+        } else {
+            graph.fitted_read(g)
+        };
+        for &o in others {
+            if DOWN {
+                self.graphs[o].read_overlap(&lo, &hi, &mut b);
+            } else {
+                self.graphs[o].write_overlap(&lo, &hi, &mut b);
             }
+            b.for_each(|p| f(o, p));
         }
     }
 
