@@ -160,7 +160,9 @@ class Task:
         self.max_worker_restarts = max_worker_restarts
         self.fit = fit
         self.timeout = timeout
-        self.upstream_tasks = _as_task_list(upstream_tasks, task_id)
+        self.upstream_tasks = (
+            [] if upstream_tasks is None else _as_task_list(upstream_tasks, "upstream_tasks")
+        )
         if done_marker_path is False:
             done_marker_path = None
         elif isinstance(done_marker_path, os.PathLike):
@@ -243,40 +245,25 @@ if Task.__doc__ is not None:
 # --- walking the tasks ------------------------------------------------------------------
 
 
-def _as_task_list(upstream_tasks: Any, task_id: Any) -> list[Task]:
-    """``upstream_tasks`` as a list of Tasks (None: none; one Task: a list of it)."""
-    if upstream_tasks is None:
-        return []
-    if isinstance(upstream_tasks, Task):
-        return [upstream_tasks]
+def _as_task_list(tasks: Any, what: str) -> list[Task]:
+    """One Task or an iterable of Tasks as a list; TaskTypeError naming ``what`` otherwise."""
+    if isinstance(tasks, Task):
+        return [tasks]
     try:
-        tasks = list(upstream_tasks)
+        listed = list(tasks)
     except TypeError:
         raise TaskTypeError(
-            f"upstream_tasks must be a list of daisy.Task objects or None, got {upstream_tasks!r}"
+            f"{what} must be a daisy.Task or a list of daisy.Task objects, got {tasks!r}"
         ) from None
-    for task in tasks:
+    for task in listed:
         if not isinstance(task, Task):
-            raise TaskTypeError(
-                f"upstream_tasks of task {task_id!r} must hold daisy.Task objects, got {task!r}"
-            )
-    return tasks
+            raise TaskTypeError(f"{what} must hold daisy.Task objects, got {task!r}")
+    return listed
 
 
 def _given(tasks: Any) -> list[Task]:
     """The tasks given to a run, scheduler or graph: one Task or an iterable of them."""
-    if isinstance(tasks, Task):
-        return [tasks]
-    try:
-        given = list(tasks)
-    except TypeError:
-        raise TaskTypeError(
-            f"expected a daisy.Task or a list of daisy.Task objects, got {tasks!r}"
-        ) from None
-    for task in given:
-        if not isinstance(task, Task):
-            raise TaskTypeError(f"expected daisy.Task objects, got {task!r}")
-    return given
+    return _as_task_list(tasks, "the tasks")
 
 
 def _walk(tasks: Any, *, breadth_first: bool) -> list[Task]:
