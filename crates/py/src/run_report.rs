@@ -229,3 +229,47 @@ impl PyRunReport {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use daisy_core::SerialFailure;
+
+    #[test]
+    fn log_basenames_round_trip() {
+        let files = log_files("daisy_logs/A/worker_1");
+        assert_eq!(files.0, PathBuf::from("daisy_logs/A/worker_1.err"));
+        assert_eq!(files.1, PathBuf::from("daisy_logs/A/worker_1.out"));
+        assert_eq!(
+            log_basename(Some(&files)).as_deref(),
+            Some("daisy_logs/A/worker_1")
+        );
+        assert_eq!(log_basename(None), None);
+    }
+
+    #[test]
+    fn serial_reports_keep_task_order_and_failures() {
+        let state = TaskState {
+            total_block_count: 2,
+            completed_count: 1,
+            failed_count: 1,
+            ..TaskState::default()
+        };
+        let report = serial_run_report(SerialReport {
+            states: vec![("A".into(), state), ("B".into(), TaskState::default())],
+            failures: vec![SerialFailure {
+                block_id: BlockId {
+                    task_id: "A".into(),
+                    spatial_id: 1,
+                },
+                error: daisy_core::POST_CHECK_FAILED.into(),
+            }],
+        });
+        let ids: Vec<_> = report.tasks.iter().map(|t| t.task_id.as_str()).collect();
+        assert_eq!(ids, ["A", "B"]);
+        assert_eq!(report.tasks[0].failures.len(), 1);
+        assert_eq!(report.tasks[0].failures[0].worker_id, None);
+        assert!(report.tasks[1].failures.is_empty());
+        assert!(!report.succeeded() && !report.interrupted);
+    }
+}
