@@ -1,26 +1,29 @@
 //! The error type of the launch crate.
 
+use std::io;
 use std::path::PathBuf;
 
 /// Everything that can go wrong while starting, watching or ending a worker.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum LaunchError {
     /// The worker's program (or thread) could not be started.
-    #[error("could not start worker program '{program}': {error}")]
+    #[error("could not start worker program '{program}': {source}")]
     Spawn {
         /// The program (for threads: the thread's name).
         program: String,
-        /// What the operating system said.
-        error: String,
+        /// Why: what the operating system said, or the launch function's own error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A log file, or the directory it goes in, could not be created.
-    #[error("could not create log file {}: {error}", path.display())]
+    #[error("could not create log file {}: {source}", path.display())]
     LogFile {
         /// The file or directory.
         path: PathBuf,
         /// What the operating system said.
-        error: String,
+        #[source]
+        source: io::Error,
     },
     /// A command template is malformed or names an unknown placeholder.
     #[error("bad command template '{template}': {problem}")]
@@ -31,17 +34,18 @@ pub enum LaunchError {
         problem: String,
     },
     /// Waiting for or inspecting a worker failed.
-    #[error("i/o error while {action} worker {worker_id}: {error}")]
+    #[error("i/o error while {action} worker {worker_id}: {source}")]
     Io {
         /// What was being done, e.g. "waiting for".
         action: &'static str,
         /// The worker.
         worker_id: u64,
         /// What the operating system said.
-        error: String,
+        #[source]
+        source: io::Error,
     },
     /// A signal could not be sent to a worker's process or process group.
-    #[error("could not send {signal} to {target} of worker {worker_id}: {error}")]
+    #[error("could not send {signal} to {target} of worker {worker_id}: {}", source.desc())]
     Signal {
         /// The signal, e.g. "SIGKILL".
         signal: String,
@@ -50,7 +54,8 @@ pub enum LaunchError {
         /// The worker.
         worker_id: u64,
         /// What the operating system said.
-        error: String,
+        #[source]
+        source: nix::errno::Errno,
     },
 }
 
@@ -62,7 +67,7 @@ mod tests {
     fn messages_carry_the_bad_values() {
         let spawn = LaunchError::Spawn {
             program: "no-such-program".into(),
-            error: "No such file or directory (os error 2)".into(),
+            source: io::Error::from_raw_os_error(2).into(),
         };
         assert_eq!(
             spawn.to_string(),
@@ -78,8 +83,23 @@ mod tests {
         );
         let log = LaunchError::LogFile {
             path: PathBuf::from("/x/y"),
-            error: "denied".into(),
+            source: io::Error::new(io::ErrorKind::PermissionDenied, "denied"),
         };
         assert_eq!(log.to_string(), "could not create log file /x/y: denied");
+        let source = std::error::Error::source(&log).and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(
+            source.map(io::Error::kind),
+            Some(io::ErrorKind::PermissionDenied)
+        );
+        let signal = LaunchError::Signal {
+            signal: "SIGKILL".into(),
+            target: "process group 7".into(),
+            worker_id: 3,
+            source: nix::errno::Errno::EPERM,
+        };
+        assert_eq!(
+            signal.to_string(),
+            "could not send SIGKILL to process group 7 of worker 3: Operation not permitted"
+        );
     }
 }

@@ -62,7 +62,10 @@ impl PidHandle {
             .ok_or_else(|| LaunchError::Io {
                 action: "watching",
                 worker_id,
-                error: format!("{pid} is not a process id"),
+                source: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("{pid} is not a process id"),
+                ),
             })?;
         Ok(Self {
             worker_id,
@@ -73,11 +76,11 @@ impl PidHandle {
         })
     }
 
-    fn io_error(&self, action: &'static str, error: impl ToString) -> LaunchError {
+    fn io_error(&self, action: &'static str, source: std::io::Error) -> LaunchError {
         LaunchError::Io {
             action,
             worker_id: self.worker_id,
-            error: error.to_string(),
+            source,
         }
     }
 
@@ -103,7 +106,7 @@ impl PidHandle {
                 Err(Errno::EINTR) => {}
                 Ok(status) => break status,
                 Err(Errno::ECHILD) => return Ok(Some(self.lost())),
-                Err(errno) => return Err(self.io_error("checking on", errno.desc())),
+                Err(errno) => return Err(self.io_error("checking on", errno.into())),
             }
         };
         Ok(exit_of(status))
@@ -116,7 +119,7 @@ impl PidHandle {
             signal: "SIGKILL".into(),
             target,
             worker_id: self.worker_id,
-            error: errno.desc().to_owned(),
+            source: errno,
         };
         match signal::killpg(self.pid, Signal::SIGKILL) {
             // EPERM: the child has not made its own group yet and the pid names a group of
@@ -136,7 +139,7 @@ impl PidHandle {
             match wait::waitpid(self.pid, None) {
                 Err(Errno::EINTR) => {}
                 Err(Errno::ECHILD) => return Ok(self.lost()),
-                Err(errno) => return Err(self.io_error("waiting for", errno.desc())),
+                Err(errno) => return Err(self.io_error("waiting for", errno.into())),
                 Ok(status) => {
                     if let Some(exit) = exit_of(status) {
                         self.reaped = true;
@@ -187,8 +190,12 @@ impl WorkerHandle for PidHandle {
             let exit = self.reap()?;
             tracing::debug!(worker_id = self.worker_id, %exit, "worker process killed");
         }
-        self.exit
-            .ok_or_else(|| self.io_error("waiting for", "no exit status after reaping"))
+        self.exit.ok_or_else(|| {
+            self.io_error(
+                "waiting for",
+                std::io::Error::other("no exit status after reaping"),
+            )
+        })
     }
 
     fn log_files(&self) -> Option<(PathBuf, PathBuf)> {

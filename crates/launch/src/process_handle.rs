@@ -38,7 +38,7 @@ pub(crate) fn spawn_worker(
     };
     let child = command.spawn().map_err(|e| LaunchError::Spawn {
         program: program.to_owned(),
-        error: e.to_string(),
+        source: e.into(),
     })?;
     tracing::debug!(
         task_id = %spec.task_id,
@@ -54,14 +54,14 @@ pub(crate) fn spawn_worker(
 /// Creates (truncating) a log file and its parent directories.
 fn create_log_file(path: &Path) -> Result<File, LaunchError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        fs::create_dir_all(parent).map_err(|e| LaunchError::LogFile {
+        fs::create_dir_all(parent).map_err(|source| LaunchError::LogFile {
             path: parent.to_path_buf(),
-            error: e.to_string(),
+            source,
         })?;
     }
-    File::create(path).map_err(|e| LaunchError::LogFile {
+    File::create(path).map_err(|source| LaunchError::LogFile {
         path: path.to_path_buf(),
-        error: e.to_string(),
+        source,
     })
 }
 

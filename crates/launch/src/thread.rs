@@ -91,7 +91,7 @@ impl Launcher for ThreadLauncher {
             .spawn(move || run(&*function, context, &task_id, worker_id))
             .map_err(|e| LaunchError::Spawn {
                 program: format!("thread {name}"),
-                error: e.to_string(),
+                source: e.into(),
             })?;
         Ok(Box::new(ThreadHandle {
             worker_id,

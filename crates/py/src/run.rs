@@ -93,7 +93,7 @@ impl Launcher for PyLauncher {
     fn launch(&self, spec: &WorkerSpec) -> Result<Box<dyn WorkerHandle>, LaunchError> {
         let pid = self.call(spec).map_err(|error| LaunchError::Spawn {
             program: "launch_worker".into(),
-            error,
+            source: error.into(),
         })?;
         let log_files = spec.log_basename.as_deref().map(log_file_paths);
         Ok(Box::new(PidHandle::new(spec.worker_id, pid, log_files)?))
