@@ -47,3 +47,13 @@ pub use daisy_server::{
     ServerError, ServerOptions, TaskReport,
 };
 pub use run_blockwise::{ProgressMode, RunError, RunOptions, run_blockwise, serve_on_this_thread};
+
+/// The README's Rust examples, compiled (and run, unless marked `no_run`) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
+
+/// The user guide's Rust examples, compiled (and run, unless marked `no_run`) as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/guide.md")]
+pub struct GuideDoctests;
