@@ -268,15 +268,41 @@ mod tests {
         assert_eq!(failed.worker_id(), 2);
     }
 
+    /// Whether process `pid` runs (it exists and is not a zombie waiting to be reaped).
+    fn running(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|rest| rest.split_whitespace().next());
+            state != Some("Z")
+        })
+    }
+
     #[test]
     fn kill_ends_the_group_and_is_idempotent() {
-        let marker = std::env::temp_dir().join(format!("daisy-pid-{}", std::process::id()));
-        let _ = std::fs::remove_file(&marker);
-        // The grandchild would create the marker after 1 s unless its group is killed.
-        let script = format!("(sleep 1; touch {}) & sleep 100", marker.display());
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("grandchild");
+        // The worker starts a grandchild in its group and writes the grandchild's pid.
+        let script = format!(
+            "sleep 100 & echo $! > {0}.tmp && mv {0}.tmp {0}; sleep 100",
+            pid_file.display()
+        );
         let pid = spawn(&script);
         let mut handle = PidHandle::new(3, pid, None).unwrap();
         assert_eq!(handle.pid(), Some(pid));
+        let start = Instant::now();
+        let grandchild: u32 = loop {
+            if let Some(p) = std::fs::read_to_string(&pid_file)
+                .ok()
+                .and_then(|text| text.trim().parse().ok())
+            {
+                break p;
+            }
+            assert!(start.elapsed() < Duration::from_secs(10), "no grandchild");
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert!(running(grandchild));
         assert_eq!(handle.try_wait().unwrap(), None);
         let killed = WorkerExit::Failed {
             code: None,
@@ -285,8 +311,14 @@ mod tests {
         assert_eq!(handle.kill().unwrap(), killed);
         assert_eq!(handle.kill().unwrap(), killed);
         assert_eq!(handle.try_wait().unwrap(), Some(killed));
-        std::thread::sleep(Duration::from_millis(1500));
-        assert!(!marker.exists(), "the worker's process group survived");
+        let start = Instant::now();
+        while running(grandchild) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the worker's process group survived"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]
