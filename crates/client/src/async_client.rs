@@ -89,13 +89,14 @@ impl AsyncClient {
         let port = context.port().map_err(ClientError::Context)?;
         let task_id = context.task_id().map_err(ClientError::Context)?.to_owned();
         let worker_id = context.worker_id().map_err(ClientError::Context)?;
-        let stream = TcpStream::connect((host, port))
-            .await
-            .map_err(|e| ClientError::Connect {
-                address: format!("{host}:{port}"),
-                reason: e.to_string(),
-            })?;
-        stream.set_nodelay(true).map_err(|e| ClientError::io(&e))?;
+        let stream =
+            TcpStream::connect((host, port))
+                .await
+                .map_err(|source| ClientError::Connect {
+                    address: format!("{host}:{port}"),
+                    source,
+                })?;
+        stream.set_nodelay(true).map_err(ClientError::Io)?;
         let mut client = Self {
             stream,
             task_id,
@@ -371,7 +372,7 @@ impl AsyncClient {
                 self.closed = true;
                 ClientError::ConnectionClosed { during: "a write" }
             } else {
-                ClientError::io(&e)
+                ClientError::Io(e)
             }
         })
     }
@@ -401,7 +402,7 @@ impl AsyncClient {
                     self.input.clear();
                     return Ok(Incoming::Closed);
                 }
-                Err(e) => return Err(ClientError::io(&e)),
+                Err(e) => return Err(ClientError::Io(e)),
             }
         }
     }

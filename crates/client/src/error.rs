@@ -1,18 +1,21 @@
 //! The error type of the client crate.
 
+use std::io;
+
 use daisy_protocol::ProtocolError;
 
 /// Everything that can go wrong between a worker and the daisy server.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {
     /// The TCP connection to the server could not be opened.
-    #[error("cannot connect to the daisy server at {address}: {reason}")]
+    #[error("cannot connect to the daisy server at {address}: {source}")]
     Connect {
         /// The `host:port` that was dialled.
         address: String,
         /// What the operating system said.
-        reason: String,
+        #[source]
+        source: io::Error,
     },
     /// The server refused the handshake (wrong token, other protocol version, ...).
     #[error("the daisy server refused the connection: {reason}")]
@@ -36,11 +39,8 @@ pub enum ClientError {
         message: String,
     },
     /// Reading from or writing to the connection failed.
-    #[error("i/o error on the connection to the daisy server: {reason}")]
-    Io {
-        /// What the operating system said.
-        reason: String,
-    },
+    #[error("i/o error on the connection to the daisy server: {0}")]
+    Io(#[source] io::Error),
     /// The worker's context (`DAISY_CONTEXT`) is missing or lacks a field.
     #[error("invalid worker context: {0}")]
     Context(#[source] ProtocolError),
@@ -51,15 +51,6 @@ pub enum ClientError {
     InsideRuntime,
 }
 
-impl ClientError {
-    /// An [`ClientError::Io`] from an I/O error.
-    pub(crate) fn io(error: &std::io::Error) -> Self {
-        Self::Io {
-            reason: error.to_string(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -68,7 +59,7 @@ mod tests {
     fn messages_carry_the_values() {
         let connect = ClientError::Connect {
             address: "10.1.2.3:4567".into(),
-            reason: "Connection refused (os error 111)".into(),
+            source: io::Error::from_raw_os_error(111),
         };
         assert_eq!(
             connect.to_string(),
@@ -98,13 +89,13 @@ mod tests {
     }
 
     #[test]
-    fn io_errors_keep_their_text() {
-        let error = std::io::Error::new(std::io::ErrorKind::TimedOut, "too slow");
+    fn io_errors_keep_their_source() {
+        let error = ClientError::Io(io::Error::new(io::ErrorKind::TimedOut, "too slow"));
         assert_eq!(
-            ClientError::io(&error),
-            ClientError::Io {
-                reason: "too slow".into()
-            }
+            error.to_string(),
+            "i/o error on the connection to the daisy server: too slow"
         );
+        let source = std::error::Error::source(&error).and_then(|s| s.downcast_ref::<io::Error>());
+        assert_eq!(source.map(io::Error::kind), Some(io::ErrorKind::TimedOut));
     }
 }

@@ -126,10 +126,10 @@ async fn a_truncated_reply_counts_as_closed() {
 async fn garbage_is_an_error_not_a_panic() {
     let server = FakeServer::start(blocks(1), vec![Action::Raw(vec![0, 0, 0, 0])]);
     let mut client = AsyncClient::connect(&server.context()).await.unwrap();
-    assert_eq!(
-        client.acquire_blocks(1).await.unwrap_err(),
-        ClientError::Protocol(ProtocolError::EmptyFrame)
-    );
+    assert!(matches!(
+        client.acquire_blocks(1).await,
+        Err(ClientError::Protocol(ProtocolError::EmptyFrame))
+    ));
 }
 
 #[tokio::test]

@@ -27,11 +27,9 @@ fn handshake_presents_task_and_worker() {
 fn wrong_token_is_refused_with_the_servers_reason() {
     let server = FakeServer::start(blocks(1), vec![]);
     let error = Client::new(&server.context_with_token("guess"), 1).unwrap_err();
-    assert_eq!(
-        error,
-        ClientError::Refused {
-            reason: "wrong run token".into()
-        }
+    assert!(
+        matches!(&error, ClientError::Refused { reason } if reason == "wrong run token"),
+        "{error}"
     );
     let record = server.wait_connection_end();
     assert_eq!(record.refused, vec!["wrong run token".to_owned()]);
@@ -305,16 +303,12 @@ fn an_unexpected_reply_is_an_error() {
     let server = FakeServer::start(blocks(1), vec![Action::Raw(welcome), Action::Raw(empty)]);
     let mut client = Client::new(&server.context(), 1).unwrap();
     assert_eq!(
-        client.acquire_block().unwrap_err(),
-        ClientError::UnexpectedMessage {
-            message: "Welcome(version 1) in reply to AcquireBlocks".into()
-        }
+        client.acquire_block().unwrap_err().to_string(),
+        "unexpected message from the daisy server: Welcome(version 1) in reply to AcquireBlocks"
     );
     assert_eq!(
-        client.acquire_block().unwrap_err(),
-        ClientError::UnexpectedMessage {
-            message: "SendBlocks(0 blocks) in reply to AcquireBlocks".into()
-        }
+        client.acquire_block().unwrap_err().to_string(),
+        "unexpected message from the daisy server: SendBlocks(0 blocks) in reply to AcquireBlocks"
     );
 }
 
@@ -368,9 +362,9 @@ fn contexts_without_a_server_address_are_errors() {
         }))
     ));
     if std::env::var_os(daisy_protocol::ENV_VARIABLE).is_none() {
-        assert_eq!(
-            Client::from_env().unwrap_err(),
-            ClientError::Context(ProtocolError::MissingContext)
-        );
+        assert!(matches!(
+            Client::from_env(),
+            Err(ClientError::Context(ProtocolError::MissingContext))
+        ));
     }
 }
