@@ -21,7 +21,7 @@ A drop-in replacement of daisy 1.x backed by a Rust engine::
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # `_legacy_names` (before the modules that import daisy 1.x's names) makes the 1.x module
 # names of the stand-ins in daisy/legacy/ importable, without importing any of them.
@@ -47,6 +47,19 @@ from .scheduler import Scheduler
 from .serial_server import SerialServer
 from .server import Server
 from .task import Task
+
+if TYPE_CHECKING:
+    # What __getattr__ hands out, for type checkers (which do not run it).
+    from .legacy import block_bookkeeper as block_bookkeeper
+    from .legacy import messages as messages
+    from .legacy import processing_queue as processing_queue
+    from .legacy import ready_surface as ready_surface
+    from .legacy import task_worker_pools as task_worker_pools
+    from .legacy import tcp as tcp
+    from .legacy import worker as worker
+    from .legacy import worker_pool as worker_pool
+    from .legacy.worker import Worker as Worker
+    from .legacy.worker_pool import WorkerPool as WorkerPool
 
 __version__: str = getattr(_daisy, "__version__", "0.1.0")
 
