@@ -95,7 +95,10 @@ def test_relative_links_of_the_docs_resolve() -> None:
     for page in [ROOT / "README.md", *DOCS.glob("*.md")]:
         text = page.read_text(encoding="utf-8")
         for target in re.findall(r"\]\(([^)\s]+)\)", text):
-            if re.match(r"[a-z]+:", target) or target.startswith("#"):
+            if re.match(r"[a-z]+:", target):
+                continue
+            if target.startswith("#"):
+                assert target[1:] in github_anchors(text), f"{page.name} links to missing {target}"
                 continue
             path, _, anchor = target.partition("#")
             resolved = (page.parent / path).resolve()
