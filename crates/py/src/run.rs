@@ -165,17 +165,13 @@ fn listen(host: Option<&str>) -> Listen {
 /// The Python exception for a run that failed.
 fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> PyErr {
     match error {
-        RunError::Server(ServerError::InitCallback { task_id, error }) => {
+        RunError::Server(ServerError::InitCallback { task_id, source }) => {
             // Re-raise the init callback's own exception if we have it.
-            specs
+            let raised = specs
                 .iter()
                 .filter(|s| s.get().task.task_id().as_ref() == task_id.as_str())
-                .find_map(|s| s.get().init_error.lock().ok().and_then(|mut e| e.take()))
-                .unwrap_or_else(|| {
-                    DaisyError::Run.new_err(format!(
-                        "the init callback of task {task_id} failed: {error}"
-                    ))
-                })
+                .find_map(|s| s.get().init_error.lock().ok().and_then(|mut e| e.take()));
+            raised.unwrap_or_else(|| server_error(ServerError::InitCallback { task_id, source }))
         }
         RunError::Server(error) => server_error(error),
         RunError::Core(error) => core_error(error),

@@ -2,7 +2,7 @@
 
 use std::io;
 
-use daisy_core::CoreError;
+use daisy_core::{BoxError, CoreError};
 
 /// Why a run could not start or had to stop.
 #[derive(Debug, thiserror::Error)]
@@ -31,12 +31,13 @@ pub enum ServerError {
         error: String,
     },
     /// A task's init callback failed: the run aborted before its workers started.
-    #[error("the init callback of task {task_id} failed: {error}")]
+    #[error("the init callback of task {task_id} failed: {source}")]
     InitCallback {
         /// The task.
         task_id: String,
-        /// What went wrong.
-        error: String,
+        /// The callback's error (or why its context could not be built).
+        #[source]
+        source: BoxError,
     },
     /// No launcher is configured for a task.
     #[error("no launcher for task {task_id}: give one for the task or a default")]

@@ -520,7 +520,7 @@ impl Run {
             if let Err(error) = self.supervisor.recruit(t, task, &mut self.reporting) {
                 let error = ServerError::InitCallback {
                     task_id: task.task_id().to_string(),
-                    error,
+                    source: error,
                 };
                 tracing::error!("{error}");
                 self.abort = Some(error);

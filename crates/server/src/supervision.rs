@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use daisy_core::{InitCallback, Task, TaskState};
+use daisy_core::{BoxError, InitCallback, Task, TaskState};
 use daisy_launch::{Launcher, WorkerExit, WorkerHandle, WorkerSpec, next_worker_id};
 use daisy_protocol::Context;
 
@@ -106,9 +106,9 @@ impl WorkerPool {
     }
 
     /// Runs the task's init callback with the context of worker 0.
-    fn init(&self, config: &PoolConfig, callback: &InitCallback) -> Result<(), String> {
-        let context = self.context(config, 0).map_err(|e| e.to_string())?;
-        callback(&context.to_env()).map_err(|e| e.to_string())
+    fn init(&self, config: &PoolConfig, callback: &InitCallback) -> Result<(), BoxError> {
+        let context = self.context(config, 0)?;
+        callback(&context.to_env())
     }
 
     /// Starts one worker; `None` (logged) if it could not be started.
@@ -243,13 +243,13 @@ impl Supervisor {
     ///
     /// # Errors
     ///
-    /// The init callback's error text, if it failed (no worker is started then).
+    /// The init callback's error, if it failed (no worker is started then).
     pub fn recruit(
         &mut self,
         t: usize,
         task: &Task,
         reporting: &mut Reporting,
-    ) -> Result<(), String> {
+    ) -> Result<(), BoxError> {
         self.pools[t].recruited = true;
         if let Some(callback) = task.init_callback() {
             self.pools[t].init(&self.config, callback)?;
@@ -574,7 +574,7 @@ mod tests {
             .supervisor
             .recruit(0, &task, &mut f.reporting)
             .unwrap_err();
-        assert_eq!(error, "no database");
+        assert_eq!(error.to_string(), "no database");
         assert!(f.launched.lock().unwrap().is_empty());
     }
 
