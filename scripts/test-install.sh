@@ -13,8 +13,9 @@
 #    upgrades it with `pip install -U --upgrade-strategy eager`, and checks after each step
 #    that pip neither replaced nor downgraded the engine with PyPI's daisy.
 #
-# Needs PyPI (or a pip cache) for maturin and the dependencies; the Rust builds reuse the
-# clone's target directory, so with a warm cache the script takes about 40 s.
+# Needs PyPI (or a pip cache) for maturin and the dependencies. The Rust builds are the
+# README's release builds in the clone's target directory: about 50 s in all when the engine is
+# built already, plus one release build (fat LTO, 1-2 min on 2 cores) after changes to it.
 # Usage: scripts/test-install.sh [--keep]   (--keep leaves the temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -119,8 +120,9 @@ for script in "$tmp"/readme_*.sh; do
   "$env_dir/bin/python" "$tmp/check.py" "$version"
 
   # A package requiring daisy>=1.2.2,<2 must leave this daisy in place, also when upgraded.
+  # First from the local wheel only, then upgraded with PyPI in view (its daisy 1.2.3 and 2.0.0).
   pip=("$env_dir/bin/python" -m pip install -q --find-links "$tmp/wheels")
-  "${pip[@]}" needs-daisy-1x
+  "${pip[@]}" --no-index needs-daisy-1x
   "$env_dir/bin/python" "$tmp/check.py" "$version" >/dev/null
   "${pip[@]}" -U --upgrade-strategy eager needs-daisy-1x
   "$env_dir/bin/python" "$tmp/check.py" "$version" >/dev/null
