@@ -22,3 +22,5 @@ python_code=(python tests/python bench examples)
 .venv/bin/python -m mypy.stubtest daisy._daisy --allowlist scripts/stubtest-allowlist.txt
 # The drop-in package's tests (tests/python; per-test timeouts in [tool.pytest.ini_options]).
 .venv/bin/python -m pytest -q
+# Installing as users do: the README's install commands in fresh environments, pip keeping the package.
+./scripts/test-install.sh
