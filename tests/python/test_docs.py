@@ -4,6 +4,7 @@ document outside the repository."""
 import pathlib
 import re
 import subprocess
+import textwrap
 
 import pytest
 
@@ -106,3 +107,14 @@ def test_relative_links_of_the_docs_resolve() -> None:
             if anchor and resolved.suffix == ".md":
                 anchors = github_anchors(resolved.read_text(encoding="utf-8"))
                 assert anchor in anchors, f"{page.name} links to missing section {target}"
+
+
+def test_python_examples_of_the_docs_compile() -> None:
+    """The docs' Python examples are at least valid Python (the README's are run, the Rust
+    examples of the README and the guide are doc tests of the `daisy` crate)."""
+    for page in DOCS.glob("*.md"):
+        text = page.read_text(encoding="utf-8")
+        for match in re.finditer(r"^( *)```python\n(.*?)^\1```", text, re.S | re.M):
+            code = textwrap.dedent(match.group(2))
+            line = text[: match.start()].count("\n") + 1
+            compile(code, f"{page.name}:{line}", "exec")
