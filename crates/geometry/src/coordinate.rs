@@ -740,16 +740,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-
-    type TestResult = Result<(), GeometryError>;
-
-    fn c<const N: usize>(v: [i64; N]) -> Coordinate {
-        Coordinate::new(&v).unwrap()
-    }
-
-    fn o<const N: usize>(v: [Option<i64>; N]) -> Coordinate {
-        Coordinate::from_options(&v).unwrap()
-    }
+    use crate::test_values::{TestResult, c, o};
 
     #[test]
     fn construction() -> TestResult {

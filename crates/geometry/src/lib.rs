@@ -60,6 +60,8 @@ mod roi;
 mod serde_impl;
 mod slice;
 mod snap_mode;
+#[cfg(test)]
+mod test_values;
 
 pub use coordinate::{Coordinate, MAX_DIMS};
 pub use error::GeometryError;

@@ -227,6 +227,23 @@ impl Roi {
     /// The smallest coordinate beyond the ROI in every dimension: `offset + shape`, `None` propagating.
     #[inline]
     pub fn end(&self) -> Coordinate {
+        // Exact: `Roi::new` checked that the sum fits.
+        self.offset_plus(|s| s)
+    }
+
+    /// The center `offset + shape / 2` (truncating division), `None` propagating.
+    ///
+    /// `Roi((1,2),(3,5)).center == (2, 4)`, `Roi((-1,),(3,)).center == (0,)`.
+    #[inline]
+    pub fn center(&self) -> Coordinate {
+        // Exact: the result lies between offset and offset + shape.
+        self.offset_plus(|s| s / 2)
+    }
+
+    /// `offset + part(shape)` in every bounded dimension, `None` propagating; `part` must keep
+    /// the sum within `offset..=offset + shape` (the sum is not checked).
+    #[inline]
+    fn offset_plus(&self, part: impl Fn(i64) -> i64) -> Coordinate {
         // The offset is None wherever the shape is, so its mask is the mask of the sum.
         let none_mask = self.offset.none_mask();
         let mut values = [0; MAX_DIMS];
@@ -236,28 +253,7 @@ impl Roi {
             .enumerate()
         {
             if none_mask & (1 << d) == 0 {
-                // Exact: `Roi::new` checked that the sum fits.
-                *out = o.wrapping_add(s);
-            }
-        }
-        Coordinate::from_raw(values, self.shape.dims_u8(), none_mask)
-    }
-
-    /// The center `offset + shape / 2` (truncating division), `None` propagating.
-    ///
-    /// `Roi((1,2),(3,5)).center == (2, 4)`, `Roi((-1,),(3,)).center == (0,)`.
-    #[inline]
-    pub fn center(&self) -> Coordinate {
-        let none_mask = self.offset.none_mask();
-        let mut values = [0; MAX_DIMS];
-        for (d, (out, (&o, &s))) in values
-            .iter_mut()
-            .zip(self.offset.raw().iter().zip(self.shape.raw().iter()))
-            .enumerate()
-        {
-            if none_mask & (1 << d) == 0 {
-                // Exact: the result lies between offset and offset + shape.
-                *out = o.wrapping_add(s / 2);
+                *out = o.wrapping_add(part(s));
             }
         }
         Coordinate::from_raw(values, self.shape.dims_u8(), none_mask)
@@ -771,16 +767,7 @@ mod tests {
     use std::collections::HashSet;
 
     use super::*;
-
-    type TestResult = Result<(), GeometryError>;
-
-    fn c<const N: usize>(v: [i64; N]) -> Coordinate {
-        Coordinate::new(&v).unwrap()
-    }
-
-    fn o<const N: usize>(v: [Option<i64>; N]) -> Coordinate {
-        Coordinate::from_options(&v).unwrap()
-    }
+    use crate::test_values::{TestResult, c, o};
 
     fn r<const N: usize>(offset: [i64; N], shape: [i64; N]) -> Roi {
         Roi::from_values(&offset, &shape).unwrap()
