@@ -16,6 +16,52 @@ struct Waiting {
     orphaned: bool,
 }
 
+/// What counting one finished upstream block of a waiting block found.
+#[derive(Debug, Clone, Copy)]
+struct Counted {
+    /// Whether the block was orphaned before this upstream block finished.
+    was_orphaned: bool,
+    /// Whether this was the last of its upstream blocks (the block is no longer held).
+    last: bool,
+}
+
+/// Counts one finished upstream block of block `key` (`failed`: it failed for good or was
+/// orphaned, which orphans the block); `upstream_count` is asked only the first time.
+#[inline]
+fn upstream_finished(
+    waiting: &mut FxHashMap<u64, Waiting>,
+    key: u64,
+    failed: bool,
+    upstream_count: impl FnOnce() -> u64,
+) -> Counted {
+    match waiting.entry(key) {
+        Entry::Occupied(mut e) => {
+            let w = e.get_mut();
+            w.remaining -= 1;
+            let was_orphaned = w.orphaned;
+            w.orphaned |= failed;
+            let last = w.remaining == 0;
+            if last {
+                e.remove();
+            }
+            Counted { was_orphaned, last }
+        }
+        Entry::Vacant(e) => {
+            let n = upstream_count();
+            if n > 1 {
+                e.insert(Waiting {
+                    remaining: n - 1,
+                    orphaned: failed,
+                });
+            }
+            Counted {
+                was_orphaned: false,
+                last: n <= 1,
+            }
+        }
+    }
+}
+
 /// A block that became ready: its task, key and spatial id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ready {
@@ -74,30 +120,10 @@ impl ReadySurface {
         let waiting = &mut self.waiting;
         graph.for_each_downstream(t, g, |d, p| {
             let key = graph.graph(d).key(p);
-            let now_ready = match waiting[d].entry(key) {
-                Entry::Occupied(mut e) => {
-                    let w = e.get_mut();
-                    w.remaining -= 1;
-                    if w.remaining == 0 {
-                        let orphaned = w.orphaned;
-                        e.remove();
-                        !orphaned
-                    } else {
-                        false
-                    }
-                }
-                Entry::Vacant(e) => {
-                    let n = graph.upstream_count(d, p) as u64;
-                    if n > 1 {
-                        e.insert(Waiting {
-                            remaining: n - 1,
-                            orphaned: false,
-                        });
-                    }
-                    n <= 1
-                }
-            };
-            if now_ready {
+            let counted = upstream_finished(&mut waiting[d], key, false, || {
+                graph.upstream_count(d, p) as u64
+            });
+            if counted.last && !counted.was_orphaned {
                 ready.push(Ready {
                     task: d,
                     key,
@@ -130,29 +156,10 @@ impl ReadySurface {
         while let Some((t, g)) = stack.pop() {
             graph.for_each_downstream(t, &g, |d, p| {
                 let key = graph.graph(d).key(p);
-                let newly_orphaned = match waiting[d].entry(key) {
-                    Entry::Occupied(mut e) => {
-                        let w = e.get_mut();
-                        w.remaining -= 1;
-                        let newly_orphaned = !w.orphaned;
-                        w.orphaned = true;
-                        if w.remaining == 0 {
-                            e.remove();
-                        }
-                        newly_orphaned
-                    }
-                    Entry::Vacant(e) => {
-                        let n = graph.upstream_count(d, p) as u64;
-                        if n > 1 {
-                            e.insert(Waiting {
-                                remaining: n - 1,
-                                orphaned: true,
-                            });
-                        }
-                        true
-                    }
-                };
-                if newly_orphaned {
+                let counted = upstream_finished(&mut waiting[d], key, true, || {
+                    graph.upstream_count(d, p) as u64
+                });
+                if !counted.was_orphaned {
                     orphans[d] += 1;
                     if count_all {
                         stack.push((d, *p));
