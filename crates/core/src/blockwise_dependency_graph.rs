@@ -297,10 +297,7 @@ fn candidates(op: i64, k: i64) -> Progression {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-        Roi::from_values(offset, shape).unwrap()
-    }
+    use crate::test_values::roi;
 
     #[test]
     fn builder_defaults_are_daisys() {

@@ -49,6 +49,8 @@ mod scheduler;
 mod serial;
 mod task;
 mod task_state;
+#[cfg(test)]
+mod test_values;
 mod tiling;
 
 pub use block::{Block, BlockId, BlockStatus, TaskId};

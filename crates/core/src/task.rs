@@ -423,10 +423,7 @@ impl TaskBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-        Roi::from_values(offset, shape).unwrap()
-    }
+    use crate::test_values::roi;
 
     #[test]
     fn total_write_roi_is_shrunk_by_the_context() {

@@ -1015,10 +1015,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-
-    fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-        Roi::from_values(offset, shape).unwrap()
-    }
+    use crate::test_values::roi;
 
     fn tiling_1d(fit: Fit) -> Tiling {
         Tiling::builder("t", roi(&[0], &[5]), roi(&[1], &[3]))

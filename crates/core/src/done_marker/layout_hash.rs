@@ -60,21 +60,9 @@ fn canonical_roi(roi: Roi) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::Fit;
-
-    fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-        Roi::from_values(offset, shape).unwrap()
-    }
-
-    fn task(total: Roi, read: Roi, write: Roi, fit: Fit) -> Arc<Task> {
-        Task::builder("t", total, read, write)
-            .fit(fit)
-            .build()
-            .unwrap()
-    }
+    use crate::test_values::{roi, task};
 
     #[test]
     fn canonical_layout_is_exact() {

@@ -394,23 +394,10 @@ fn io_error(path: &Path, action: &'static str, error: io::Error) -> CoreError {
 #[cfg(test)]
 mod tests {
     use std::error::Error as _;
-    use std::sync::Arc;
-
-    use daisy_geometry::Roi;
 
     use super::*;
     use crate::Fit;
-
-    fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-        Roi::from_values(offset, shape).unwrap()
-    }
-
-    fn task(total: Roi, read: Roi, write: Roi, fit: Fit) -> Arc<Task> {
-        Task::builder("t", total, read, write)
-            .fit(fit)
-            .build()
-            .unwrap()
-    }
+    use crate::test_values::{roi, task};
 
     #[test]
     fn num_ids_of_the_1d_worked_example() {
