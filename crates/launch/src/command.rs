@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::process_handle::spawn_worker;
+use crate::process_settings::ProcessSettings;
 use crate::template::{Template, Values};
 use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec, log_file_paths};
 
@@ -50,8 +51,7 @@ use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec, log_file_paths};
 #[derive(Debug, Clone)]
 pub struct CommandLauncher {
     template: Template,
-    env: Vec<(OsString, OsString)>,
-    current_dir: Option<PathBuf>,
+    settings: ProcessSettings,
 }
 
 impl CommandLauncher {
@@ -64,22 +64,21 @@ impl CommandLauncher {
     pub fn new(template: &str) -> Result<Self, LaunchError> {
         Ok(Self {
             template: Template::parse(template)?,
-            env: Vec::new(),
-            current_dir: None,
+            settings: ProcessSettings::default(),
         })
     }
 
     /// Adds an environment variable for every worker command.
     #[must_use]
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.env.push((key.into(), value.into()));
+        self.settings.env.push((key.into(), value.into()));
         self
     }
 
     /// Runs every worker command in `dir` instead of the server's working directory.
     #[must_use]
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.current_dir = Some(dir.into());
+        self.settings.current_dir = Some(dir.into());
         self
     }
 
@@ -116,14 +115,8 @@ impl Launcher for CommandLauncher {
         let line = self.command_line(spec);
         tracing::debug!(task_id = %spec.task_id, worker_id = spec.worker_id, command = %line, "running worker command");
         let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(&line)
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        if let Some(dir) = &self.current_dir {
-            command.current_dir(dir);
-        }
-        Ok(Box::new(spawn_worker(command, "sh", spec)?))
+        command.arg("-c").arg(&line);
+        Ok(Box::new(spawn_worker(command, "sh", &self.settings, spec)?))
     }
 
     fn name(&self) -> &str {

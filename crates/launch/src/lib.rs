@@ -57,6 +57,7 @@ mod launcher;
 mod pid;
 mod process;
 mod process_handle;
+mod process_settings;
 mod template;
 mod thread;
 mod worker_id;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use crate::process_handle::spawn_worker;
+use crate::process_settings::ProcessSettings;
 use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec};
 
 /// Starts each worker as a local process running `program` with `args`.
@@ -39,8 +40,7 @@ use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec};
 pub struct ProcessLauncher {
     program: OsString,
     args: Vec<OsString>,
-    env: Vec<(OsString, OsString)>,
-    current_dir: Option<PathBuf>,
+    settings: ProcessSettings,
 }
 
 impl ProcessLauncher {
@@ -53,22 +53,21 @@ impl ProcessLauncher {
         Self {
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
-            env: Vec::new(),
-            current_dir: None,
+            settings: ProcessSettings::default(),
         }
     }
 
     /// Adds an environment variable for every worker.
     #[must_use]
     pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.env.push((key.into(), value.into()));
+        self.settings.env.push((key.into(), value.into()));
         self
     }
 
     /// Runs every worker in `dir` instead of the server's working directory.
     #[must_use]
     pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.current_dir = Some(dir.into());
+        self.settings.current_dir = Some(dir.into());
         self
     }
 
@@ -87,13 +86,13 @@ impl Launcher for ProcessLauncher {
     /// [`LaunchError::Spawn`] (naming the program) if the program cannot be started.
     fn launch(&self, spec: &WorkerSpec) -> Result<Box<dyn WorkerHandle>, LaunchError> {
         let mut command = Command::new(&self.program);
-        command
-            .args(&self.args)
-            .envs(self.env.iter().map(|(k, v)| (k, v)));
-        if let Some(dir) = &self.current_dir {
-            command.current_dir(dir);
-        }
-        Ok(Box::new(spawn_worker(command, &self.program_name(), spec)?))
+        command.args(&self.args);
+        Ok(Box::new(spawn_worker(
+            command,
+            &self.program_name(),
+            &self.settings,
+            spec,
+        )?))
     }
 
     fn name(&self) -> &str {
@@ -116,10 +115,10 @@ mod tests {
             vec![OsString::from("-m"), OsString::from("worker")]
         );
         assert_eq!(
-            launcher.env,
+            launcher.settings.env,
             vec![(OsString::from("A"), OsString::from("1"))]
         );
-        assert_eq!(launcher.current_dir, Some(PathBuf::from("/tmp")));
+        assert_eq!(launcher.settings.current_dir, Some(PathBuf::from("/tmp")));
         assert_eq!(launcher.name(), "processes");
     }
 }

@@ -6,11 +6,12 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::process_settings::ProcessSettings;
 use crate::{LaunchError, PidHandle, WorkerSpec, log_file_paths};
 
 /// Starts `command` as the worker described by `spec`.
 ///
-/// Sets `DAISY_CONTEXT`, puts the process in a new process group, gives it a null stdin and
+/// Applies `settings`, then sets `DAISY_CONTEXT` (which wins over one in `settings`), puts the process in a new process group, gives it a null stdin and
 /// redirects its stdout / stderr to the log files (file-descriptor level, so everything the
 /// worker starts writes there too), or lets it inherit them when `spec.log_basename` is None.
 /// `program` names the program in errors. The process is a child of this one: its
@@ -18,8 +19,10 @@ use crate::{LaunchError, PidHandle, WorkerSpec, log_file_paths};
 pub(crate) fn spawn_worker(
     mut command: Command,
     program: &str,
+    settings: &ProcessSettings,
     spec: &WorkerSpec,
 ) -> Result<PidHandle, LaunchError> {
+    settings.apply(&mut command);
     command
         .env(daisy_protocol::ENV_VARIABLE, spec.context.to_env())
         .stdin(Stdio::null())

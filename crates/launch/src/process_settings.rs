@@ -1,0 +1,25 @@
+//! What the process-based launchers add to every worker process they start: environment
+//! variables and a working directory.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// The environment entries and working directory given to a process launcher's builder.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ProcessSettings {
+    /// Environment variables, on top of the server's environment, in the order given.
+    pub(crate) env: Vec<(OsString, OsString)>,
+    /// The working directory, or None for the server's.
+    pub(crate) current_dir: Option<PathBuf>,
+}
+
+impl ProcessSettings {
+    /// Sets the environment variables and the working directory of `command`.
+    pub(crate) fn apply(&self, command: &mut Command) {
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.current_dir {
+            command.current_dir(dir);
+        }
+    }
+}
