@@ -235,18 +235,20 @@ mod tests {
             .id()
     }
 
-    fn wait_for_exit(handle: &mut PidHandle) -> WorkerExit {
+    /// Polls `f` every 5 ms until it gives a value; fails with `what` after 10 s.
+    fn poll<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
         let start = Instant::now();
         loop {
-            if let Some(exit) = handle.try_wait().unwrap() {
-                return exit;
+            if let Some(value) = f() {
+                return value;
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "worker did not end"
-            );
+            assert!(start.elapsed() < Duration::from_secs(10), "{what}");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    fn wait_for_exit(handle: &mut PidHandle) -> WorkerExit {
+        poll("worker did not end", || handle.try_wait().unwrap())
     }
 
     #[test]
@@ -291,17 +293,11 @@ mod tests {
         let pid = spawn(&script);
         let mut handle = PidHandle::new(3, pid, None).unwrap();
         assert_eq!(handle.pid(), Some(pid));
-        let start = Instant::now();
-        let grandchild: u32 = loop {
-            if let Some(p) = std::fs::read_to_string(&pid_file)
+        let grandchild: u32 = poll("no grandchild", || {
+            std::fs::read_to_string(&pid_file)
                 .ok()
                 .and_then(|text| text.trim().parse().ok())
-            {
-                break p;
-            }
-            assert!(start.elapsed() < Duration::from_secs(10), "no grandchild");
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        });
         assert!(running(grandchild));
         assert_eq!(handle.try_wait().unwrap(), None);
         let killed = WorkerExit::Failed {
@@ -311,14 +307,9 @@ mod tests {
         assert_eq!(handle.kill().unwrap(), killed);
         assert_eq!(handle.kill().unwrap(), killed);
         assert_eq!(handle.try_wait().unwrap(), Some(killed));
-        let start = Instant::now();
-        while running(grandchild) {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "the worker's process group survived"
-            );
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        poll("the worker's process group survived", || {
+            (!running(grandchild)).then_some(())
+        });
     }
 
     #[test]
