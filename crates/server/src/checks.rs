@@ -82,15 +82,14 @@ impl Checks {
             };
             let seq = checks.next_seq;
             checks.next_seq += 1;
-            let (tx, task) = (self.done.clone(), Arc::clone(task));
-            tokio::task::spawn_blocking(move || {
+            run_off_loop(&self.done, task, move |task| {
                 let done = task.pre_check(&block);
-                let _ = tx.send(CheckDone::Pre {
+                CheckDone::Pre {
                     t,
                     seq,
                     block,
                     done,
-                });
+                }
             });
         }
     }
@@ -103,15 +102,14 @@ impl Checks {
         block: Block,
         worker_id: Option<u64>,
     ) {
-        let (tx, task) = (self.done.clone(), Arc::clone(task));
-        tokio::task::spawn_blocking(move || {
+        run_off_loop(&self.done, task, move |task| {
             let ok = task.post_check(&block);
-            let _ = tx.send(CheckDone::Post {
+            CheckDone::Post {
                 t,
                 block,
                 worker_id,
                 ok,
-            });
+            }
         });
     }
 
@@ -153,6 +151,19 @@ impl Checks {
     }
 }
 
+/// Runs `check` of `task` on a blocking thread and sends what it returns to `done`.
+fn run_off_loop(
+    done: &mpsc::UnboundedSender<CheckDone>,
+    task: &Arc<Task>,
+    check: impl FnOnce(&Task) -> CheckDone + Send + 'static,
+) {
+    let (tx, task) = (done.clone(), Arc::clone(task));
+    tokio::task::spawn_blocking(move || {
+        // Sending fails only once the receiver is dropped, when nobody needs the result.
+        let _ = tx.send(check(&task));
+    });
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -161,19 +172,15 @@ mod tests {
     use daisy_geometry::Roi;
 
     use super::*;
+    use crate::test_values::independent_blocks;
 
     /// A task of `n` independent blocks whose pre-check says even blocks are done.
     fn task(n: i64) -> Arc<Task> {
-        Task::builder(
-            "t",
-            Roi::from_values(&[0], &[n]).unwrap(),
-            Roi::from_values(&[0], &[1]).unwrap(),
-            Roi::from_values(&[0], &[1]).unwrap(),
-        )
-        .check_function(|b| Ok(b.spatial_id() % 2 == 0))
-        .post_check_function(|b| Ok(b.spatial_id() != 3))
-        .build()
-        .unwrap()
+        independent_blocks(n)
+            .check_function(|b| Ok(b.spatial_id() % 2 == 0))
+            .post_check_function(|b| Ok(b.spatial_id() != 3))
+            .build()
+            .unwrap()
     }
 
     #[tokio::test]
