@@ -244,23 +244,18 @@ mod tests {
     use std::time::Duration;
 
     use daisy_core::BlockStatus;
-    use daisy_geometry::Roi;
     use tokio::sync::mpsc;
 
     use super::*;
     use crate::connection::Outgoing;
+    use crate::test_values::independent_blocks;
 
     /// A task of `n` independent blocks, with a timeout of 5 s.
     fn task(n: i64) -> Arc<Task> {
-        Task::builder(
-            "t",
-            Roi::from_values(&[0], &[n]).unwrap(),
-            Roi::from_values(&[0], &[1]).unwrap(),
-            Roi::from_values(&[0], &[1]).unwrap(),
-        )
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap()
+        independent_blocks(n)
+            .timeout(Duration::from_secs(5))
+            .build()
+            .unwrap()
     }
 
     /// What a fake connection received.

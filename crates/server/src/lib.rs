@@ -25,6 +25,8 @@ mod report;
 mod reporting;
 mod server;
 mod supervision;
+#[cfg(test)]
+mod test_values;
 mod token;
 
 pub use error::ServerError;
