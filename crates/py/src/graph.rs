@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use daisy_core::{Block, BlockwiseDependencyGraph, DependencyGraph, Fit, LevelBlocks};
+use daisy_core::{Block, BlockwiseDependencyGraph, CoreError, DependencyGraph, Fit, LevelBlocks};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
@@ -44,6 +44,31 @@ pub(crate) fn block_list<'py>(py: Python<'py>, blocks: Vec<Block>) -> PyResult<B
         .map(|b| Bound::new(py, PyBlock::from_core(b)))
         .collect::<PyResult<Vec<_>>>()?;
     PyList::new(py, objects)
+}
+
+/// The engine's copy of a Block argument.
+fn core_block(block: &Bound<'_, PyBlock>) -> PyResult<Block> {
+    block.borrow().to_core(block.py())
+}
+
+/// What `related` (the upstream or downstream blocks of a graph) gives for a Block argument,
+/// as a Python list of Blocks.
+fn related_blocks<'py>(
+    block: &Bound<'py, PyBlock>,
+    related: impl FnOnce(&Block) -> Result<Vec<Block>, CoreError>,
+) -> PyResult<Bound<'py, PyList>> {
+    let blocks = related(&core_block(block)?).map_err(core_error)?;
+    block_list(block.py(), blocks)
+}
+
+/// A copy of a Block argument, changed by `change` (a fit of the graph).
+fn changed_copy(
+    block: &Bound<'_, PyBlock>,
+    change: impl FnOnce(&mut Block) -> Result<(), CoreError>,
+) -> PyResult<PyBlock> {
+    let mut core = core_block(block)?;
+    change(&mut core).map_err(core_error)?;
+    Ok(block.borrow().with_core(core))
 }
 
 /// A lazy iterator over blocks (`level_blocks`, `root_gen`).
@@ -106,12 +131,6 @@ impl DependencyIterator {
 #[pyclass(module = "daisy._daisy", name = "BlockwiseDependencyGraph", frozen)]
 pub struct PyBlockwiseDependencyGraph {
     pub(crate) graph: Arc<BlockwiseDependencyGraph>,
-}
-
-impl PyBlockwiseDependencyGraph {
-    fn core_block(&self, block: &Bound<'_, PyBlock>) -> PyResult<Block> {
-        block.borrow().to_core(block.py())
-    }
 }
 
 #[pymethods]
@@ -270,19 +289,11 @@ impl PyBlockwiseDependencyGraph {
     }
 
     fn upstream<'py>(&self, block: &Bound<'py, PyBlock>) -> PyResult<Bound<'py, PyList>> {
-        let upstream = self
-            .graph
-            .upstream(&self.core_block(block)?)
-            .map_err(core_error)?;
-        block_list(block.py(), upstream)
+        related_blocks(block, |b| self.graph.upstream(b))
     }
 
     fn downstream<'py>(&self, block: &Bound<'py, PyBlock>) -> PyResult<Bound<'py, PyList>> {
-        let downstream = self
-            .graph
-            .downstream(&self.core_block(block)?)
-            .map_err(core_error)?;
-        block_list(block.py(), downstream)
+        related_blocks(block, |b| self.graph.downstream(b))
     }
 
     /// Every block with its upstream blocks, lazily, level by level.
@@ -310,26 +321,22 @@ impl PyBlockwiseDependencyGraph {
     }
 
     fn inclusion_criteria(&self, block: &Bound<'_, PyBlock>) -> PyResult<bool> {
-        Ok(self.graph.inclusion_criteria(&self.core_block(block)?))
+        Ok(self.graph.inclusion_criteria(&core_block(block)?))
     }
 
     /// A copy of the block with the fit mode applied.
     fn fit_block(&self, block: &Bound<'_, PyBlock>) -> PyResult<PyBlock> {
-        let mut core = self.core_block(block)?;
-        self.graph.fit_block(&mut core).map_err(core_error)?;
-        Ok(block.borrow().with_core(core))
+        changed_copy(block, |b| self.graph.fit_block(b))
     }
 
     /// Whether the block can be shrunk: fit `shrink` and its write ROI begins inside.
     fn shrink_possible(&self, block: &Bound<'_, PyBlock>) -> PyResult<bool> {
-        Ok(self.graph.shrink_possible(&self.core_block(block)?))
+        Ok(self.graph.shrink_possible(&core_block(block)?))
     }
 
     /// A copy of the block with its ROIs cut to the totals, whatever the fit mode.
     fn shrink(&self, block: &Bound<'_, PyBlock>) -> PyResult<PyBlock> {
-        let mut core = self.core_block(block)?;
-        self.graph.shrink(&mut core).map_err(core_error)?;
-        Ok(block.borrow().with_core(core))
+        changed_copy(block, |b| self.graph.shrink(b))
     }
 }
 
@@ -413,14 +420,10 @@ impl PyDependencyGraph {
     }
 
     fn upstream<'py>(&self, block: &Bound<'py, PyBlock>) -> PyResult<Bound<'py, PyList>> {
-        let core = block.borrow().to_core(block.py())?;
-        let upstream = self.graph.upstream(&core).map_err(core_error)?;
-        block_list(block.py(), upstream)
+        related_blocks(block, |b| self.graph.upstream(b))
     }
 
     fn downstream<'py>(&self, block: &Bound<'py, PyBlock>) -> PyResult<Bound<'py, PyList>> {
-        let core = block.borrow().to_core(block.py())?;
-        let downstream = self.graph.downstream(&core).map_err(core_error)?;
-        block_list(block.py(), downstream)
+        related_blocks(block, |b| self.graph.downstream(b))
     }
 }
