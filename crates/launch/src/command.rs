@@ -1,12 +1,10 @@
 //! `CommandLauncher`: each worker is a shell command made from a template, typically a job
 //! submission (`bsub`, `qsub`, `sbatch`).
 
-use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::process_handle::spawn_worker;
-use crate::process_settings::ProcessSettings;
+use crate::process_settings::{ProcessSettings, settings_builder};
 use crate::template::{Template, Values};
 use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec, log_file_paths};
 
@@ -54,6 +52,8 @@ pub struct CommandLauncher {
     settings: ProcessSettings,
 }
 
+settings_builder!(CommandLauncher, "worker command");
+
 impl CommandLauncher {
     /// A launcher running `template` with `sh -c` after substituting placeholders.
     ///
@@ -66,20 +66,6 @@ impl CommandLauncher {
             template: Template::parse(template)?,
             settings: ProcessSettings::default(),
         })
-    }
-
-    /// Adds an environment variable for every worker command.
-    #[must_use]
-    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.settings.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// Runs every worker command in `dir` instead of the server's working directory.
-    #[must_use]
-    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.settings.current_dir = Some(dir.into());
-        self
     }
 
     /// The template as given.
@@ -126,6 +112,8 @@ impl Launcher for CommandLauncher {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
     use daisy_protocol::Context;
 

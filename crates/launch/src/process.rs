@@ -1,11 +1,10 @@
 //! `ProcessLauncher`: each worker is a local process running a given program.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
 use std::process::Command;
 
 use crate::process_handle::spawn_worker;
-use crate::process_settings::ProcessSettings;
+use crate::process_settings::{ProcessSettings, settings_builder};
 use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec};
 
 /// Starts each worker as a local process running `program` with `args`.
@@ -43,6 +42,8 @@ pub struct ProcessLauncher {
     settings: ProcessSettings,
 }
 
+settings_builder!(ProcessLauncher, "worker");
+
 impl ProcessLauncher {
     /// A launcher running `program` (looked up in `PATH` if it has no `/`) with `args`.
     pub fn new<I, S>(program: impl Into<OsString>, args: I) -> Self
@@ -55,20 +56,6 @@ impl ProcessLauncher {
             args: args.into_iter().map(Into::into).collect(),
             settings: ProcessSettings::default(),
         }
-    }
-
-    /// Adds an environment variable for every worker.
-    #[must_use]
-    pub fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
-        self.settings.env.push((key.into(), value.into()));
-        self
-    }
-
-    /// Runs every worker in `dir` instead of the server's working directory.
-    #[must_use]
-    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.settings.current_dir = Some(dir.into());
-        self
     }
 
     /// The program, for errors and logs.
@@ -102,6 +89,8 @@ impl Launcher for ProcessLauncher {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
 
     #[test]

@@ -23,3 +23,33 @@ impl ProcessSettings {
         }
     }
 }
+
+/// The builder methods `env` and `current_dir` of a launcher with a `settings` field, whose
+/// workers are called `$worker` in their docs.
+macro_rules! settings_builder {
+    ($launcher:ty, $worker:literal) => {
+        impl $launcher {
+            #[doc = concat!("Adds an environment variable for every ", $worker, ".")]
+            #[must_use]
+            pub fn env(
+                mut self,
+                key: impl Into<std::ffi::OsString>,
+                value: impl Into<std::ffi::OsString>,
+            ) -> Self {
+                self.settings.env.push((key.into(), value.into()));
+                self
+            }
+
+            #[doc = concat!(
+                "Runs every ", $worker, " in `dir` instead of the server's working directory."
+            )]
+            #[must_use]
+            pub fn current_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+                self.settings.current_dir = Some(dir.into());
+                self
+            }
+        }
+    };
+}
+
+pub(crate) use settings_builder;
