@@ -10,21 +10,16 @@ use daisy_core::{CoreError, DoneMarker, Fit, Task};
 use daisy_geometry::Roi;
 use serde_json::{Value, json};
 
-fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-    Roi::from_values(offset, shape).unwrap()
-}
+mod common;
+use common::{example_1d, example_2d, roi};
 
-/// docs/semantics.md#levels-and-conflicts: a 6×6 total, read 3×3, write 1×1 at (1, 1): 16 blocks in 4 levels.
+/// The 2-D example of docs/semantics.md#levels-and-conflicts with this fit mode.
 fn task_2d(fit: Fit) -> Arc<Task> {
-    Task::builder(
-        "t",
-        roi(&[0, 0], &[6, 6]),
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-    )
-    .fit(fit)
-    .build()
-    .unwrap()
+    let (total, read, write) = example_2d();
+    Task::builder("t", total, read, write)
+        .fit(fit)
+        .build()
+        .unwrap()
 }
 
 /// The largest spatial id over every block of every level, by enumeration.
@@ -574,7 +569,8 @@ fn num_ids_is_the_largest_id_plus_one() {
 #[test]
 fn the_far_corner_need_not_be_in_the_last_level() {
     // 1-D: levels [(3,), (0,)]; with 4 blocks (overhang), the largest id 3 is in level 0.
-    let task = Task::builder("t", roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]))
+    let (total, read, write) = example_1d();
+    let task = Task::builder("t", total, read, write)
         .fit(Fit::Overhang)
         .build()
         .unwrap();

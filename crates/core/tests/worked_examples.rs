@@ -5,16 +5,26 @@
 use std::sync::Arc;
 
 use daisy_core::{
-    Block, BlockStatus, BlockwiseDependencyGraph, CoreError, DependencyGraph, Fit, Scheduler, Task,
+    Block, BlockId, BlockStatus, BlockwiseDependencyGraph, CoreError, DependencyGraph, Fit,
+    Scheduler, Task,
 };
 use daisy_geometry::Roi;
 
-fn roi(offset: &[i64], shape: &[i64]) -> Roi {
-    Roi::from_values(offset, shape).unwrap()
-}
+mod common;
+use common::{example_1d, example_2d, roi};
 
 fn ids(blocks: &[Block]) -> Vec<u64> {
     blocks.iter().map(Block::spatial_id).collect()
+}
+
+/// The block ids (`task/spatial id`) of `blocks`.
+fn block_ids(blocks: &[Block]) -> Vec<String> {
+    blocks.iter().map(|b| b.block_id.to_string()).collect()
+}
+
+/// Task ids as strings.
+fn names<T: ToString>(task_ids: impl Iterator<Item = T>) -> Vec<String> {
+    task_ids.map(|t| t.to_string()).collect()
 }
 
 fn graph(total: Roi, read: Roi, write: Roi, conflict: bool, fit: Fit) -> BlockwiseDependencyGraph {
@@ -36,55 +46,51 @@ fn drain_level(s: &mut Scheduler, task_id: &str, status: BlockStatus) -> Vec<u64
     while let Some(b) = s.acquire_block(task_id) {
         blocks.push(b);
     }
-    for b in &mut blocks {
+    release_all(s, &mut blocks, status);
+    ids(&blocks)
+}
+
+/// Releases `blocks` with `status`, in order.
+fn release_all(s: &mut Scheduler, blocks: &mut [Block], status: BlockStatus) {
+    for b in blocks {
         b.status = status;
         s.release_block(b).unwrap();
     }
-    ids(&blocks)
+}
+
+/// Runs the scheduler to the end one block at a time, always from the first ready task, every
+/// block succeeding; returns the blocks in the order they were handed out.
+fn run_in_ready_order(s: &mut Scheduler) -> Vec<BlockId> {
+    let mut order = Vec::new();
+    loop {
+        let Some(task_id) = s.get_ready_tasks().next().map(|t| t.task_id().clone()) else {
+            return order;
+        };
+        let mut block = s.acquire_block(&task_id).unwrap();
+        order.push(block.block_id.clone());
+        block.status = BlockStatus::Success;
+        s.release_block(&block).unwrap();
+    }
 }
 
 /// docs/semantics.md#fit-modes: the 1-D example in all three fit modes.
 #[test]
 fn one_dimensional_fit_modes() {
-    let (total, read, write) = (roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]));
-    for (fit, expected) in [
-        (
-            Fit::Valid,
-            vec![
-                vec![(1, "[4:7] (3)", "[3:8] (5)")],
-                vec![
-                    (0, "[1:4] (3)", "[0:5] (5)"),
-                    (2, "[7:10] (3)", "[6:11] (5)"),
-                ],
-            ],
-        ),
-        (
-            Fit::Overhang,
-            vec![
-                vec![
-                    (1, "[4:7] (3)", "[3:8] (5)"),
-                    (3, "[10:13] (3)", "[9:14] (5)"),
-                ],
-                vec![
-                    (0, "[1:4] (3)", "[0:5] (5)"),
-                    (2, "[7:10] (3)", "[6:11] (5)"),
-                ],
-            ],
-        ),
-        (
-            Fit::Shrink,
-            vec![
-                vec![
-                    (1, "[4:7] (3)", "[3:8] (5)"),
-                    (3, "[10:11] (1)", "[9:12] (3)"),
-                ],
-                vec![
-                    (0, "[1:4] (3)", "[0:5] (5)"),
-                    (2, "[7:10] (3)", "[6:11] (5)"),
-                ],
-            ],
-        ),
+    let (total, read, write) = example_1d();
+    // Every fit mode has these blocks (id, write ROI, read ROI): 1 in level 0, 0 and 2 in
+    // level 1; they differ in block 3 (level 0), which only overhang and shrink have.
+    let block_1 = (1, "[4:7] (3)", "[3:8] (5)");
+    let level_1 = vec![
+        (0, "[1:4] (3)", "[0:5] (5)"),
+        (2, "[7:10] (3)", "[6:11] (5)"),
+    ];
+    for (fit, block_3) in [
+        (Fit::Valid, None),
+        (Fit::Overhang, Some((3, "[10:13] (3)", "[9:14] (5)"))),
+        (Fit::Shrink, Some((3, "[10:11] (1)", "[9:12] (3)"))),
     ] {
+        let level_0: Vec<_> = std::iter::once(block_1).chain(block_3).collect();
+        let expected = [level_0, level_1.clone()];
         let g = graph(total, read, write, true, fit);
         assert_eq!(g.num_levels(), 2);
         assert_eq!(g.level_offset(0).unwrap().to_string(), "(3,)");
@@ -127,7 +133,7 @@ fn one_dimensional_fit_modes() {
 /// docs/semantics.md#fit-modes: block counts for total `[0:12]`, read `[0:5]`.
 #[test]
 fn block_counts() {
-    let (total, read) = (roi(&[0], &[12]), roi(&[0], &[5]));
+    let (total, read, _) = example_1d();
     for (write, counts, levels) in [
         (roi(&[2], &[1]), [8, 8, 8], 3),
         (roi(&[1], &[3]), [3, 4, 4], 2),
@@ -148,13 +154,8 @@ fn block_counts() {
 /// docs/semantics.md#tiling, #levels-and-conflicts: level offsets and conflicts in 2-D with stride (2, 2).
 #[test]
 fn two_dimensional_levels_and_conflicts() {
-    let g = graph(
-        roi(&[0, 0], &[6, 6]),
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-        true,
-        Fit::Valid,
-    );
+    let (total, read, write) = example_2d();
+    let g = graph(total, read, write, true, Fit::Valid);
     let offsets: Vec<String> = (0..4)
         .map(|l| g.level_offset(l).unwrap().to_string())
         .collect();
@@ -182,26 +183,16 @@ fn two_dimensional_levels_and_conflicts() {
         ]
     );
     assert_eq!(g.level_stride().to_string(), "(2, 2)");
-    let one_d = graph(
-        roi(&[0], &[12]),
-        roi(&[0], &[5]),
-        roi(&[1], &[3]),
-        true,
-        Fit::Valid,
-    );
+    let (total, read, write) = example_1d();
+    let one_d = graph(total, read, write, true, Fit::Valid);
     assert_eq!(one_d.level_stride().to_string(), "(6,)");
 }
 
 /// docs/semantics.md#levels-and-conflicts: the exact 2-D level order, upstream and downstream lists.
 #[test]
 fn two_dimensional_worked_example() {
-    let g = graph(
-        roi(&[0, 0], &[6, 6]),
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-        true,
-        Fit::Valid,
-    );
+    let (total, read, write) = example_2d();
+    let g = graph(total, read, write, true, Fit::Valid);
     assert_eq!(g.total_write_roi().to_string(), "[1:5, 1:5] (4, 4)");
     type Level<'a> = (&'a [u64], &'a [(i64, i64)], &'a [(&'a [u64], &'a [u64])]);
     let table: [Level; 4] = [
@@ -262,14 +253,7 @@ fn two_dimensional_worked_example() {
     assert_eq!(all[5], (17, vec![12, 23]));
 
     // Driving a scheduler yields exactly the four levels in order.
-    let t = task(
-        "t",
-        roi(&[0, 0], &[6, 6]),
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-    )
-    .build()
-    .unwrap();
+    let t = task("t", total, read, write).build().unwrap();
     let mut s = Scheduler::new(&[t], true).unwrap();
     for level_ids in table.iter().map(|(ids, _, _)| *ids) {
         assert_eq!(drain_level(&mut s, "t", BlockStatus::Success), level_ids);
@@ -278,15 +262,10 @@ fn two_dimensional_worked_example() {
     assert!(s.task_state("t").unwrap().is_done());
 
     // Without conflicts: one level, roots row-major.
-    let t = task(
-        "t",
-        roi(&[0, 0], &[6, 6]),
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-    )
-    .read_write_conflict(false)
-    .build()
-    .unwrap();
+    let t = task("t", total, read, write)
+        .read_write_conflict(false)
+        .build()
+        .unwrap();
     let mut s = Scheduler::new(&[t], true).unwrap();
     assert_eq!(
         drain_level(&mut s, "t", BlockStatus::Success),
@@ -376,24 +355,13 @@ fn subgraph_blocks() {
 }
 
 fn chained(conflict_b: bool) -> (Arc<Task>, Arc<Task>) {
-    let a = task(
-        "A",
-        roi(&[0, 0], &[6, 6]),
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-    )
-    .build()
-    .unwrap();
-    let b = task(
-        "B",
-        roi(&[0, 0], &[6, 6]),
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-    )
-    .read_write_conflict(conflict_b)
-    .upstream_task(&a)
-    .build()
-    .unwrap();
+    let (total, read, write) = example_2d();
+    let a = task("A", total, read, write).build().unwrap();
+    let b = task("B", total, read, write)
+        .read_write_conflict(conflict_b)
+        .upstream_task(&a)
+        .build()
+        .unwrap();
     (a, b)
 }
 
@@ -410,54 +378,23 @@ fn find(g: &DependencyGraph, task_id: &str, spatial_id: u64) -> Block {
 fn chained_tasks() {
     let (_, b) = chained(true);
     let g = DependencyGraph::new([&b]).unwrap();
-    assert_eq!(
-        g.task_ids().map(|t| t.to_string()).collect::<Vec<_>>(),
-        ["B", "A"]
-    );
-    assert_eq!(
-        g.root_tasks().map(|t| t.to_string()).collect::<Vec<_>>(),
-        ["A"]
-    );
-    assert_eq!(
-        g.upstream_tasks("B")
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>(),
-        ["A"]
-    );
-    assert_eq!(
-        g.downstream_tasks("A")
-            .map(|t| t.to_string())
-            .collect::<Vec<_>>(),
-        ["B"]
-    );
+    assert_eq!(names(g.task_ids()), ["B", "A"]);
+    assert_eq!(names(g.root_tasks()), ["A"]);
+    assert_eq!(names(g.upstream_tasks("B")), ["A"]);
+    assert_eq!(names(g.downstream_tasks("A")), ["B"]);
 
     let b12 = find(&g, "B", 12);
     assert_eq!(b12.read_roi.to_string(), "[1:4, 1:4] (3, 3)");
-    let up: Vec<String> = g
-        .upstream(&b12)
-        .unwrap()
-        .iter()
-        .map(|b| b.block_id.to_string())
-        .collect();
+    let up = block_ids(&g.upstream(&b12).unwrap());
     assert_eq!(
         up,
         [
             "A/4", "A/7", "A/8", "A/11", "A/12", "A/13", "A/17", "A/18", "A/24"
         ]
     );
-    let down: Vec<String> = g
-        .downstream(&find(&g, "A", 4))
-        .unwrap()
-        .iter()
-        .map(|b| b.block_id.to_string())
-        .collect();
+    let down = block_ids(&g.downstream(&find(&g, "A", 4)).unwrap());
     assert_eq!(down, ["B/4", "B/7", "B/8", "B/12"]);
-    let down: Vec<String> = g
-        .downstream(&find(&g, "A", 12))
-        .unwrap()
-        .iter()
-        .map(|b| b.block_id.to_string())
-        .collect();
+    let down = block_ids(&g.downstream(&find(&g, "A", 12)).unwrap());
     assert_eq!(
         down,
         [
@@ -494,10 +431,7 @@ fn chained_release_orders() {
             s.release_block(block).unwrap();
             queued += want.len();
             assert_eq!(s.task_state("B").unwrap().ready_count as usize, queued);
-            let gained: Vec<String> = s
-                .last_release_ready_tasks()
-                .map(|t| t.to_string())
-                .collect();
+            let gained = names(s.last_release_ready_tasks());
             assert_eq!(gained.is_empty(), want.is_empty());
         }
         let first_b: Vec<u64> = std::iter::from_fn(|| s.acquire_block("B"))
@@ -508,23 +442,16 @@ fn chained_release_orders() {
     // 32 acquire/release cycles complete both tasks, each in the level order of docs/semantics.md#levels-and-conflicts.
     let (_, b) = chained(true);
     let mut s = Scheduler::new([&b], true).unwrap();
-    let mut a_order = Vec::new();
-    let mut b_order = Vec::new();
-    for _ in 0..32 {
-        let task_id = s
-            .get_ready_tasks()
-            .next()
-            .map(|t| t.task_id().clone())
-            .unwrap();
-        let mut block = s.acquire_block(&task_id).unwrap();
-        if &*task_id == "A" {
-            a_order.push(block.spatial_id())
-        } else {
-            b_order.push(block.spatial_id())
-        }
-        block.status = BlockStatus::Success;
-        s.release_block(&block).unwrap();
-    }
+    let order = run_in_ready_order(&mut s);
+    assert_eq!(order.len(), 32);
+    let of_task = |task_id: &str| -> Vec<u64> {
+        order
+            .iter()
+            .filter(|b| &*b.task_id == task_id)
+            .map(|b| b.spatial_id)
+            .collect()
+    };
+    let (a_order, b_order) = (of_task("A"), of_task("B"));
     let levels = [12, 23, 25, 40, 8, 17, 19, 32, 7, 16, 18, 31, 4, 11, 13, 24];
     assert_eq!(a_order, levels);
     assert_eq!(b_order.len(), 16);
@@ -655,7 +582,8 @@ fn bad_releases() {
 /// docs/semantics.md#tasks, #scheduling: a pre-check that says "done" skips the block, which counts as completed.
 #[test]
 fn skipped_blocks() {
-    let t = task("t", roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]))
+    let (total, read, write) = example_1d();
+    let t = task("t", total, read, write)
         .check_function(|b| Ok(b.spatial_id() == 1))
         .build()
         .unwrap();
@@ -678,16 +606,10 @@ fn empty_intersection_does_not_crash() {
         .build()
         .unwrap();
     let mut s = Scheduler::new([&down], true).unwrap();
-    let mut order = Vec::new();
-    loop {
-        let Some(task) = s.get_ready_tasks().next().map(|t| t.task_id().clone()) else {
-            break;
-        };
-        let mut b = s.acquire_block(&task).unwrap();
-        order.push(b.block_id.to_string());
-        b.status = BlockStatus::Success;
-        s.release_block(&b).unwrap();
-    }
+    let order: Vec<String> = run_in_ready_order(&mut s)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(order.len(), 12);
     assert!(s.all_done());
     let d_first = order.iter().position(|o| o.starts_with('D')).unwrap();
@@ -714,10 +636,7 @@ fn asymmetric_context_inverse() {
     let mut s = Scheduler::new([&down], true).unwrap();
     let mut u: Vec<Block> = std::iter::from_fn(|| s.acquire_block("U")).collect();
     u.sort_by_key(|b| (b.spatial_id() == 4, b.spatial_id()));
-    for b in &mut u {
-        b.status = BlockStatus::Success;
-        s.release_block(b).unwrap();
-    }
+    release_all(&mut s, &mut u, BlockStatus::Success);
     assert_eq!(drain_level(&mut s, "D", BlockStatus::Success).len(), 16);
     assert!(s.all_done());
 }
