@@ -297,12 +297,13 @@ fn candidates(op: i64, k: i64) -> Progression {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_values::roi;
+    use crate::test_values::{example_1d, roi};
 
     #[test]
     fn builder_defaults_are_daisys() {
-        let graph = BlockwiseDependencyGraph::builder("t", roi(&[0], &[5]), roi(&[1], &[3]))
-            .total_read_roi(roi(&[0], &[12]))
+        let (total, read, write) = example_1d();
+        let graph = BlockwiseDependencyGraph::builder("t", read, write)
+            .total_read_roi(total)
             .build()
             .unwrap();
         assert!(graph.read_write_conflict());
@@ -348,8 +349,9 @@ mod tests {
     #[test]
     fn conflicts_of_the_1d_worked_example() {
         // Levels of stride 2: level 0 (the largest offsets) is block 1; 0 and 2 wait for it.
-        let graph = BlockwiseDependencyGraph::builder("t", roi(&[0], &[5]), roi(&[1], &[3]))
-            .total_read_roi(roi(&[0], &[12]))
+        let (total, read, write) = example_1d();
+        let graph = BlockwiseDependencyGraph::builder("t", read, write)
+            .total_read_roi(total)
             .build()
             .unwrap();
         let roots: Vec<u64> = graph.root_gen().map(|b| b.spatial_id()).collect();

@@ -18,3 +18,9 @@ pub(crate) fn task(total: Roi, read: Roi, write: Roi, fit: Fit) -> Arc<Task> {
         .build()
         .unwrap()
 }
+
+/// The 1-D example of docs/semantics.md#fit-modes (total, read, write): total `[0:12]`, read
+/// `[0:5]`, write `[1:4]`.
+pub(crate) fn example_1d() -> (Roi, Roi, Roi) {
+    (roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]))
+}

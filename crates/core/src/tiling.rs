@@ -1015,11 +1015,12 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::test_values::roi;
+    use crate::test_values::{example_1d, roi};
 
     fn tiling_1d(fit: Fit) -> Tiling {
-        Tiling::builder("t", roi(&[0], &[5]), roi(&[1], &[3]))
-            .total_read_roi(roi(&[0], &[12]))
+        let (total, read, write) = example_1d();
+        Tiling::builder("t", read, write)
+            .total_read_roi(total)
             .fit(fit)
             .build()
             .unwrap()

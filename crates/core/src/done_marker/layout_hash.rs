@@ -62,16 +62,12 @@ fn canonical_roi(roi: Roi) -> String {
 mod tests {
     use super::*;
     use crate::Fit;
-    use crate::test_values::{roi, task};
+    use crate::test_values::{example_1d, task};
 
     #[test]
     fn canonical_layout_is_exact() {
-        let t = task(
-            roi(&[0], &[12]),
-            roi(&[0], &[5]),
-            roi(&[1], &[3]),
-            Fit::Overhang,
-        );
+        let (total, read, write) = example_1d();
+        let t = task(total, read, write, Fit::Overhang);
         assert_eq!(
             canonical_layout(&t),
             r#"{"fit":"overhang","read_roi":{"offset":[0],"shape":[5]},"total_roi":{"offset":[0],"shape":[12]},"write_roi":{"offset":[1],"shape":[3]}}"#

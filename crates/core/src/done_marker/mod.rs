@@ -397,12 +397,12 @@ mod tests {
 
     use super::*;
     use crate::Fit;
-    use crate::test_values::{roi, task};
+    use crate::test_values::{example_1d, roi, task};
 
     #[test]
     fn num_ids_of_the_1d_worked_example() {
         // docs/semantics.md#fit-modes: ids 0, 1, 2 (valid) and 0..=3 (overhang, shrink).
-        let (total, read, write) = (roi(&[0], &[12]), roi(&[0], &[5]), roi(&[1], &[3]));
+        let (total, read, write) = example_1d();
         assert_eq!(
             DoneMarker::num_ids(&task(total, read, write, Fit::Valid)).unwrap(),
             3
