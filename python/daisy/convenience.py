@@ -35,7 +35,10 @@ def run_blockwise(
 
         ``bool``: the engine's verdict (``run_report.succeeded`` of the server): True if
         every block of every task succeeded (or was skipped), False if a block failed, was
-        orphaned or abandoned, or the run was interrupted.
+        orphaned or abandoned, or the run was interrupted. Ctrl-C during a run with
+        ``multiprocessing=True`` stops the workers, prints the summary and returns False
+        (as daisy 1.x's ``run_blockwise`` does; :meth:`daisy.Server.run_blockwise` raises
+        ``KeyboardInterrupt`` instead).
     """
     tasks = _collect_tasks(tasks)
     server = Server() if multiprocessing else SerialServer()
@@ -43,5 +46,11 @@ def run_blockwise(
         CLMonitor(server)
     elif progress is not False:
         server.register_observer(progress)
-    server.run_blockwise(tasks)
-    return bool(server.run_report.succeeded)
+    try:
+        server.run_blockwise(tasks)
+    except KeyboardInterrupt:
+        if not multiprocessing:
+            raise  # serial runs are for debugging: exceptions propagate
+        return False
+    report = server.run_report
+    return report is not None and bool(report.succeeded)

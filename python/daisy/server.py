@@ -122,10 +122,15 @@ class Server(ServerObservee):
         """Runs the tasks, with their upstream tasks, until every block is done.
 
         Each task gets ``num_workers`` worker processes. Returns ``{task_id: TaskState}``
-        for every task run. Ctrl-C (or setting ``stop_event``) stops the run: the workers
-        are stopped, the summary is printed and the states so far are returned. An
-        exception raised by a spawn function or by an ``init_callback_fn`` is raised here
-        after the workers were stopped.
+        for every task run.
+
+        Setting ``stop_event`` stops the run: no further blocks are handed out, the workers
+        are stopped, the summary is printed and the states so far are returned. Ctrl-C
+        stops it the same way, then raises ``KeyboardInterrupt`` (as daisy 1.x's and 2.0's
+        servers do). A spawn function that raises is a failed worker, replaced within the
+        task's ``max_worker_restarts`` (docs/semantics.md#worker-restarts). An exception
+        raised by an ``init_callback_fn``, or sent by a client with
+        ``client_exception``, is raised here after the workers were stopped.
         """
         if scheduler is not None:
             tasks = list(_as_list(tasks)) + list(scheduler.task_map.values())
@@ -164,6 +169,9 @@ class Server(ServerObservee):
                 _drain_interrupt()
             self._notify_exit()
 
+        if report.interrupted and not self._stopping:
+            # Ctrl-C, not the stop event: the summary is printed, now the caller hears it.
+            raise KeyboardInterrupt
         self.failures = list(report.failures)
         counters = report.counters
         states = {
@@ -338,7 +346,13 @@ def _worker_process(  # pragma: no cover
 def _run_spawn_function(  # pragma: no cover
     task: Task, worker_id: int, daisy_context: str, outcome: dict[str, int]
 ) -> None:
-    """Runs the task's spawn function on a fresh thread of a worker process."""
+    """Runs the task's spawn function on a fresh thread of a worker process.
+
+    An exception it raises makes this a failed worker (exit code 1, traceback in the
+    worker's ``.err`` log), which the engine replaces within the task's
+    ``max_worker_restarts`` (docs/semantics.md#worker-restarts); it does not abort the run.
+    A ``KeyboardInterrupt`` ends the worker quietly.
+    """
     try:
         task.spawn_worker_function()
         outcome["code"] = 0
@@ -354,11 +368,15 @@ def _run_spawn_function(  # pragma: no cover
             outcome["code"] = 1
     except BaseException as e:
         outcome["code"] = 1
-        logger.exception("Worker %s of task %s failed with %r", worker_id, task.task_id, e)
         try:
-            _daisy.Client(daisy_context).client_exception(repr(e))
+            # Straight to the worker's stderr (its .err log), whatever logging is set up.
+            print(
+                f"daisy: worker {worker_id} of task {task.task_id} failed with {e!r}",
+                file=sys.stderr,
+            )
+            traceback.print_exc()
         except BaseException:
-            logger.exception("Could not report the failure of worker %s", worker_id)
+            pass
     finally:
         _flush_stdio()
 

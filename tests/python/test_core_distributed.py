@@ -5,6 +5,7 @@ Block functions are closures over local variables: workers are forked, nothing i
 
 import logging
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -107,11 +108,20 @@ def test_failing_block_orphans_downstream(tmp_path, stderr_logging):
             raise RuntimeError("boom")
 
     a = daisy.Task(
-        "A", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), process_a,
-        num_workers=2, max_retries=1,
+        "A",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        process_a,
+        num_workers=2,
+        max_retries=1,
     )
     b = daisy.Task(
-        "B", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda blk: None,
+        "B",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda blk: None,
         upstream_tasks=[a],
     )
     failures = []
@@ -131,11 +141,14 @@ def test_failing_block_orphans_downstream(tmp_path, stderr_logging):
     assert (states["B"].completed_count, states["B"].orphaned_count) == (9, 1)
     assert len(failures) == 2
     assert all(f[0] == ("A", 3) and "boom" in f[1] for f in failures)
-    err = "".join(
-        p.read_text() for p in (tmp_path / "daisy_logs" / "A").glob("worker_*.err")
-    )
+    err = "".join(p.read_text() for p in (tmp_path / "daisy_logs" / "A").glob("worker_*.err"))
     assert "Block A/3 with read ROI [3:4] (1) and write ROI [3:4] (1) failed in worker" in err
     assert "Traceback" in err and "RuntimeError: boom" in err
+    # The summary points at the .err log of the failing worker.
+    summary = server.run_report.summary
+    for failure in server.run_report.failures:
+        assert failure["log_basename"].endswith(f"worker_{failure['worker_id']}")
+        assert f"{failure['log_basename']}.err / .out" in summary
     assert daisy.run_blockwise([b]) is False
 
 
@@ -151,8 +164,13 @@ def test_hanging_block_is_retried_after_timeout(tmp_path):
         (done / str(block.block_id[1])).touch()
 
     task = daisy.Task(
-        "hang", Roi((0,), (5,)), Roi((0,), (1,)), Roi((0,), (1,)), process,
-        num_workers=2, timeout=1,
+        "hang",
+        Roi((0,), (5,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        process,
+        num_workers=2,
+        timeout=1,
     )
     start = time.time()
     assert daisy.run_blockwise([task]) is True
@@ -196,12 +214,21 @@ def test_chained_tasks_with_conflicts(tmp_path):
         (out / f"B{block.block_id[1]}").write_text("ok")
 
     a = daisy.Task(
-        "A", Roi((0, 0), (12, 12)), Roi((0, 0), (4, 4)), Roi((1, 1), (2, 2)), write_a,
+        "A",
+        Roi((0, 0), (12, 12)),
+        Roi((0, 0), (4, 4)),
+        Roi((1, 1), (2, 2)),
+        write_a,
         num_workers=2,
     )
     b = daisy.Task(
-        "B", Roi((0, 0), (12, 12)), Roi((0, 0), (4, 4)), Roi((1, 1), (2, 2)), read_a,
-        num_workers=2, upstream_tasks=[a],
+        "B",
+        Roi((0, 0), (12, 12)),
+        Roi((0, 0), (4, 4)),
+        Roi((1, 1), (2, 2)),
+        read_a,
+        num_workers=2,
+        upstream_tasks=[a],
     )
     graph = daisy.DependencyGraph([b])
     states = daisy.Server().run_blockwise([b])
@@ -243,23 +270,128 @@ def test_spawn_function_starting_subprocess_clients(tmp_path):
         assert len(lines(p)) == 1
 
 
-def test_spawn_function_exception_propagates():
+def test_raising_spawn_function_is_a_failed_worker(tmp_path):
     def spawn():
         raise ValueError("spawn function broke")
 
-    task = daisy.Task(
-        "broken", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), spawn, num_workers=1
+    broken = daisy.Task(
+        "broken",
+        Roi((0,), (4,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        spawn,
+        num_workers=1,
+        max_worker_restarts=2,
     )
-    with pytest.raises(Exception) as e:
+    other = daisy.Task(
+        "other",
+        Roi((0,), (4,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
+        num_workers=1,
+    )
+    abandoned = []
+
+    class Observer:
+        def on_task_abandoned(self, task_id, state, reason):
+            abandoned.append(task_id)
+
+    server = daisy.Server(stall_grace=0.2)
+    server.register_observer(Observer())
+    states = server.run_blockwise([broken, other])  # no RunError: the run goes on
+    assert abandoned == ["broken"]
+    assert (states["broken"].orphaned_count, states["broken"].completed_count) == (4, 0)
+    assert states["other"].completed_count == 4
+    # The first worker and the two replacements of the budget, each with its traceback.
+    errs = sorted((tmp_path / "daisy_logs" / "broken").glob("worker_*.err"))
+    assert len(errs) == 3
+    for err in errs:
+        text = err.read_text()
+        assert "Traceback" in text and "ValueError: spawn function broke" in text, text
+    summary = server.run_report.summary
+    assert "Failed Workers:" in summary
+    for err in errs:
+        worker_id = err.stem.removeprefix("worker_")
+        assert f"worker {worker_id} failed with exit code 1" in summary
+        assert f"{err} / .out" in summary
+    assert "no worker left and the restart budget is used up" in summary
+    assert daisy.run_blockwise([broken, other], progress=False) is False
+
+
+def test_a_spawn_function_that_failed_once_is_replaced(tmp_path):
+    marker = tmp_path / "failed_once"
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def spawn():
+        if not marker.exists():
+            marker.touch()
+            raise RuntimeError("first attempt")
+        subprocess.run([sys.executable, "-c", WORKER_PROGRAM, str(out)], check=True)
+
+    task = daisy.Task(
+        "flaky",
+        Roi((0,), (6,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        spawn,
+        num_workers=1,
+        max_worker_restarts=1,
+    )
+    server = daisy.Server()
+    states = server.run_blockwise([task])
+    assert states["flaky"].completed_count == 6
+    assert sorted(int(p.name) for p in out.iterdir()) == list(range(6))
+    report = server.run_report
+    assert report.succeeded
+    assert "Failed Workers:" in report.summary and "failed with exit code 1" in report.summary
+
+
+def test_a_client_exception_still_aborts_the_run():
+    def spawn():
+        from daisy import _daisy
+
+        _daisy.Client(os.environ["DAISY_CONTEXT"]).client_exception("RuntimeError('told')")
+
+    task = daisy.Task(
+        "told", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), spawn, num_workers=1
+    )
+    with pytest.raises(daisy.errors.RunError, match="told"):
         daisy.Server().run_blockwise([task])
-    assert "spawn function broke" in str(e.value) or "spawn function broke" in repr(e.value)
+
+
+def test_keyboard_interrupt_in_a_worker_ends_it_quietly(tmp_path):
+    def spawn():
+        raise KeyboardInterrupt
+
+    task = daisy.Task(
+        "quiet",
+        Roi((0,), (3,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        spawn,
+        num_workers=1,
+        max_worker_restarts=0,
+    )
+    server = daisy.Server(stall_grace=0.2)
+    states = server.run_blockwise([task])
+    # Exit code 0: not a failed worker; the task has nobody left and is abandoned.
+    assert states["quiet"].orphaned_count == 3
+    assert "Failed Workers:" not in server.run_report.summary
+    (err,) = (tmp_path / "daisy_logs" / "quiet").glob("worker_*.err")
+    assert err.read_text() == ""
 
 
 def test_init_callback(tmp_path):
     contexts = []
 
     task = daisy.Task(
-        "init", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "init",
+        Roi((0,), (4,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         init_callback_fn=contexts.append,
     )
     assert daisy.run_blockwise([task]) is True
@@ -274,7 +406,11 @@ def test_init_callback(tmp_path):
         raise RuntimeError("init failed")
 
     task = daisy.Task(
-        "init2", Roi((0,), (4,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "init2",
+        Roi((0,), (4,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         init_callback_fn=broken,
     )
     with pytest.raises(RuntimeError, match="init failed"):
@@ -289,7 +425,11 @@ def test_server_collects_upstream_tasks_and_pre_checks(tmp_path):
         (out / f"{block.block_id[0]}{block.block_id[1]}").touch()
 
     a = daisy.Task(
-        "A", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), process,
+        "A",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        process,
         check_function=lambda blk: blk.block_id[1] < 5,
     )
     b = daisy.Task(
@@ -303,26 +443,36 @@ def test_server_collects_upstream_tasks_and_pre_checks(tmp_path):
     )
 
 
-def test_ctrl_c_returns_after_summary(tmp_path):
+CTRL_C_SCRIPT = textwrap.dedent(
+    """
+    import sys, time
+    import daisy
+
+    def process(block):
+        open("started", "w").close()  # a worker is processing: Ctrl-C may come
+        time.sleep(0.2)
+
+    task = daisy.Task("slow", daisy.Roi((0,), (1000,)), daisy.Roi((0,), (1,)),
+                      daisy.Roi((0,), (1,)), process, num_workers=2)
+    if sys.argv[1] == "server":
+        server = daisy.Server()
+        daisy.cl_monitor.CLMonitor(server)
+        try:
+            server.run_blockwise([task])
+        except KeyboardInterrupt:
+            print("raised KeyboardInterrupt", flush=True)
+    else:
+        print("result", daisy.run_blockwise([task]), flush=True)
+    """
+)
+
+
+def interrupted_run(tmp_path, how):
+    """Runs CTRL_C_SCRIPT, sends SIGINT once a block started; its output."""
     script = tmp_path / "run.py"
-    script.write_text(
-        textwrap.dedent(
-            """
-            import sys, time
-            import daisy
-
-            def process(block):
-                open("started", "w").close()  # a worker is processing: Ctrl-C may come
-                time.sleep(0.2)
-
-            task = daisy.Task("slow", daisy.Roi((0,), (1000,)), daisy.Roi((0,), (1,)),
-                              daisy.Roi((0,), (1,)), process, num_workers=2)
-            print("result", daisy.run_blockwise([task]), flush=True)
-            """
-        )
-    )
+    script.write_text(CTRL_C_SCRIPT)
     proc = subprocess.Popen(
-        [sys.executable, str(script)],
+        [sys.executable, str(script), how],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         cwd=tmp_path,
@@ -332,10 +482,25 @@ def test_ctrl_c_returns_after_summary(tmp_path):
     while not (tmp_path / "started").exists():
         assert proc.poll() is None and time.monotonic() < deadline, "no block started"
         time.sleep(0.01)
-    proc.send_signal(2)
+    proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
-    assert "Execution Summary" in out, out
-    assert "result False" in out, out
+    assert proc.returncode == 0, out
+    return out
+
+
+def test_ctrl_c_run_blockwise_returns_false_after_summary(tmp_path):
+    out = interrupted_run(tmp_path, "run_blockwise")
+    assert out.count("Execution Summary") == 1, out
+    assert "The run was interrupted" in out, out
+    assert out.rstrip().endswith("result False"), out
+    assert "Traceback" not in out and "KeyboardInterrupt" not in out, out
+
+
+def test_ctrl_c_server_raises_keyboard_interrupt_after_summary(tmp_path):
+    out = interrupted_run(tmp_path, "server")
+    summary = out.index("Execution Summary")
+    assert "The run was interrupted" in out[summary:], out
+    assert out.rstrip().endswith("raised KeyboardInterrupt"), out
 
 
 def test_stop_event_stops_the_run(tmp_path):
@@ -349,7 +514,11 @@ def test_stop_event_stops_the_run(tmp_path):
         time.sleep(0.05)
 
     task = daisy.Task(
-        "stoppable", Roi((0,), (2000,)), Roi((0,), (1,)), Roi((0,), (1,)), process,
+        "stoppable",
+        Roi((0,), (2000,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        process,
         num_workers=2,
     )
     server = daisy.Server()
@@ -382,7 +551,11 @@ def test_stop_event_stops_the_run(tmp_path):
 
 def test_given_scheduler_gets_the_final_states():
     task = daisy.Task(
-        "given", Roi((0,), (8,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "given",
+        Roi((0,), (8,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         num_workers=2,
     )
     scheduler = daisy.Scheduler([task])
@@ -398,8 +571,13 @@ def test_body_setting_failed_fails_the_block():
             block.status = daisy.BlockStatus.FAILED
 
     task = daisy.Task(
-        "selffail", Roi((0,), (5,)), Roi((0,), (1,)), Roi((0,), (1,)), process,
-        num_workers=2, max_retries=0,
+        "selffail",
+        Roi((0,), (5,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        process,
+        num_workers=2,
+        max_retries=0,
     )
     states = daisy.Server().run_blockwise([task])
     assert (states["selffail"].completed_count, states["selffail"].failed_count) == (4, 1)
@@ -413,8 +591,13 @@ def test_spawn_function_exiting_early_abandons_the_task():
             abandoned.append((task_id, reason))
 
     task = daisy.Task(
-        "quitter", Roi((0,), (5,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda: None,
-        num_workers=1, max_worker_restarts=1,
+        "quitter",
+        Roi((0,), (5,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda: None,
+        num_workers=1,
+        max_worker_restarts=1,
     )
     server = daisy.Server(stall_grace=0.2)
     server.register_observer(Observer())
@@ -428,7 +611,11 @@ def test_spawn_function_exiting_early_abandons_the_task():
 
 def test_run_blockwise_prints_summary_and_accepts_progress_observer(capsys):
     task = daisy.Task(
-        "summarised", Roi((0,), (6,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "summarised",
+        Roi((0,), (6,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         num_workers=2,
     )
     assert daisy.run_blockwise([task]) is True

@@ -16,17 +16,17 @@ use crate::task_state::Counters;
 
 /// The basename of a worker's log files: the `.out` path without its suffix.
 pub(crate) fn log_basename(log_files: Option<&(PathBuf, PathBuf)>) -> Option<String> {
-    log_files.map(|(_, out)| {
+    log_files.map(|(out, _)| {
         let out = out.to_string_lossy();
         out.strip_suffix(".out").unwrap_or(&out).to_owned()
     })
 }
 
-/// The `.err` and `.out` files of a log basename.
+/// The `.out` and `.err` files of a log basename, in the launchers' order.
 fn log_files(basename: &str) -> (PathBuf, PathBuf) {
     (
-        PathBuf::from(format!("{basename}.err")),
         PathBuf::from(format!("{basename}.out")),
+        PathBuf::from(format!("{basename}.err")),
     )
 }
 
@@ -40,6 +40,7 @@ pub(crate) fn serial_run_report(serial: SerialReport) -> RunReport {
             state,
             abandoned: None,
             failures: Vec::new(),
+            worker_failures: Vec::new(),
             workers_started: 0,
         })
         .collect();
@@ -126,6 +127,7 @@ impl PyRunReport {
                 state,
                 abandoned: None,
                 failures: Vec::new(),
+                worker_failures: Vec::new(),
                 workers_started: 0,
             });
         }
@@ -238,8 +240,8 @@ mod tests {
     #[test]
     fn log_basenames_round_trip() {
         let files = log_files("daisy_logs/A/worker_1");
-        assert_eq!(files.0, PathBuf::from("daisy_logs/A/worker_1.err"));
-        assert_eq!(files.1, PathBuf::from("daisy_logs/A/worker_1.out"));
+        assert_eq!(files.0, PathBuf::from("daisy_logs/A/worker_1.out"));
+        assert_eq!(files.1, PathBuf::from("daisy_logs/A/worker_1.err"));
         assert_eq!(
             log_basename(Some(&files)).as_deref(),
             Some("daisy_logs/A/worker_1")

@@ -34,6 +34,6 @@ pub use local::{LocalClient, LocalConnector, LocalEndpoint, local_transport};
 pub use observer::{Observer, RunEvent};
 pub use options::{Launchers, ServerOptions};
 pub use progress::{JsonEvents, Progress};
-pub use report::{BlockFailure, RunReport, TaskReport};
+pub use report::{BlockFailure, RunReport, TaskReport, WorkerFailure};
 pub use server::Server;
 pub use token::generate as generate_token;

@@ -1,9 +1,10 @@
-//! What a run returns: every task's final state and every failed block.
+//! What a run returns: every task's final state, every failed block and every failed worker.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use daisy_core::{BlockId, TaskState};
+use daisy_launch::WorkerExit;
 
 /// One failed attempt of a block.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,7 +15,19 @@ pub struct BlockFailure {
     pub worker_id: Option<u64>,
     /// What went wrong: the block function's error text, "lost: …" or "post-check failed".
     pub error: String,
-    /// The worker's `.err` and `.out` files, if its output is redirected.
+    /// The worker's `.out` and `.err` files (in this order), if its output is redirected.
+    pub log_files: Option<(PathBuf, PathBuf)>,
+}
+
+/// A worker that ended with a failure (a crash, a non-zero exit code, a spawn function that
+/// raised) while the run went on (docs/semantics.md#worker-restarts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkerFailure {
+    /// The worker.
+    pub worker_id: u64,
+    /// How it ended.
+    pub exit: WorkerExit,
+    /// The worker's `.out` and `.err` files (in this order), if its output is redirected.
     pub log_files: Option<(PathBuf, PathBuf)>,
 }
 
@@ -29,6 +42,8 @@ pub struct TaskReport {
     pub abandoned: Option<String>,
     /// Every failed attempt, in arrival order.
     pub failures: Vec<BlockFailure>,
+    /// Every worker that failed, in the order they were found to have ended.
+    pub worker_failures: Vec<WorkerFailure>,
     /// How many workers were started for it (replacements included).
     pub workers_started: u64,
 }
@@ -67,6 +82,12 @@ impl fmt::Display for RunReport {
             "Execution Summary".into(),
             "-----------------".into(),
         ];
+        if self.interrupted {
+            lines.extend([
+                String::new(),
+                "  The run was interrupted before every block was processed.".into(),
+            ]);
+        }
         for task in &self.tasks {
             let s = &task.state;
             lines.extend([
@@ -101,23 +122,46 @@ impl fmt::Display for RunReport {
                         task.failures.len() - MAX_FAILURE_LINES
                     ));
                 }
-                let logs: Vec<_> = task
-                    .failures
-                    .iter()
-                    .filter_map(|x| x.log_files.as_ref())
-                    .collect();
-                if !logs.is_empty() {
-                    lines.extend([
-                        String::new(),
-                        "    See worker logs for details:".into(),
-                        String::new(),
-                    ]);
-                    for (err, _) in logs.iter().take(MAX_LOG_LINES) {
-                        lines.push(format!("      {} / .out", err.display()));
-                    }
-                    if logs.len() > MAX_LOG_LINES {
-                        lines.push("      ...".into());
-                    }
+            }
+            if !task.worker_failures.is_empty() {
+                if !task.failures.is_empty() {
+                    lines.push(String::new());
+                }
+                lines.extend(["    Failed Workers:".into(), String::new()]);
+                for failure in task.worker_failures.iter().take(MAX_FAILURE_LINES) {
+                    lines.push(format!(
+                        "      worker {} {}",
+                        failure.worker_id, failure.exit
+                    ));
+                }
+                if task.worker_failures.len() > MAX_FAILURE_LINES {
+                    lines.push(format!(
+                        "      (and {} more)",
+                        task.worker_failures.len() - MAX_FAILURE_LINES
+                    ));
+                }
+            }
+            let logs: Vec<_> = task
+                .failures
+                .iter()
+                .filter_map(|x| x.log_files.as_ref())
+                .chain(
+                    task.worker_failures
+                        .iter()
+                        .filter_map(|x| x.log_files.as_ref()),
+                )
+                .collect();
+            if !logs.is_empty() {
+                lines.extend([
+                    String::new(),
+                    "    See worker logs for details:".into(),
+                    String::new(),
+                ]);
+                for (_, err) in logs.iter().take(MAX_LOG_LINES) {
+                    lines.push(format!("      {} / .out", err.display()));
+                }
+                if logs.len() > MAX_LOG_LINES {
+                    lines.push("      ...".into());
                 }
             }
             if s.completed_count == s.total_block_count {
@@ -135,6 +179,10 @@ const MAX_LOG_LINES: usize = 10;
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
+    use daisy_launch::log_file_paths;
+
     use super::*;
 
     #[test]
@@ -146,10 +194,7 @@ mod tests {
             },
             worker_id: Some(1),
             error: "RuntimeError('boom')".into(),
-            log_files: Some((
-                PathBuf::from("daisy_logs/A/worker_1.err"),
-                PathBuf::from("daisy_logs/A/worker_1.out"),
-            )),
+            log_files: Some(log_file_paths(Path::new("daisy_logs/A/worker_1"))),
         };
         let report = RunReport {
             tasks: vec![
@@ -163,6 +208,7 @@ mod tests {
                     },
                     abandoned: None,
                     failures: vec![failure.clone(), failure],
+                    worker_failures: vec![],
                     workers_started: 2,
                 },
                 TaskReport {
@@ -175,13 +221,53 @@ mod tests {
                     },
                     abandoned: None,
                     failures: vec![],
+                    worker_failures: vec![],
                     workers_started: 1,
                 },
             ],
             interrupted: false,
         };
-        // Byte for byte the example of docs/semantics.md#progress-and-the-execution-summary (which ends with a blank line).
+        // The files as the launchers name them; byte for byte the example of docs/semantics.md#progress-and-the-execution-summary (which ends with a blank line).
         let expected = "\nExecution Summary\n-----------------\n\n  Task A:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 1\n    orphaned  ∅: 0\n\n    Failed Blocks:\n\n      block 3 in worker 1 with exception RuntimeError('boom')\n      block 3 in worker 1 with exception RuntimeError('boom')\n\n    See worker logs for details:\n\n      daisy_logs/A/worker_1.err / .out\n      daisy_logs/A/worker_1.err / .out\n\n  Task B:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 1\n\n";
+        assert_eq!(report.to_string(), expected);
+        assert!(!report.succeeded());
+    }
+
+    #[test]
+    fn failed_workers_and_interruptions_are_summarised() {
+        let report = RunReport {
+            tasks: vec![TaskReport {
+                task_id: "S".into(),
+                state: TaskState {
+                    total_block_count: 4,
+                    orphaned_count: 4,
+                    ..Default::default()
+                },
+                abandoned: Some("no worker left".into()),
+                failures: vec![],
+                worker_failures: vec![
+                    WorkerFailure {
+                        worker_id: 7,
+                        exit: WorkerExit::Failed {
+                            code: Some(1),
+                            signal: None,
+                        },
+                        log_files: Some(log_file_paths(Path::new("daisy_logs/S/worker_7"))),
+                    },
+                    WorkerFailure {
+                        worker_id: 8,
+                        exit: WorkerExit::Failed {
+                            code: None,
+                            signal: Some(9),
+                        },
+                        log_files: None,
+                    },
+                ],
+                workers_started: 2,
+            }],
+            interrupted: true,
+        };
+        let expected = "\nExecution Summary\n-----------------\n\n  The run was interrupted before every block was processed.\n\n  Task S:\n\n    num blocks : 4\n    completed ✔: 0 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 4\n    abandoned  : no worker left\n\n    Failed Workers:\n\n      worker 7 failed with exit code 1\n      worker 8 killed by signal 9\n\n    See worker logs for details:\n\n      daisy_logs/S/worker_7.err / .out\n";
         assert_eq!(report.to_string(), expected);
         assert!(!report.succeeded());
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use daisy_core::{Scheduler, Task, TaskState};
 
 use crate::supervision::Supervisor;
-use crate::{BlockFailure, Observer, RunEvent, RunReport, TaskReport};
+use crate::{BlockFailure, Observer, RunEvent, RunReport, TaskReport, WorkerFailure};
 
 /// The observers of a run, and what the report will say.
 pub(crate) struct Reporting {
@@ -17,6 +17,8 @@ pub(crate) struct Reporting {
     done: Vec<bool>,
     /// Per task: every failed attempt, in arrival order.
     failures: Vec<Vec<BlockFailure>>,
+    /// Per task: every failed worker, in the order they were reaped.
+    worker_failures: Vec<Vec<WorkerFailure>>,
 }
 
 /// The counters of a task (zeros if the scheduler does not know it).
@@ -35,6 +37,7 @@ impl Reporting {
             order: Vec::new(),
             done: vec![false; tasks],
             failures: vec![Vec::new(); tasks],
+            worker_failures: vec![Vec::new(); tasks],
         }
     }
 
@@ -75,6 +78,11 @@ impl Reporting {
     pub fn block_failed(&mut self, t: usize, failure: BlockFailure) {
         self.emit(&RunEvent::BlockFailure { failure: &failure });
         self.failures[t].push(failure);
+    }
+
+    /// A worker of task `t` ended with a failure while the run went on.
+    pub fn worker_failed(&mut self, t: usize, failure: WorkerFailure) {
+        self.worker_failures[t].push(failure);
     }
 
     /// A task was abandoned (docs/semantics.md#worker-restarts).
@@ -129,6 +137,7 @@ impl Reporting {
                     state: state(scheduler, &tasks[t]),
                     abandoned: supervisor.abandoned(t).map(str::to_owned),
                     failures: std::mem::take(&mut self.failures[t]),
+                    worker_failures: std::mem::take(&mut self.worker_failures[t]),
                     workers_started: supervisor.workers_started(t),
                 })
                 .collect(),

@@ -15,7 +15,11 @@ use daisy_core::{BoxError, InitCallback, Task, TaskState};
 use daisy_launch::{Launcher, WorkerExit, WorkerHandle, WorkerSpec, next_worker_id};
 use daisy_protocol::Context;
 
+use crate::WorkerFailure;
 use crate::reporting::Reporting;
+
+/// A worker's `.out` and `.err` files.
+type LogFiles = (PathBuf, PathBuf);
 
 /// Where workers connect to, and what they are told.
 pub(crate) struct PoolConfig {
@@ -155,12 +159,12 @@ impl WorkerPool {
         }
     }
 
-    /// Reaps the workers that ended: `(worker_id, exit)` pairs.
-    fn reap(&mut self) -> Vec<(u64, WorkerExit)> {
+    /// Reaps the workers that ended: `(worker_id, exit, log files)`.
+    fn reap(&mut self) -> Vec<(u64, WorkerExit, Option<LogFiles>)> {
         let mut ended = Vec::new();
         self.workers.retain_mut(|w| match w.try_wait() {
             Ok(Some(exit)) => {
-                ended.push((w.worker_id(), exit));
+                ended.push((w.worker_id(), exit, w.log_files()));
                 false
             }
             Ok(None) => true,
@@ -281,7 +285,7 @@ impl Supervisor {
             return None;
         }
         let done = health.state.is_done();
-        for (worker_id, exit) in self.pools[t].reap() {
+        for (worker_id, exit, log_files) in self.pools[t].reap() {
             let pool = &mut self.pools[t];
             match exit {
                 WorkerExit::Success => {
@@ -289,6 +293,14 @@ impl Supervisor {
                 }
                 WorkerExit::Failed { .. } => {
                     tracing::warn!("worker {worker_id} of task {} died: {exit}", pool.task_id);
+                    reporting.worker_failed(
+                        t,
+                        WorkerFailure {
+                            worker_id,
+                            exit,
+                            log_files,
+                        },
+                    );
                     if !done && pool.abandoned.is_none() && pool.take_restart() {
                         self.start_worker(t, reporting);
                     }
@@ -520,6 +532,23 @@ mod tests {
         assert_eq!(f.launched.lock().unwrap().len(), 3);
         assert_eq!(f.supervisor.workers_started(0), 3);
         assert_eq!(*f.heard.lock().unwrap(), 3);
+        // Both crashes are in the report, with how the workers ended.
+        let tasks = [Arc::clone(&f.task)];
+        let scheduler = daisy_core::Scheduler::new(&tasks, true).unwrap();
+        let report = f.reporting.finish(&tasks, &scheduler, &f.supervisor, false);
+        let failed: Vec<String> = report.tasks[0]
+            .worker_failures
+            .iter()
+            .map(|w| format!("worker {} {}", w.worker_id, w.exit))
+            .collect();
+        let launched = f.launched.lock().unwrap();
+        assert_eq!(
+            failed,
+            [
+                format!("worker {} failed with exit code 3", launched[0]),
+                format!("worker {} failed with exit code 3", launched[1]),
+            ]
+        );
     }
 
     #[test]
