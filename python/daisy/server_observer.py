@@ -109,7 +109,9 @@ class ServerObservee:
         """Calls every observer's ``on_release_block``."""
         self.__notify_observers("on_release_block", task_id, task_state)
 
-    def notify_block_failure(self, block: Block, exception: BaseException, context: Context) -> None:
+    def notify_block_failure(
+        self, block: Block, exception: BaseException, context: Context
+    ) -> None:
         """Calls every observer's ``on_block_failure``."""
         self.__notify_observers("on_block_failure", block, exception, context)
 

@@ -12,6 +12,7 @@ from daisy.freezable import Freezable
 # Pure computation: no test here waits for anything.
 pytestmark = pytest.mark.timeout(30)
 
+
 def test_coordinate_and_roi_are_funlibs_own_classes():
     assert daisy.coordinate.Coordinate is funlib.geometry.Coordinate
     assert daisy.roi.Roi is funlib.geometry.Roi
@@ -84,14 +85,18 @@ def test_expand_roi_to_grid_keeps_aligned_rois_and_handles_negative_offsets():
 
 
 def test_expand_request_roi_to_grid_adds_the_read_context():
-    result = expand_request_roi_to_grid(Roi((3,), (2,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (3,)))
+    result = expand_request_roi_to_grid(
+        Roi((3,), (2,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (3,))
+    )
     # [1:7] grown by 1 (write.begin - read.begin) and 1 (read.end - write.end)
     assert result == Roi((0,), (8,))
 
 
 def test_expand_request_roi_to_grid_asymmetric_context():
     # read [0:6], write [1:3]: context 1 below, 3 above; grid anchored at 1, step 2
-    result = expand_request_roi_to_grid(Roi((4,), (1,)), Roi((0,), (20,)), Roi((0,), (6,)), Roi((1,), (2,)))
+    result = expand_request_roi_to_grid(
+        Roi((4,), (1,)), Roi((0,), (20,)), Roi((0,), (6,)), Roi((1,), (2,))
+    )
     assert result == Roi((3,), (2,)).grow(1, 3)
     assert result == Roi((2,), (6,))
 
@@ -114,7 +119,9 @@ def test_expand_write_roi_to_grid_uses_only_the_write_shape():
 
 
 def test_grid_helpers_reject_non_rois_naming_the_argument():
-    with pytest.raises(TypeError, match=r"expand_roi_to_grid\(\): sub_roi must be a funlib.geometry.Roi"):
+    with pytest.raises(
+        TypeError, match=r"expand_roi_to_grid\(\): sub_roi must be a funlib.geometry.Roi"
+    ):
         expand_roi_to_grid((3, 5), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (3,)))
     with pytest.raises(TypeError, match=r"expand_write_roi_to_grid\(\): write_roi must be"):
         expand_write_roi_to_grid(Roi((3,), (2,)), Coordinate(3))
@@ -122,7 +129,9 @@ def test_grid_helpers_reject_non_rois_naming_the_argument():
 
 def test_grid_helpers_reject_unbounded_rois():
     with pytest.raises(ValueError, match=r"sub_roi must be bounded, got \[:\] \(inf\)"):
-        expand_roi_to_grid(Roi((None,), (None,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (3,)))
+        expand_roi_to_grid(
+            Roi((None,), (None,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (3,))
+        )
     with pytest.raises(ValueError, match="roi must be bounded"):
         expand_write_roi_to_grid(Roi((0, None), (5, None)), Roi((0, 0), (4, 4)))
 
@@ -135,7 +144,10 @@ def test_grid_helpers_reject_mismatched_dimensions():
 
 
 def test_grid_helpers_reject_non_positive_write_shapes():
-    with pytest.raises(ValueError, match=r"write_roi must have a positive shape in every dimension, got \[empty ROI\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"write_roi must have a positive shape in every dimension, got \[empty ROI\]",
+    ):
         expand_roi_to_grid(Roi((3,), (2,)), Roi((0,), (12,)), Roi((0,), (5,)), Roi((1,), (0,)))
     with pytest.raises(ValueError, match="positive shape"):
         expand_write_roi_to_grid(Roi((3,), (2,)), Roi((0,), (-2,)))

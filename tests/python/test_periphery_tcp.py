@@ -167,7 +167,15 @@ def test_io_looper_clear_is_static():
 
 @pytest.mark.parametrize(
     "value, encoded",
-    [(0, "00"), (1, "01"), (127, "7f"), (128, "8001"), (300, "ac02"), (16384, "808001"), (2**64 - 1, "ffffffffffffffffff01")],
+    [
+        (0, "00"),
+        (1, "01"),
+        (127, "7f"),
+        (128, "8001"),
+        (300, "ac02"),
+        (16384, "808001"),
+        (2**64 - 1, "ffffffffffffffffff01"),
+    ],
 )
 def test_varint_is_unsigned_leb128(value, encoded):
     assert encode_varint(value).hex() == encoded
@@ -210,7 +218,9 @@ def test_decode_payload_errors():
 
 
 def test_message_too_large_to_send():
-    with pytest.raises(ValueError, match=r"message too large to send: .* the limit is 67108864 bytes"):
+    with pytest.raises(
+        ValueError, match=r"message too large to send: .* the limit is 67108864 bytes"
+    ):
         encode_frame(TCPMessage(b"x" * MAX_FRAME))
     with pytest.raises(ValueError, match="the limit is 10 bytes"):
         encode_frame(TCPMessage("hello"), max_frame=10)
@@ -353,7 +363,9 @@ def test_oversized_frame_is_refused_from_its_header(server):
     raw = socket.create_connection(server.address)
     # Only the header: the server must not wait for 64 MiB + 1 bytes of payload.
     raw.sendall((MAX_FRAME + 1).to_bytes(4, "big"))
-    with pytest.raises(StreamClosedError, match="67108865 bytes is above the limit of 67108864 bytes"):
+    with pytest.raises(
+        StreamClosedError, match="67108865 bytes is above the limit of 67108864 bytes"
+    ):
         server.get_message(timeout=TIMEOUT)
     raw.settimeout(TIMEOUT)
     assert raw.recv(1) == b""  # the server closed the connection

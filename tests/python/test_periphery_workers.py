@@ -322,7 +322,9 @@ def test_worker_pool_argument_errors(context):
     pool = WorkerPool(exit_zero, context)
     with pytest.raises(ValueError, match=r"set_num_workers\(\): num_workers must be >= 0, got -1"):
         pool.set_num_workers(-1)
-    with pytest.raises(TypeError, match=r"inc_num_workers\(\): num_workers must be an int, got '2'"):
+    with pytest.raises(
+        TypeError, match=r"inc_num_workers\(\): num_workers must be an int, got '2'"
+    ):
         pool.inc_num_workers("2")
     assert pool.workers == {}
 
@@ -417,7 +419,10 @@ def test_task_worker_pools_create_one_pool_per_task_with_its_context(tmp_path, m
     assert pools in server.observers
     assert list(pools.worker_pools) == ["A", "B"]
     assert pools.max_block_failures == 3
-    assert pools.worker_pools["A"].context.to_env() == f"logdir={tmp_path}:hostname=10.0.0.1:port=4321:task_id=A"
+    assert (
+        pools.worker_pools["A"].context.to_env()
+        == f"logdir={tmp_path}:hostname=10.0.0.1:port=4321:task_id=A"
+    )
 
     pools.recruit_workers({"A": a})
     assert len(pools.worker_pools["A"].workers) == 2

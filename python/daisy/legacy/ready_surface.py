@@ -111,7 +111,5 @@ class ReadySurface(Generic[Node]):
             if all(d in self.surface or d in self.boundary for d in downstream_of_up):
                 self.surface.discard(up)
                 for d in downstream_of_up:
-                    if d in self.boundary and not any(
-                        u in self.surface for u in self.upstream(d)
-                    ):
+                    if d in self.boundary and not any(u in self.surface for u in self.upstream(d)):
                         self.boundary.discard(d)

@@ -62,7 +62,11 @@ class TCPClient(IOLooper):
         self._disconnected = False
         self._error_raised = False
         self._start_io_thread(
-            self._read_loop, f"daisy-tcp-client-{self.host}:{self.port}", self.stream, self._events, self._ack
+            self._read_loop,
+            f"daisy-tcp-client-{self.host}:{self.port}",
+            self.stream,
+            self._events,
+            self._ack,
         )
 
     def connected(self) -> bool:
@@ -123,9 +127,7 @@ class TCPClient(IOLooper):
             kind, item = events.get_nowait()
         except queue.Empty:
             if self._error_raised and self.stream.closed():
-                raise NotConnected(
-                    f"the connection to {self.host}:{self.port} is closed"
-                ) from None
+                raise NotConnected(f"the connection to {self.host}:{self.port} is closed") from None
             if timeout == 0:
                 return None
             try:

@@ -126,9 +126,7 @@ class TCPServer(IOLooper):
         if host is None or host == "":
             host = detect_host(self._listener)
         self.address = (host, port)
-        self._accept_thread = self._start_io_thread(
-            self._accept_loop, f"daisy-tcp-server-{port}"
-        )
+        self._accept_thread = self._start_io_thread(self._accept_loop, f"daisy-tcp-server-{port}")
 
     @staticmethod
     def _listen(max_port_tries: int) -> socket.socket:
@@ -202,7 +200,9 @@ class TCPServer(IOLooper):
             except OSError as e:
                 if self._closing:
                     return
-                logger.warning("TCPServer %s:%s failed to accept a connection: %s", *self.address, e)
+                logger.warning(
+                    "TCPServer %s:%s failed to accept a connection: %s", *self.address, e
+                )
                 time.sleep(0.1)
                 continue
             if self._closing:
