@@ -20,7 +20,7 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
-    /// A worker's own code failed outside any block (daisy's `ClientException`): the run aborted.
+    /// A client reported a failure outside any block (daisy's `ClientException`): the run aborted.
     #[error("{} of task {task_id} failed: {error}", worker_text(*worker_id))]
     ClientException {
         /// The task.

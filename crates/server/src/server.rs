@@ -109,8 +109,8 @@ impl Server {
     ///
     /// Before anything starts: [`ServerError::NoLauncher`] if a task has no launcher,
     /// [`ServerError::Listen`] if the listener has no address, [`ServerError::Token`] if no
-    /// token can be generated. After cleanup: [`ServerError::ClientException`] if a worker's
-    /// own code failed, [`ServerError::InitCallback`] if a task's init callback failed.
+    /// token can be generated. After cleanup: [`ServerError::ClientException`] if a client
+    /// sent one, [`ServerError::InitCallback`] if a task's init callback failed.
     pub async fn run(
         self,
         listener: TcpListener,
@@ -260,7 +260,7 @@ struct Run {
     reporting: Reporting,
     /// How often workers are checked for having ended.
     health_interval: Duration,
-    /// Set when the run must stop early (a worker's own code failed, an init callback failed):
+    /// Set when the run must stop early (a client sent a `ClientException`, an init callback failed):
     /// the loop ends, the shutdown above runs as usual, and `run` returns this error instead
     /// of the report.
     abort: Option<ServerError>,
