@@ -103,10 +103,21 @@ def synthetic_volume(size, seed):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--size", type=int, default=256, help="edge of the cubic volume in voxels (default 256)")
-    parser.add_argument("--block", type=int, default=64, help="edge of a write block and of a zarr chunk (default 64)")
+    parser.add_argument(
+        "--size", type=int, default=256, help="edge of the cubic volume in voxels (default 256)"
+    )
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=64,
+        help="edge of a write block and of a zarr chunk (default 64)",
+    )
     parser.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--out", default=None, help="directory for raw.zarr and smoothed.zarr (default: a temporary one, removed)")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="directory for raw.zarr and smoothed.zarr (default: a temporary one, removed)",
+    )
     parser.add_argument("--seed", type=int, default=1, help="seed of the synthetic volume")
     args = parser.parse_args()
     if args.size < 2 * CONTEXT + 1:
@@ -124,7 +135,9 @@ def main():
         # 1. The input volume, chunked like the blocks.
         volume = synthetic_volume(size, args.seed)
         t0 = time.perf_counter()
-        raw = zarr.create(shape=volume.shape, chunks=(block,) * 3, dtype="uint8", store=raw_path, overwrite=True)
+        raw = zarr.create(
+            shape=volume.shape, chunks=(block,) * 3, dtype="uint8", store=raw_path, overwrite=True
+        )
         raw[...] = volume
         t_write = time.perf_counter() - t0
 
@@ -136,7 +149,11 @@ def main():
 
         # The output covers the total write ROI, so its chunks start where write blocks start.
         smoothed = zarr.create(
-            shape=tuple(total_write_roi.shape), chunks=(block,) * 3, dtype="uint8", store=smoothed_path, overwrite=True
+            shape=tuple(total_write_roi.shape),
+            chunks=(block,) * 3,
+            dtype="uint8",
+            store=smoothed_path,
+            overwrite=True,
         )
         smoothed.attrs["offset"] = list(total_write_roi.begin)
 
@@ -169,12 +186,18 @@ def main():
         t0 = time.perf_counter()
         whole = mean3_valid(zarr.open_array(raw_path, mode="r")[...])  # covers [1:size-1]³
         inner = CONTEXT - 1
-        expected = whole[inner : size - 2 - inner, inner : size - 2 - inner, inner : size - 2 - inner]
+        expected = whole[
+            inner : size - 2 - inner, inner : size - 2 - inner, inner : size - 2 - inner
+        ]
         t_whole = time.perf_counter() - t0
         t0 = time.perf_counter()
         result = zarr.open_array(smoothed_path, mode="r")[...]
         equal = result.shape == expected.shape and bool(np.array_equal(result, expected))
-        differing = int(np.count_nonzero(result != expected)) if result.shape == expected.shape else result.size
+        differing = (
+            int(np.count_nonzero(result != expected))
+            if result.shape == expected.shape
+            else result.size
+        )
         t_check = time.perf_counter() - t0
     finally:
         if args.out is None:

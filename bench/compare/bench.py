@@ -213,7 +213,9 @@ def run_scenario(spec, verbose):
                 result = json.load(f)
             done = result.pop("done", spec["blocks"])
             record["seconds"] = round(result["seconds"], 4)
-            record["blocks_per_s"] = round(done / result["seconds"], 1) if result["seconds"] > 0 else None
+            record["blocks_per_s"] = (
+                round(done / result["seconds"], 1) if result["seconds"] > 0 else None
+            )
             if result.get("timeout"):
                 record["timeout"] = True
                 record["blocks_done"] = done
@@ -230,7 +232,9 @@ def run_scenario(spec, verbose):
                 blocks_per_s_max=round(spec["blocks"] / spec["timeout"], 1),
             )
         else:
-            record.update(seconds=None, blocks_per_s=None, error=f"child exited with {proc.returncode}")
+            record.update(
+                seconds=None, blocks_per_s=None, error=f"child exited with {proc.returncode}"
+            )
     return record
 
 
@@ -254,17 +258,43 @@ def parse_sizes(text):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--scenarios", default="scheduler,e2e", help="comma list of: scheduler, e2e")
-    parser.add_argument("--scheduler-blocks", default="1e5", help="block counts for 'scheduler' (comma list)")
-    parser.add_argument("--e2e-blocks", default="1e4,1e5", help="block counts for 'e2e' (comma list)")
-    parser.add_argument("--conflict", default="both", choices=["both", "yes", "no"], help="read_write_conflict values")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per scenario before it is stopped")
-    parser.add_argument("--skip", default="", help="comma list of scenario:blocks:conflict(0/1) to skip")
-    parser.add_argument("--quick", action="store_true", help="small sizes (scheduler 1e4, e2e 1e3) for a smoke test")
-    parser.add_argument("--label", default=None, help="implementation label put in every record (default: daisy's version)")
-    parser.add_argument("--patch-1x-nodelay", action="store_true",
-                        help="daisy 1.x only: set TCP_NODELAY on its connections (e2e scenarios)")
-    parser.add_argument("--verbose", action="store_true", help="show the runs' own output (progress bars) on stderr")
+    parser.add_argument(
+        "--scenarios", default="scheduler,e2e", help="comma list of: scheduler, e2e"
+    )
+    parser.add_argument(
+        "--scheduler-blocks", default="1e5", help="block counts for 'scheduler' (comma list)"
+    )
+    parser.add_argument(
+        "--e2e-blocks", default="1e4,1e5", help="block counts for 'e2e' (comma list)"
+    )
+    parser.add_argument(
+        "--conflict",
+        default="both",
+        choices=["both", "yes", "no"],
+        help="read_write_conflict values",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="seconds per scenario before it is stopped"
+    )
+    parser.add_argument(
+        "--skip", default="", help="comma list of scenario:blocks:conflict(0/1) to skip"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="small sizes (scheduler 1e4, e2e 1e3) for a smoke test"
+    )
+    parser.add_argument(
+        "--label",
+        default=None,
+        help="implementation label put in every record (default: daisy's version)",
+    )
+    parser.add_argument(
+        "--patch-1x-nodelay",
+        action="store_true",
+        help="daisy 1.x only: set TCP_NODELAY on its connections (e2e scenarios)",
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show the runs' own output (progress bars) on stderr"
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -287,11 +317,22 @@ def main():
             for blocks in sorted(sizes[scenario]):
                 key = f"{scenario}:{blocks}:{int(conflict)}"
                 if too_slow or key in skip:
-                    record = {"scenario": scenario, "blocks": blocks, "conflict": conflict,
-                              "seconds": None, "blocks_per_s": None, "skipped": True}
+                    record = {
+                        "scenario": scenario,
+                        "blocks": blocks,
+                        "conflict": conflict,
+                        "seconds": None,
+                        "blocks_per_s": None,
+                        "skipped": True,
+                    }
                 else:
-                    spec = {"scenario": scenario, "blocks": blocks, "conflict": conflict, "timeout": args.timeout,
-                            "patch_1x_nodelay": args.patch_1x_nodelay}
+                    spec = {
+                        "scenario": scenario,
+                        "blocks": blocks,
+                        "conflict": conflict,
+                        "timeout": args.timeout,
+                        "patch_1x_nodelay": args.patch_1x_nodelay,
+                    }
                     record = run_scenario(spec, args.verbose)
                     if scenario == "e2e" and record.get("timeout"):
                         too_slow = True

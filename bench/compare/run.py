@@ -211,7 +211,10 @@ def table(all_records, impls, timeout):
         if OURS in impls:
             row += [ratio_cell(sums[OURS], sums[i]) for i in refs]
         lines.append("| " + " | ".join(row) + " |")
-    runs = {i: max((summarize(v)[2] for (impl, _), v in by.items() if impl == i), default=0) for i in impls}
+    runs = {
+        i: max((summarize(v)[2] for (impl, _), v in by.items() if impl == i), default=0)
+        for i in impls
+    }
     note = ", ".join(f"{TITLES[i]} {runs[i]}" for i in impls)
     return "\n".join(lines), note
 
@@ -219,8 +222,10 @@ def table(all_records, impls, timeout):
 def print_table(records, impls, timeout):
     md, note = table(records, impls, timeout)
     print()
-    print(f"blocks/s, median of runs ({note}); {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d')}; 3-D, 64³ write blocks, 8 voxels of context (80³ read), fit=\"valid\"")
+    print(
+        f"blocks/s, median of runs ({note}); {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f'{time.strftime("%Y-%m-%d")}; 3-D, 64³ write blocks, 8 voxels of context (80³ read), fit="valid"'
+    )
     print()
     print(md)
     print()
@@ -228,10 +233,14 @@ def print_table(records, impls, timeout):
     if OURS in impls:
         notes.append("\"ours vs X\": this package's median rate divided by X's.")
     if NODELAY in impls:
-        notes.append("daisy 1.2.3 + TCP_NODELAY: the same code with TCP_NODELAY set on its sockets "
-                     "(end to end only; its in-process scheduler is daisy 1.2.3's).")
-    notes.append(f"\"< N (timeout {timeout:.0f} s)\": stopped after {timeout:.0f} s, so slower than N; "
-                 f"\"(first {timeout:.0f} s)\": rate over the blocks done before the scenario was stopped.")
+        notes.append(
+            "daisy 1.2.3 + TCP_NODELAY: the same code with TCP_NODELAY set on its sockets "
+            "(end to end only; its in-process scheduler is daisy 1.2.3's)."
+        )
+    notes.append(
+        f'"< N (timeout {timeout:.0f} s)": stopped after {timeout:.0f} s, so slower than N; '
+        f'"(first {timeout:.0f} s)": rate over the blocks done before the scenario was stopped.'
+    )
     print("\n".join(notes))
 
 
@@ -240,26 +249,57 @@ def print_table(records, impls, timeout):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=3, help="rounds: runs of bench.py per implementation (default 3)")
-    parser.add_argument("--budget", type=float, default=3600, help="seconds; no run starts after this (default 3600)")
-    parser.add_argument("--timeout", type=float, default=120, help="seconds per scenario before it is stopped (default 120)")
-    parser.add_argument("--impls", default=f"1.2.3,2.0.0,{OURS}", help=f"comma list of 1.2.3, 2.0.0, {OURS}")
-    parser.add_argument("--no-1x-nodelay", action="store_true", help="do not also measure daisy 1.2.3 with TCP_NODELAY")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=3,
+        help="rounds: runs of bench.py per implementation (default 3)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=3600,
+        help="seconds; no run starts after this (default 3600)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=120,
+        help="seconds per scenario before it is stopped (default 120)",
+    )
+    parser.add_argument(
+        "--impls", default=f"1.2.3,2.0.0,{OURS}", help=f"comma list of 1.2.3, 2.0.0, {OURS}"
+    )
+    parser.add_argument(
+        "--no-1x-nodelay",
+        action="store_true",
+        help="do not also measure daisy 1.2.3 with TCP_NODELAY",
+    )
     parser.add_argument("--scenarios", default="scheduler,e2e", help="passed to bench.py")
     parser.add_argument("--scheduler-blocks", default="1e5", help="passed to bench.py")
     parser.add_argument("--e2e-blocks", default="1e4,1e5", help="passed to bench.py")
     parser.add_argument("--quick", action="store_true", help="small sizes (passed to bench.py)")
-    parser.add_argument("--ours-python", default=os.path.join(ROOT, ".venv", "bin", "python"),
-                        help="interpreter with this package installed (default <repo>/.venv)")
+    parser.add_argument(
+        "--ours-python",
+        default=os.path.join(ROOT, ".venv", "bin", "python"),
+        help="interpreter with this package installed (default <repo>/.venv)",
+    )
     parser.add_argument("--raw", default=None, help="also write every JSON record to this file")
-    parser.add_argument("--from-raw", default=None, metavar="FILE", help="print the table of a --raw file; run nothing")
+    parser.add_argument(
+        "--from-raw",
+        default=None,
+        metavar="FILE",
+        help="print the table of a --raw file; run nothing",
+    )
     args = parser.parse_args()
 
     if args.from_raw:
         with open(args.from_raw) as f:
             records = [json.loads(line) for line in f if line.strip()]
         present = {r["impl"] for r in records}
-        print_table(records, [i for i in ["1.2.3", NODELAY, "2.0.0", OURS] if i in present], args.timeout)
+        print_table(
+            records, [i for i in ["1.2.3", NODELAY, "2.0.0", OURS] if i in present], args.timeout
+        )
         return 0
 
     wanted = [i.strip() for i in args.impls.split(",") if i.strip()]
@@ -270,8 +310,10 @@ def main():
         elif impl == OURS:
             found = installed_version(args.ours_python)
             if found is None:
-                log(f"this package is not usable from {args.ours_python} "
-                    f"(`import daisy; daisy.Task` fails): run scripts/python-env.sh --release; leaving it out")
+                log(
+                    f"this package is not usable from {args.ours_python} "
+                    f"(`import daisy; daisy.Task` fails): run scripts/python-env.sh --release; leaving it out"
+                )
                 continue
             pythons[OURS] = args.ours_python
         else:
@@ -289,7 +331,7 @@ def main():
     raw = open(args.raw, "w") if args.raw else None
     stop = False
     for rnd in range(args.runs):
-        rotated = impls[rnd % len(impls):] + impls[: rnd % len(impls)]
+        rotated = impls[rnd % len(impls) :] + impls[: rnd % len(impls)]
         for impl in rotated:
             elapsed = time.monotonic() - start
             if elapsed + last.get(impl, 0) > args.budget and rnd > 0:
@@ -306,11 +348,22 @@ def main():
                 if raw:
                     raw.write(json.dumps(r) + "\n")
             records += got
-            log(f"round {rnd + 1}/{args.runs}: {TITLES[impl]:<26} {last[impl]:7.1f} s  "
-                + "  ".join(f"{r['scenario']}/{r['blocks']}/{'c' if r['conflict'] else 'n'}="
-                            + (fmt_rate(r['blocks_per_s']) if r.get('blocks_per_s') else
-                               'timeout' if r.get('timeout') else 'skip' if r.get('skipped') else 'error')
-                            for r in got))
+            log(
+                f"round {rnd + 1}/{args.runs}: {TITLES[impl]:<26} {last[impl]:7.1f} s  "
+                + "  ".join(
+                    f"{r['scenario']}/{r['blocks']}/{'c' if r['conflict'] else 'n'}="
+                    + (
+                        fmt_rate(r["blocks_per_s"])
+                        if r.get("blocks_per_s")
+                        else "timeout"
+                        if r.get("timeout")
+                        else "skip"
+                        if r.get("skipped")
+                        else "error"
+                    )
+                    for r in got
+                )
+            )
         if stop:
             break
     if raw:
@@ -319,8 +372,12 @@ def main():
     print_table(records, impls, args.timeout)
     failed = [r for r in records if r.get("ok") is False or "error" in r]
     if failed:
-        print(f"\n{len(failed)} run(s) did not complete every block: " + "; ".join(
-            f"{r['impl']} {r['scenario']}/{r['blocks']}/{r['conflict']}" for r in failed))
+        print(
+            f"\n{len(failed)} run(s) did not complete every block: "
+            + "; ".join(
+                f"{r['impl']} {r['scenario']}/{r['blocks']}/{r['conflict']}" for r in failed
+            )
+        )
     return 0
 
 

@@ -22,7 +22,8 @@ Conventions:
 - Every call that waits on the network or on the scheduler releases the GIL.
 """
 
-from typing import Any, Callable, Iterator, Optional, Sequence, final
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, final
 
 from funlib.geometry import Roi
 
@@ -53,25 +54,25 @@ class Block:
         total_roi: Roi,
         read_roi: Roi,
         write_roi: Roi,
-        block_id: Optional[int] = None,
-        task_id: Optional[str] = None,
-    ) -> "Block": ...
+        block_id: int | None = None,
+        task_id: str | None = None,
+    ) -> Block: ...
     read_roi: Roi
     write_roi: Roi
     requested_write_roi: Roi
     status: BlockStatus
-    started_processing: Optional[float]
-    stopped_processing: Optional[float]
-    task_id: Optional[str]
-    block_id: tuple[Optional[str], int]
-    def copy(self) -> "Block": ...  # independent deep copy
-    def __copy__(self) -> "Block": ...
-    def __deepcopy__(self, memo: Any = None) -> "Block": ...
+    started_processing: float | None
+    stopped_processing: float | None
+    task_id: str | None
+    block_id: tuple[str | None, int]
+    def copy(self) -> Block: ...  # independent deep copy
+    def __copy__(self) -> Block: ...
+    def __deepcopy__(self, memo: Any = None) -> Block: ...
     def __eq__(self, other: object, /) -> bool: ...
     def __ne__(self, other: object, /) -> bool: ...
     def __hash__(self) -> int: ...
     @classmethod
-    def _from_state(cls, state: tuple) -> "Block": ...  # unpickling only
+    def _from_state(cls, state: tuple) -> Block: ...  # unpickling only
 
 def cantor_number(index: Sequence[int]) -> int:
     """The generalised Cantor number of a block index (docs/semantics.md#blocks-and-block-ids)."""
@@ -123,16 +124,16 @@ class TaskSpec:
         read_roi: Roi,
         write_roi: Roi,
         *,
-        read_write_conflict: Optional[bool] = ...,
-        fit: Optional[str] = ...,
-        num_workers: Optional[int] = ...,
-        max_retries: Optional[int] = ...,
-        timeout: Optional[Any] = ...,  # seconds or a datetime.timedelta
-        check_function: Optional[Any] = ...,  # a callable or (pre_check, post_check)
-        init_callback_fn: Optional[Callable[[str], None]] = ...,
-        max_worker_restarts: Optional[int] = ...,
-        done_marker_path: Optional[Any] = ...,  # str or os.PathLike
-    ) -> "TaskSpec": ...
+        read_write_conflict: bool | None = ...,
+        fit: str | None = ...,
+        num_workers: int | None = ...,
+        max_retries: int | None = ...,
+        timeout: Any | None = ...,  # seconds or a datetime.timedelta
+        check_function: Any | None = ...,  # a callable or (pre_check, post_check)
+        init_callback_fn: Callable[[str], None] | None = ...,
+        max_worker_restarts: int | None = ...,
+        done_marker_path: Any | None = ...,  # str or os.PathLike
+    ) -> TaskSpec: ...
     @property
     def task_id(self) -> str: ...
     @property
@@ -146,7 +147,7 @@ class TaskSpec:
     @property
     def max_worker_restarts(self) -> int: ...
     @property
-    def timeout(self) -> Optional[float]: ...  # seconds
+    def timeout(self) -> float | None: ...  # seconds
     @property
     def upstream_task_ids(self) -> list[str]: ...  # set by link_tasks
 
@@ -180,7 +181,7 @@ class Counters:
         skipped_count: int = 0,
         failed_count: int = 0,
         orphaned_count: int = 0,
-    ) -> "Counters": ...
+    ) -> Counters: ...
     @property
     def started(self) -> bool: ...
     @property
@@ -204,7 +205,9 @@ class Counters:
     def is_done(self) -> bool:
         """Whether every block completed, failed or was orphaned."""
     def __eq__(self, other: object, /) -> bool: ...
-    def __reduce__(self) -> tuple[type["Counters"], tuple[bool, int, int, int, int, int, int, int]]: ...
+    def __reduce__(
+        self,
+    ) -> tuple[type[Counters], tuple[bool, int, int, int, int, int, int, int]]: ...
 
 @final
 class BlockwiseDependencyGraph:
@@ -221,9 +224,9 @@ class BlockwiseDependencyGraph:
         block_write_roi: Roi,
         read_write_conflict: bool = True,
         fit: str = "valid",
-        total_read_roi: Optional[Roi] = None,
-        total_write_roi: Optional[Roi] = None,
-    ) -> "BlockwiseDependencyGraph": ...
+        total_read_roi: Roi | None = None,
+        total_write_roi: Roi | None = None,
+    ) -> BlockwiseDependencyGraph: ...
     task_id: str
     block_read_roi: Roi
     block_write_roi: Roi
@@ -240,7 +243,7 @@ class BlockwiseDependencyGraph:
     def grid_shape(self) -> Any:  # daisy.Coordinate
         """Blocks per dimension."""
     @property
-    def largest_id(self) -> Optional[int]:
+    def largest_id(self) -> int | None:
         """The largest block id; None for a task without blocks."""
     def block_id(self, write_roi: Roi) -> int:
         """The block id of a write ROI of this task (fitted or not)."""
@@ -251,22 +254,24 @@ class BlockwiseDependencyGraph:
     def num_roots(self) -> int: ...
     def level_offsets(self) -> list[Any]: ...  # daisy.Coordinate per level
     def level_conflicts(self) -> list[list[Any]]: ...
-    def level_blocks(self, level: int) -> "BlockIterator": ...  # lazy
-    def root_gen(self) -> "BlockIterator": ...
+    def level_blocks(self, level: int) -> BlockIterator: ...  # lazy
+    def root_gen(self) -> BlockIterator: ...
     def upstream(self, block: Block) -> list[Block]: ...
     def downstream(self, block: Block) -> list[Block]: ...
-    def enumerate_all_dependencies(self) -> "DependencyIterator": ...  # lazy
+    def enumerate_all_dependencies(self) -> DependencyIterator: ...  # lazy
     def get_subgraph_blocks(self, sub_roi: Roi, read_roi: bool = False) -> list[Block]: ...
     def inclusion_criteria(self, block: Block) -> bool: ...
     def fit_block(self, block: Block) -> Block: ...  # a fitted copy
-    def shrink_possible(self, block: Block) -> bool: ...  # fit "shrink" and the write ROI begins inside
+    def shrink_possible(
+        self, block: Block
+    ) -> bool: ...  # fit "shrink" and the write ROI begins inside
     def shrink(self, block: Block) -> Block: ...  # a copy cut to the totals, whatever the fit
 
 @final
 class BlockIterator(Iterator[Block]):
     """A lazy iterator over blocks; it keeps its graph alive."""
 
-    def __iter__(self) -> "BlockIterator": ...
+    def __iter__(self) -> BlockIterator: ...
     def __next__(self) -> Block: ...
     def __length_hint__(self) -> int: ...
 
@@ -274,14 +279,14 @@ class BlockIterator(Iterator[Block]):
 class DependencyIterator(Iterator[tuple[Block, list[Block]]]):
     """A lazy iterator over (block, upstream blocks) pairs."""
 
-    def __iter__(self) -> "DependencyIterator": ...
+    def __iter__(self) -> DependencyIterator: ...
     def __next__(self) -> tuple[Block, list[Block]]: ...
 
 @final
 class DependencyGraph:
     """docs/semantics.md#tasks-that-depend-on-tasks over TaskSpecs (registration order: each task, then its upstream tasks)."""
 
-    def __new__(cls, tasks: list[TaskSpec]) -> "DependencyGraph": ...
+    def __new__(cls, tasks: list[TaskSpec]) -> DependencyGraph: ...
     def task_ids(self) -> list[str]: ...
     def upstream_tasks(self, task_id: str) -> list[str]: ...
     def downstream_tasks(self, task_id: str) -> list[str]: ...
@@ -307,8 +312,8 @@ class Scheduler:
     one id.
     """
 
-    def __new__(cls, tasks: list[TaskSpec], count_all_orphans: bool = True) -> "Scheduler": ...
-    def acquire_block(self, task_id: str) -> Optional[Block]: ...
+    def __new__(cls, tasks: list[TaskSpec], count_all_orphans: bool = True) -> Scheduler: ...
+    def acquire_block(self, task_id: str) -> Block | None: ...
     def release_block(self, block: Block) -> list[str]: ...
     def counters(self, task_id: str) -> Counters: ...
     def task_ids(self) -> list[str]: ...  # task_states order: root tasks first, then the others
@@ -356,9 +361,9 @@ class BlockFailed:
     @property
     def error(self) -> str: ...
     @property
-    def worker_id(self) -> Optional[int]: ...
+    def worker_id(self) -> int | None: ...
     @property
-    def log_basename(self) -> Optional[str]: ...
+    def log_basename(self) -> str | None: ...
 
 @final
 class TaskAbandoned:
@@ -385,15 +390,13 @@ class RunFinished:
 def run(
     tasks: list[TaskSpec],
     *,
-    launch_worker: Callable[[str, int, str, Optional[str]], int],
-    on_event: Optional[
-        Callable[
-            [TaskStarted | BlockProgress | TaskDone | BlockFailed | TaskAbandoned | RunFinished],
-            None,
-        ]
-    ] = None,
-    host: Optional[str] = None,
-    logdir: Optional[str] = None,
+    launch_worker: Callable[[str, int, str, str | None], int],
+    on_event: Callable[
+        [TaskStarted | BlockProgress | TaskDone | BlockFailed | TaskAbandoned | RunFinished], None
+    ]
+    | None = None,
+    host: str | None = None,
+    logdir: str | None = None,
     prefetch: int = 32,
     stall_grace: float = 5.0,
     count_all_orphans: bool = True,
@@ -437,27 +440,31 @@ class RunReport:
     def __new__(
         cls,
         counters: dict[str, Counters],
-        failures: Optional[list[dict[str, Any]]] = None,
-        abandoned: Optional[dict[str, str]] = None,
+        failures: list[dict[str, Any]] | None = None,
+        abandoned: dict[str, str] | None = None,
         interrupted: bool = False,
-    ) -> "RunReport": ...
+    ) -> RunReport: ...
     @property
     def summary(self) -> str: ...  # daisy's Execution Summary, as printed at the end of a run
     @property
-    def succeeded(self) -> bool: ...  # every block succeeded or was skipped, nothing abandoned, not interrupted
+    def succeeded(
+        self,
+    ) -> bool: ...  # every block succeeded or was skipped, nothing abandoned, not interrupted
     @property
     def interrupted(self) -> bool: ...
     @property
     def counters(self) -> dict[str, Counters]: ...  # in the report's task order
     @property
-    def failures(self) -> list[dict[str, Any]]: ...  # task_id, spatial_id, worker_id, error, log_basename
+    def failures(
+        self,
+    ) -> list[dict[str, Any]]: ...  # task_id, spatial_id, worker_id, error, log_basename
     @property
     def abandoned(self) -> dict[str, str]: ...  # task_id -> reason
 
 def run_serial(
     scheduler: Scheduler,
     process_functions: dict[str, Callable[[Block], Any]],
-    observer: Optional[Any] = None,
+    observer: Any | None = None,
 ) -> RunReport:
     """Runs the scheduler's tasks in this thread, one block at a time (the engine's serial loop).
 
@@ -491,8 +498,8 @@ class Client:
     worker should call disconnect() (or drop the client) before it exits.
     """
 
-    def __new__(cls, daisy_context: str, prefetch: Optional[int] = None) -> "Client": ...
-    def acquire(self) -> Optional[Block]: ...  # None: no more work (shutdown, closed, disconnected)
+    def __new__(cls, daisy_context: str, prefetch: int | None = None) -> Client: ...
+    def acquire(self) -> Block | None: ...  # None: no more work (shutdown, closed, disconnected)
     def release(self, block: Block) -> None: ...  # status SUCCESS, else FAILED
     def fail(self, block: Block, error: str) -> None: ...  # BlockFailed with the text
     def client_exception(self, error: str) -> None: ...

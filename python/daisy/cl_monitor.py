@@ -12,7 +12,7 @@ before it tells its observers that it exits.
 
 import logging
 import threading
-from typing import Any
+from typing import Any, cast
 
 from tqdm.auto import tqdm
 
@@ -139,7 +139,8 @@ class CLMonitor(ServerObserver):
             if isinstance(handler, TqdmLoggingHandler):
                 continue
             if _is_tty_stream_handler(handler):
-                logger.handlers[i] = TqdmLoggingHandler(handler)
+                # A stand-in with the wrapped handler's whole interface (see __getattr__).
+                logger.handlers[i] = cast(logging.Handler, TqdmLoggingHandler(handler))
 
     # hooks ----------------------------------------------------------------------------
 

@@ -58,6 +58,7 @@ class Client:
         worker_id = context.get("worker_id")
         self.worker_id = int(worker_id) if worker_id is not None else None
         self.task_id = context["task_id"]
+        self._connection: _MessagesConnection | _daisy.Client
         if context.get("token") is None:
             self._connection = _MessagesConnection(self)
             self.tcp_client = self._connection.tcp_client
@@ -88,10 +89,10 @@ class Client:
             yield block
             if block.status == BlockStatus.PROCESSING:
                 block.status = BlockStatus.SUCCESS
-        except Exception as e:  # pylint: disable=broad-except
+        except Exception as e:
             block.status = BlockStatus.FAILED
             try:
-                if connection is self.tcp_client:
+                if isinstance(connection, _daisy.Client):
                     connection.fail(block, repr(e))
                 else:
                     connection.fail(block, e)
@@ -111,14 +112,12 @@ class _MessagesConnection:
     """daisy 1.x's protocol: :mod:`daisy.messages` over :class:`daisy.tcp.TCPClient`."""
 
     def __init__(self, client):
-        # pylint: disable=import-outside-toplevel
         from .legacy.tcp import TCPClient
 
         self.client = client
         self.tcp_client = TCPClient(client.host, client.port)
 
     def acquire(self):
-        # pylint: disable=import-outside-toplevel
         from .legacy.messages import AcquireBlock, RequestShutdown, SendBlock, UnexpectedMessage
         from .legacy.tcp import NotConnected, StreamClosedError
 
@@ -136,12 +135,12 @@ class _MessagesConnection:
         raise UnexpectedMessage(message)
 
     def release(self, block):
-        from .legacy.messages import ReleaseBlock  # pylint: disable=import-outside-toplevel
+        from .legacy.messages import ReleaseBlock
 
         self.tcp_client.send_message(ReleaseBlock(block))
 
     def fail(self, block, exception):
-        from .legacy.messages import BlockFailed  # pylint: disable=import-outside-toplevel
+        from .legacy.messages import BlockFailed
 
         self.tcp_client.send_message(BlockFailed(exception, block, self.client.context))
 

@@ -184,7 +184,7 @@ class DependencyGraph:
     """
 
     def __init__(self, tasks: Iterable[Task]) -> None:
-        from .task import _register_tasks, _specs  # pylint: disable=import-outside-toplevel
+        from .task import _register_tasks, _specs
 
         task_map = _register_tasks(tasks)
         graph = _daisy.DependencyGraph(_specs(list(task_map.values())))

@@ -18,7 +18,6 @@ from typing import Any
 from funlib.geometry import Roi
 
 from . import _daisy
-from .block import BlockStatus  # noqa: F401  (imported before the engine, see block.py)
 from .errors import TaskError, TaskTypeError
 
 __all__ = ["Task"]
@@ -26,7 +25,7 @@ __all__ = ["Task"]
 CheckFunction = Callable[[Any], bool]
 
 
-def _noop_init_callback(context: Any) -> None:  # pylint: disable=unused-argument
+def _noop_init_callback(context: Any) -> None:
     """The default ``init_callback_fn``: does nothing."""
 
 
@@ -201,7 +200,7 @@ class Task:
 
     def _process_blocks(self) -> None:
         """The worker loop of a block function: acquire, process, release, until done."""
-        from .client import Client  # pylint: disable=import-outside-toplevel
+        from .client import Client
 
         client = Client()
         while True:
@@ -357,7 +356,7 @@ def _init_callback(init_callback_fn: Any) -> Any:
         return init_callback_fn
 
     def call(daisy_context: str) -> None:
-        from .client import _context_from_string  # pylint: disable=import-outside-toplevel
+        from .client import _context_from_string
 
         init_callback_fn(_context_from_string(daisy_context, typed=True))
 

@@ -242,7 +242,15 @@ def test_7_12_subgraph_blocks_symmetric():
     assert sorted(ids(write)) == [12, 17, 18, 24]
     assert {tuple(b.write_roi.begin) for b in write} == {(5, 5), (5, 7), (7, 5), (7, 7)}
     assert sorted(ids(graph.get_subgraph_blocks(sub, read_roi=True))) == [
-        12, 17, 18, 23, 24, 25, 31, 32, 40,
+        12,
+        17,
+        18,
+        23,
+        24,
+        25,
+        31,
+        32,
+        40,
     ]
 
 
@@ -276,9 +284,7 @@ def test_7_12_empty_intersection_runs_to_completion():
 
 
 def test_7_12_asymmetric_context_is_exact_inverse():
-    up = daisy.Task(
-        "U", Roi((0,), (20,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None
-    )
+    up = daisy.Task("U", Roi((0,), (20,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
     down = daisy.Task(
         "D",
         Roi((0,), (20,)),
@@ -338,8 +344,17 @@ def test_8_dependency_graph_worked_example():
         ("B", i) for i in (4, 7, 8, 12)
     ]
     assert [blk.block_id for blk in graph.downstream(a_blocks[12])] == [
-        ("B", 4), ("B", 7), ("A", 8), ("B", 8), ("B", 11), ("B", 12), ("B", 13),
-        ("A", 17), ("B", 17), ("B", 18), ("B", 24),
+        ("B", 4),
+        ("B", 7),
+        ("A", 8),
+        ("B", 8),
+        ("B", 11),
+        ("B", 12),
+        ("B", 13),
+        ("A", 17),
+        ("B", 17),
+        ("B", 18),
+        ("B", 24),
     ]
 
 
@@ -415,7 +430,11 @@ def test_dependency_graph_rejects_duplicate_ids_and_cycles():
     a = daisy.Task("A", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
     a2 = daisy.Task("A", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
     b = daisy.Task(
-        "B", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "B",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         upstream_tasks=[a2],
     )
     with pytest.raises(ValueError, match="'A'"):
@@ -424,7 +443,11 @@ def test_dependency_graph_rejects_duplicate_ids_and_cycles():
         daisy.Scheduler([a, b])
     # the same object twice is fine
     c = daisy.Task(
-        "C", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None,
+        "C",
+        Roi((0,), (10,)),
+        Roi((0,), (1,)),
+        Roi((0,), (1,)),
+        lambda b: None,
         upstream_tasks=[a],
     )
     assert daisy.DependencyGraph([a, c, a]).task_ids == ["A", "C"]

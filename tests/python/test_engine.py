@@ -429,9 +429,7 @@ def test_sequences_orphans():
         release(scheduler, block, BlockStatus.FAILED)
     assert counters(scheduler, "t") == (True, 2, 0, 0, 0, 0, 1, 1)
     # 2-D, every handed-out block fails: 16 failed, 345 orphaned.
-    task = spec(
-        "t", Roi((0, 0), (25, 25)), Roi((0, 0), (7, 7)), Roi((3, 3), (1, 1)), max_retries=0
-    )
+    task = spec("t", Roi((0, 0), (25, 25)), Roi((0, 0), (7, 7)), Roi((3, 3), (1, 1)), max_retries=0)
     scheduler = _daisy.Scheduler([task])
     while (block := scheduler.acquire_block("t")) is not None:
         release(scheduler, block, BlockStatus.FAILED)
