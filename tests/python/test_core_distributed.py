@@ -12,19 +12,13 @@ import textwrap
 import time
 
 import pytest
+from helpers import line
 
 import daisy
 from daisy import Roi
 
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path, monkeypatch):
-    """Runs each test in its own directory, so daisy_logs/ lands there."""
-    monkeypatch.chdir(tmp_path)
-    old = daisy.logging.get_log_basedir()
-    daisy.logging.set_log_basedir(tmp_path / "daisy_logs")
-    yield tmp_path
-    daisy.logging.set_log_basedir(old)
+# Each test runs in its own directory, so daisy_logs/ lands there.
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 def lines(path):
@@ -107,23 +101,8 @@ def test_failing_block_orphans_downstream(tmp_path, stderr_logging):
         if block.block_id[1] == 3:
             raise RuntimeError("boom")
 
-    a = daisy.Task(
-        "A",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        process_a,
-        num_workers=2,
-        max_retries=1,
-    )
-    b = daisy.Task(
-        "B",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda blk: None,
-        upstream_tasks=[a],
-    )
+    a = line(10, process_a, task_id="A", num_workers=2, max_retries=1)
+    b = line(10, lambda blk: None, task_id="B", upstream_tasks=[a])
     failures = []
 
     class Observer:
@@ -163,15 +142,7 @@ def test_hanging_block_is_retried_after_timeout(tmp_path):
             time.sleep(120)
         (done / str(block.block_id[1])).touch()
 
-    task = daisy.Task(
-        "hang",
-        Roi((0,), (5,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        process,
-        num_workers=2,
-        timeout=1,
-    )
+    task = line(5, process, task_id="hang", num_workers=2, timeout=1)
     start = time.time()
     assert daisy.run_blockwise([task]) is True
     assert time.time() - start < 60
@@ -274,23 +245,8 @@ def test_raising_spawn_function_is_a_failed_worker(tmp_path):
     def spawn():
         raise ValueError("spawn function broke")
 
-    broken = daisy.Task(
-        "broken",
-        Roi((0,), (4,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        spawn,
-        num_workers=1,
-        max_worker_restarts=2,
-    )
-    other = daisy.Task(
-        "other",
-        Roi((0,), (4,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        num_workers=1,
-    )
+    broken = line(4, spawn, task_id="broken", num_workers=1, max_worker_restarts=2)
+    other = line(4, lambda b: None, task_id="other", num_workers=1)
     abandoned = []
 
     class Observer:
@@ -330,15 +286,7 @@ def test_a_spawn_function_that_failed_once_is_replaced(tmp_path):
             raise RuntimeError("first attempt")
         subprocess.run([sys.executable, "-c", WORKER_PROGRAM, str(out)], check=True)
 
-    task = daisy.Task(
-        "flaky",
-        Roi((0,), (6,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        spawn,
-        num_workers=1,
-        max_worker_restarts=1,
-    )
+    task = line(6, spawn, task_id="flaky", num_workers=1, max_worker_restarts=1)
     server = daisy.Server()
     states = server.run_blockwise([task])
     assert states["flaky"].completed_count == 6
@@ -365,15 +313,7 @@ def test_keyboard_interrupt_in_a_worker_ends_it_quietly(tmp_path):
     def spawn():
         raise KeyboardInterrupt
 
-    task = daisy.Task(
-        "quiet",
-        Roi((0,), (3,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        spawn,
-        num_workers=1,
-        max_worker_restarts=0,
-    )
+    task = line(3, spawn, task_id="quiet", num_workers=1, max_worker_restarts=0)
     server = daisy.Server(stall_grace=0.2)
     states = server.run_blockwise([task])
     # Exit code 0: not a failed worker; the task has nobody left and is abandoned.
@@ -386,14 +326,7 @@ def test_keyboard_interrupt_in_a_worker_ends_it_quietly(tmp_path):
 def test_init_callback(tmp_path):
     contexts = []
 
-    task = daisy.Task(
-        "init",
-        Roi((0,), (4,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        init_callback_fn=contexts.append,
-    )
+    task = line(4, lambda b: None, task_id="init", init_callback_fn=contexts.append)
     assert daisy.run_blockwise([task]) is True
     assert len(contexts) == 1
     context = contexts[0]
@@ -405,14 +338,7 @@ def test_init_callback(tmp_path):
     def broken(context):
         raise RuntimeError("init failed")
 
-    task = daisy.Task(
-        "init2",
-        Roi((0,), (4,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        init_callback_fn=broken,
-    )
+    task = line(4, lambda b: None, task_id="init2", init_callback_fn=broken)
     with pytest.raises(RuntimeError, match="init failed"):
         daisy.run_blockwise([task])
 
@@ -424,14 +350,7 @@ def test_server_collects_upstream_tasks_and_pre_checks(tmp_path):
     def process(block):
         (out / f"{block.block_id[0]}{block.block_id[1]}").touch()
 
-    a = daisy.Task(
-        "A",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        process,
-        check_function=lambda blk: blk.block_id[1] < 5,
-    )
+    a = line(10, process, task_id="A", check_function=lambda blk: blk.block_id[1] < 5)
     b = daisy.Task(
         "B", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), process, upstream_tasks=[a]
     )
@@ -513,14 +432,7 @@ def test_stop_event_stops_the_run(tmp_path):
         (out / str(block.block_id[1])).touch()
         time.sleep(0.05)
 
-    task = daisy.Task(
-        "stoppable",
-        Roi((0,), (2000,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        process,
-        num_workers=2,
-    )
+    task = line(2000, process, task_id="stoppable", num_workers=2)
     server = daisy.Server()
     ended = threading.Event()
 
@@ -550,14 +462,7 @@ def test_stop_event_stops_the_run(tmp_path):
 
 
 def test_given_scheduler_gets_the_final_states():
-    task = daisy.Task(
-        "given",
-        Roi((0,), (8,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        num_workers=2,
-    )
+    task = line(8, lambda b: None, task_id="given", num_workers=2)
     scheduler = daisy.Scheduler([task])
     states = daisy.Server().run_blockwise([task], scheduler=scheduler)
     assert states is scheduler.task_states
@@ -570,15 +475,7 @@ def test_body_setting_failed_fails_the_block():
         if block.block_id[1] == 2:
             block.status = daisy.BlockStatus.FAILED
 
-    task = daisy.Task(
-        "selffail",
-        Roi((0,), (5,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        process,
-        num_workers=2,
-        max_retries=0,
-    )
+    task = line(5, process, task_id="selffail", num_workers=2, max_retries=0)
     states = daisy.Server().run_blockwise([task])
     assert (states["selffail"].completed_count, states["selffail"].failed_count) == (4, 1)
 
@@ -590,15 +487,7 @@ def test_spawn_function_exiting_early_abandons_the_task():
         def on_task_abandoned(self, task_id, state, reason):
             abandoned.append((task_id, reason))
 
-    task = daisy.Task(
-        "quitter",
-        Roi((0,), (5,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda: None,
-        num_workers=1,
-        max_worker_restarts=1,
-    )
+    task = line(5, lambda: None, task_id="quitter", num_workers=1, max_worker_restarts=1)
     server = daisy.Server(stall_grace=0.2)
     server.register_observer(Observer())
     start = time.time()
@@ -610,14 +499,7 @@ def test_spawn_function_exiting_early_abandons_the_task():
 
 
 def test_run_blockwise_prints_summary_and_accepts_progress_observer(capsys):
-    task = daisy.Task(
-        "summarised",
-        Roi((0,), (6,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        num_workers=2,
-    )
+    task = line(6, lambda b: None, task_id="summarised", num_workers=2)
     assert daisy.run_blockwise([task]) is True
     out = capsys.readouterr().out
     assert "Execution Summary" in out and "Task summarised:" in out

@@ -1,6 +1,7 @@
 """SerialServer and run_blockwise(multiprocessing=False) (docs/semantics.md#run_blockwise)."""
 
 import pytest
+from helpers import line
 
 import daisy
 from daisy import BlockStatus, Roi
@@ -49,11 +50,6 @@ def chain(process_a, process_b, **kwargs_a):
         upstream_tasks=[a],
     )
     return a, b
-
-
-def line(n, process=lambda b: None, task_id="t", **kwargs):
-    """A 1-D task of n one-voxel blocks."""
-    return daisy.Task(task_id, Roi((0,), (n,)), Roi((0,), (1,)), Roi((0,), (1,)), process, **kwargs)
 
 
 def observed():

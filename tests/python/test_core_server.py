@@ -3,21 +3,15 @@
 report the Server keeps."""
 
 import pytest
+from helpers import line
 
 import daisy
-from daisy import Roi, _daisy
+from daisy import _daisy
 from daisy.remote_error import RemoteException
 from daisy.server_observer import ServerObserver
 
-
-@pytest.fixture(autouse=True)
-def in_tmp_dir(tmp_path, monkeypatch):
-    """Runs each test in its own directory, so daisy_logs/ lands there."""
-    monkeypatch.chdir(tmp_path)
-    old = daisy.logging.get_log_basedir()
-    daisy.logging.set_log_basedir(tmp_path / "daisy_logs")
-    yield tmp_path
-    daisy.logging.set_log_basedir(old)
+# Each test runs in its own directory, so daisy_logs/ lands there.
+pytestmark = pytest.mark.usefixtures("in_tmp_dir")
 
 
 class Recorder(ServerObserver):
@@ -58,15 +52,7 @@ def fail_block_1(block):
 
 
 def test_observers_hear_typed_events_and_the_report_is_set_before_exit():
-    task = daisy.Task(
-        "t",
-        Roi((0,), (4,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        fail_block_1,
-        num_workers=1,
-        max_retries=0,
-    )
+    task = line(4, fail_block_1, num_workers=1, max_retries=0)
     server = daisy.Server()
     recorder = Recorder(server)
     states = server.run_blockwise([task])
@@ -92,15 +78,7 @@ def test_observers_hear_typed_events_and_the_report_is_set_before_exit():
 
 
 def test_an_abandoned_task_is_heard_when_it_happens():
-    task = daisy.Task(
-        "quitter",
-        Roi((0,), (3,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda: None,
-        num_workers=1,
-        max_worker_restarts=0,
-    )
+    task = line(3, lambda: None, task_id="quitter", num_workers=1, max_worker_restarts=0)
     server = daisy.Server(stall_grace=0.1)
     recorder = Recorder(server)
     server.run_blockwise([task])
@@ -120,14 +98,7 @@ def test_a_run_that_fails_to_start_leaves_no_report():
     def init_callback(context):
         raise ValueError("no database")
 
-    task = daisy.Task(
-        "t",
-        Roi((0,), (2,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        init_callback_fn=init_callback,
-    )
+    task = line(2, lambda b: None, init_callback_fn=init_callback)
     server = daisy.Server()
     recorder = Recorder(server)
     with pytest.raises(ValueError, match="no database"):
