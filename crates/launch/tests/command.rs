@@ -1,28 +1,19 @@
 //! `CommandLauncher` with real shells: substitution, quoting, validation, and the process checks.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::fs;
 use std::path::Path;
 
 use daisy_launch::conformance::{self, scripts};
-use daisy_launch::{CommandLauncher, LaunchError, Launcher, WorkerExit, WorkerSpec};
+use daisy_launch::{CommandLauncher, LaunchError, WorkerSpec};
 use daisy_protocol::Context;
+
+mod common;
+use common::run_to_end;
 
 fn with_pid_file(template: &str, pid_file: &Path) -> CommandLauncher {
     CommandLauncher::new(template)
         .unwrap()
         .env(scripts::PID_FILE_VARIABLE, pid_file)
-}
-
-fn run_to_end(launcher: &CommandLauncher, spec: &WorkerSpec) -> (String, String) {
-    let mut handle = launcher.launch(spec).unwrap();
-    let exit = conformance::wait_for_exit(handle.as_mut(), conformance::EXIT_TIMEOUT);
-    assert_eq!(exit, Some(WorkerExit::Success));
-    let (out, err) = handle.log_files().unwrap();
-    (
-        fs::read_to_string(out).unwrap(),
-        fs::read_to_string(err).unwrap(),
-    )
 }
 
 #[test]
@@ -91,46 +82,6 @@ fn double_braces_escape() {
         CommandLauncher::new("echo '{{{worker_id}}}'; f() {{ echo in-function; }}; f").unwrap();
     let (out, _) = run_to_end(&launcher, &conformance::spec("A", 5, Some(dir.path())));
     assert_eq!(out, "{5}\nin-function\n");
-}
-
-#[test]
-fn context_reaches_the_command_environment() {
-    let dir = tempfile::tempdir().unwrap();
-    conformance::context_reaches_worker_and_output_is_redirected(
-        &CommandLauncher::new(scripts::ECHO_CONTEXT).unwrap(),
-        &conformance::spec("A", 1, Some(dir.path())),
-    );
-}
-
-#[test]
-fn exit_codes_and_kill() {
-    conformance::worker_that_fails_is_reported(
-        &CommandLauncher::new(scripts::EXIT_3).unwrap(),
-        &conformance::spec("A", 2, None),
-        Some(3),
-    );
-    let exit = conformance::running_worker_can_be_killed(
-        &CommandLauncher::new(scripts::SLEEP).unwrap(),
-        &conformance::spec("A", 3, None),
-    );
-    assert_eq!(
-        exit,
-        WorkerExit::Failed {
-            code: None,
-            signal: Some(9)
-        }
-    );
-}
-
-#[test]
-fn kill_ends_the_submitting_process_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let pid_file = dir.path().join("grandchild.pid");
-    conformance::kill_ends_the_process_tree(
-        &with_pid_file(scripts::SPAWN_GRANDCHILD, &pid_file),
-        &conformance::spec("A", 4, None),
-        &pid_file,
-    );
 }
 
 #[test]

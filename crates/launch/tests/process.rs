@@ -1,11 +1,15 @@
-//! `ProcessLauncher` with real processes: context, logs, exits, killing process trees.
+//! `ProcessLauncher` with real processes: the process checks of the conformance suite, signals,
+//! spawn and log-file errors, environment, process groups.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::path::Path;
 
 use daisy_launch::conformance::{self, scripts};
-use daisy_launch::{LaunchError, Launcher, ProcessLauncher, WorkerExit, log_basename};
+use daisy_launch::{LaunchError, Launcher, ProcessLauncher, WorkerExit};
+
+mod common;
+use common::run_to_end;
 
 fn script(script: &str) -> ProcessLauncher {
     ProcessLauncher::new("sh", ["-c", script])
@@ -13,84 +17,6 @@ fn script(script: &str) -> ProcessLauncher {
 
 fn with_pid_file(script: &str, pid_file: &Path) -> ProcessLauncher {
     ProcessLauncher::new("sh", ["-c", script]).env(scripts::PID_FILE_VARIABLE, pid_file)
-}
-
-#[test]
-fn context_reaches_the_worker_and_output_is_redirected() {
-    let dir = tempfile::tempdir().unwrap();
-    let spec = conformance::spec("A", 1, Some(dir.path()));
-    conformance::context_reaches_worker_and_output_is_redirected(
-        &script(scripts::ECHO_CONTEXT),
-        &spec,
-    );
-    let (out, _) = daisy_launch::log_file_paths(&log_basename(dir.path(), "A", 1));
-    assert_eq!(fs::read_to_string(out).unwrap(), spec.context.to_env());
-}
-
-#[test]
-fn exit_zero_is_success() {
-    conformance::worker_that_succeeds_is_reaped(
-        &script("exit 0"),
-        &conformance::spec("A", 0, None),
-    );
-}
-
-#[test]
-fn exit_three_is_failure_with_code() {
-    let dir = tempfile::tempdir().unwrap();
-    conformance::worker_that_fails_is_reported(
-        &script(scripts::EXIT_3),
-        &conformance::spec("A", 2, Some(dir.path())),
-        Some(3),
-    );
-}
-
-#[test]
-fn killed_worker_failed_with_signal_nine() {
-    let exit = conformance::running_worker_can_be_killed(
-        &script(scripts::SLEEP),
-        &conformance::spec("A", 3, None),
-    );
-    assert_eq!(
-        exit,
-        WorkerExit::Failed {
-            code: None,
-            signal: Some(9)
-        }
-    );
-}
-
-#[test]
-fn kill_ends_the_process_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let pid_file = dir.path().join("grandchild.pid");
-    conformance::kill_ends_the_process_tree(
-        &with_pid_file(scripts::SPAWN_GRANDCHILD, &pid_file),
-        &conformance::spec("A", 4, None),
-        &pid_file,
-    );
-}
-
-#[test]
-fn drop_ends_the_process_tree() {
-    let dir = tempfile::tempdir().unwrap();
-    let pid_file = dir.path().join("grandchild.pid");
-    conformance::dropping_a_running_worker_kills_its_tree(
-        &with_pid_file(scripts::SPAWN_GRANDCHILD, &pid_file),
-        &conformance::spec("A", 5, None),
-        &pid_file,
-    );
-}
-
-#[test]
-fn kill_after_exit_ends_leftovers() {
-    let dir = tempfile::tempdir().unwrap();
-    let pid_file = dir.path().join("leftover.pid");
-    conformance::kill_after_exit_ends_leftovers(
-        &with_pid_file(scripts::LEAVE_GRANDCHILD, &pid_file),
-        &conformance::spec("A", 6, None),
-        &pid_file,
-    );
 }
 
 #[test]
@@ -160,11 +86,7 @@ fn env_and_current_dir_reach_the_worker() {
         .env("DAISY_CONTEXT", "overridden")
         .current_dir(&work);
     let spec = conformance::spec("A", 8, Some(dir.path()));
-    let mut handle = launcher.launch(&spec).unwrap();
-    let exit = conformance::wait_for_exit(handle.as_mut(), conformance::EXIT_TIMEOUT);
-    assert_eq!(exit, Some(WorkerExit::Success));
-    let (out, _) = handle.log_files().unwrap();
-    let text = fs::read_to_string(out).unwrap();
+    let (text, _) = run_to_end(&launcher, &spec);
     assert_eq!(
         text,
         format!("hello {}", work.canonicalize().unwrap().display())
