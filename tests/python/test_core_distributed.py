@@ -246,7 +246,7 @@ def test_raising_spawn_function_is_a_failed_worker(tmp_path):
         raise ValueError("spawn function broke")
 
     broken = line(4, spawn, task_id="broken", num_workers=1, max_worker_restarts=2)
-    other = line(4, lambda b: None, task_id="other", num_workers=1)
+    other = line(4, task_id="other", num_workers=1)
     abandoned = []
 
     class Observer:
@@ -326,7 +326,7 @@ def test_keyboard_interrupt_in_a_worker_ends_it_quietly(tmp_path):
 def test_init_callback(tmp_path):
     contexts = []
 
-    task = line(4, lambda b: None, task_id="init", init_callback_fn=contexts.append)
+    task = line(4, task_id="init", init_callback_fn=contexts.append)
     assert daisy.run_blockwise([task]) is True
     assert len(contexts) == 1
     context = contexts[0]
@@ -338,7 +338,7 @@ def test_init_callback(tmp_path):
     def broken(context):
         raise RuntimeError("init failed")
 
-    task = line(4, lambda b: None, task_id="init2", init_callback_fn=broken)
+    task = line(4, task_id="init2", init_callback_fn=broken)
     with pytest.raises(RuntimeError, match="init failed"):
         daisy.run_blockwise([task])
 
@@ -462,7 +462,7 @@ def test_stop_event_stops_the_run(tmp_path):
 
 
 def test_given_scheduler_gets_the_final_states():
-    task = line(8, lambda b: None, task_id="given", num_workers=2)
+    task = line(8, task_id="given", num_workers=2)
     scheduler = daisy.Scheduler([task])
     states = daisy.Server().run_blockwise([task], scheduler=scheduler)
     assert states is scheduler.task_states
@@ -499,7 +499,7 @@ def test_spawn_function_exiting_early_abandons_the_task():
 
 
 def test_run_blockwise_prints_summary_and_accepts_progress_observer(capsys):
-    task = line(6, lambda b: None, task_id="summarised", num_workers=2)
+    task = line(6, task_id="summarised", num_workers=2)
     assert daisy.run_blockwise([task]) is True
     out = capsys.readouterr().out
     assert "Execution Summary" in out and "Task summarised:" in out

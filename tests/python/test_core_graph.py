@@ -1,13 +1,23 @@
 """Worked examples of docs/semantics.md#tiling, #tasks-that-depend-on-tasks through the public daisy API."""
 
 import pytest
+from helpers import chain, ids, line
 
 import daisy
 from daisy import Roi
 
 
-def ids(blocks):
-    return [b.block_id[1] for b in blocks]
+def run_serially(scheduler):
+    """Runs every block, always of the first ready task, to success; returns the block ids in
+    the order they were handed out."""
+    done = []
+    while ready := scheduler.get_ready_tasks():
+        block = scheduler.acquire_block(ready[0].task_id)
+        assert block is not None
+        block.status = daisy.BlockStatus.SUCCESS
+        scheduler.release_block(block)
+        done.append(block.block_id)
+    return done
 
 
 def all_blocks(graph):
@@ -269,22 +279,13 @@ def test_7_12_empty_intersection_runs_to_completion():
     for block_id in range(2, 10):
         assert graph.downstream(upstream_blocks[block_id]) == []
     scheduler = daisy.Scheduler([down])
-    done = []
-    while True:
-        tasks = scheduler.get_ready_tasks()
-        if not tasks:
-            break
-        block = scheduler.acquire_block(tasks[0].task_id)
-        block.status = daisy.BlockStatus.SUCCESS
-        scheduler.release_block(block)
-        done.append(block.block_id)
-    assert len(done) == 12
+    assert len(run_serially(scheduler)) == 12
     states = scheduler.task_states
     assert states["U"].completed_count == 10 and states["D"].completed_count == 2
 
 
 def test_7_12_asymmetric_context_is_exact_inverse():
-    up = daisy.Task("U", Roi((0,), (20,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
+    up = line(20, task_id="U")
     down = daisy.Task(
         "D",
         Roi((0,), (20,)),
@@ -308,23 +309,8 @@ def test_7_12_asymmetric_context_is_exact_inverse():
             assert d in graph.downstream(u)
 
 
-def chained_tasks():
-    a = daisy.Task(
-        "A", Roi((0, 0), (6, 6)), Roi((0, 0), (3, 3)), Roi((1, 1), (1, 1)), lambda b: None
-    )
-    b = daisy.Task(
-        "B",
-        Roi((0, 0), (6, 6)),
-        Roi((0, 0), (3, 3)),
-        Roi((1, 1), (1, 1)),
-        lambda b: None,
-        upstream_tasks=[a],
-    )
-    return a, b
-
-
 def test_8_dependency_graph_worked_example():
-    a, b = chained_tasks()
+    a, b = chain()
     graph = daisy.DependencyGraph([b])
     assert graph.task_ids == ["B", "A"]
     assert graph.root_tasks() == ["A"]
@@ -375,7 +361,7 @@ def run_levels_of_a(scheduler):
 
 
 def test_8_release_order_queues_downstream_blocks():
-    a, b = chained_tasks()
+    a, b = chain()
     scheduler = daisy.Scheduler([b])
     assert list(scheduler.task_states) == ["A", "B"]
     last = run_levels_of_a(scheduler)
@@ -405,51 +391,26 @@ def test_8_release_order_queues_downstream_blocks():
 
 
 def test_9_8_chained_cycles_follow_level_order():
-    a, b = chained_tasks()
+    a, b = chain()
     scheduler = daisy.Scheduler([b])
-    order = {"A": [], "B": []}
-    cycles = 0
-    while True:
-        ready = scheduler.get_ready_tasks()
-        if not ready:
-            break
-        task_id = ready[0].task_id
-        block = scheduler.acquire_block(task_id)
-        assert block is not None
-        order[task_id].append(block.block_id[1])
-        block.status = daisy.BlockStatus.SUCCESS
-        scheduler.release_block(block)
-        cycles += 1
-    assert cycles == 32
+    done = run_serially(scheduler)
+    assert len(done) == 32
+    order = {task_id: [i for t, i in done if t == task_id] for task_id in ("A", "B")}
     for task_id in ("A", "B"):
         assert order[task_id] == sum(LEVELS_7_9, [])
         assert scheduler.task_states[task_id].completed_count == 16
 
 
 def test_dependency_graph_rejects_duplicate_ids_and_cycles():
-    a = daisy.Task("A", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
-    a2 = daisy.Task("A", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
-    b = daisy.Task(
-        "B",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        upstream_tasks=[a2],
-    )
+    a = line(10, task_id="A")
+    a2 = line(10, task_id="A")
+    b = line(10, task_id="B", upstream_tasks=[a2])
     with pytest.raises(ValueError, match="'A'"):
         daisy.DependencyGraph([a, b])
     with pytest.raises(ValueError, match="'A'"):
         daisy.Scheduler([a, b])
     # the same object twice is fine
-    c = daisy.Task(
-        "C",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        upstream_tasks=[a],
-    )
+    c = line(10, task_id="C", upstream_tasks=[a])
     assert daisy.DependencyGraph([a, c, a]).task_ids == ["A", "C"]
     # a cycle
     a.upstream_tasks.append(c)

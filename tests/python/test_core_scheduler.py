@@ -4,6 +4,7 @@ import copy
 import pickle
 
 import pytest
+from helpers import line
 
 import daisy
 from daisy import BlockStatus, Roi
@@ -240,15 +241,8 @@ def test_subclass_can_override_acquire_block():
 
 
 def test_scheduler_accepts_single_task_and_upstream():
-    a = daisy.Task("A", Roi((0,), (10,)), Roi((0,), (1,)), Roi((0,), (1,)), lambda b: None)
-    b = daisy.Task(
-        "B",
-        Roi((0,), (10,)),
-        Roi((0,), (1,)),
-        Roi((0,), (1,)),
-        lambda b: None,
-        upstream_tasks=[a],
-    )
+    a = line(10, task_id="A")
+    b = line(10, task_id="B", upstream_tasks=[a])
     scheduler = daisy.Scheduler(b)
     assert list(scheduler.task_states) == ["A", "B"]
     assert scheduler.task_states["B"].ready_count == 0

@@ -1,10 +1,10 @@
 """SerialServer and run_blockwise(multiprocessing=False) (docs/semantics.md#run_blockwise)."""
 
 import pytest
-from helpers import line
+from helpers import chain, line
 
 import daisy
-from daisy import BlockStatus, Roi
+from daisy import BlockStatus
 
 
 class Recorder:
@@ -30,26 +30,6 @@ class Recorder:
 
     def on_server_exit(self):
         self.events.append(("exit",))
-
-
-def chain(process_a, process_b, **kwargs_a):
-    a = daisy.Task(
-        "A",
-        Roi((0, 0), (6, 6)),
-        Roi((0, 0), (3, 3)),
-        Roi((1, 1), (1, 1)),
-        process_a,
-        **kwargs_a,
-    )
-    b = daisy.Task(
-        "B",
-        Roi((0, 0), (6, 6)),
-        Roi((0, 0), (3, 3)),
-        Roi((1, 1), (1, 1)),
-        process_b,
-        upstream_tasks=[a],
-    )
-    return a, b
 
 
 def observed():

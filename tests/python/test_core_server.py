@@ -98,7 +98,7 @@ def test_a_run_that_fails_to_start_leaves_no_report():
     def init_callback(context):
         raise ValueError("no database")
 
-    task = line(2, lambda b: None, init_callback_fn=init_callback)
+    task = line(2, init_callback_fn=init_callback)
     server = daisy.Server()
     recorder = Recorder(server)
     with pytest.raises(ValueError, match="no database"):

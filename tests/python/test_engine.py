@@ -16,6 +16,7 @@ import traceback
 
 import pytest
 from funlib.geometry import Coordinate, Roi
+from helpers import ids
 
 from daisy import _daisy
 from daisy.block import BlockStatus
@@ -75,10 +76,6 @@ def grid_2d(task_id="t", conflict=True, **kwargs):
 def line_1d(conflict, **kwargs):
     """docs/semantics.md#scheduling: 2 blocks, ids 1 and 2."""
     return spec("t", Roi((0,), (4,)), Roi((0,), (3,)), Roi((1,), (1,)), conflict, **kwargs)
-
-
-def ids(blocks):
-    return [b.block_id[1] for b in blocks]
 
 
 def release(scheduler, block, status=BlockStatus.SUCCESS):
