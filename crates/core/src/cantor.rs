@@ -18,10 +18,18 @@ use crate::CoreError;
 /// # Errors
 ///
 /// [`CoreError::BlockIdOverflow`] if the number does not fit into a `u64`.
+#[inline]
 pub fn cantor_number(index: &[i64]) -> Result<u64, CoreError> {
-    if let Some(id) = small_cantor(index) {
-        return Ok(id);
+    // The closed forms are inlined into the per-block paths; the general case is not.
+    match small_cantor(index) {
+        Some(id) => Ok(id),
+        None => exact_cantor_number(index),
     }
+}
+
+/// [`cantor_number`] in 128-bit arithmetic, for any index.
+#[inline(never)]
+fn exact_cantor_number(index: &[i64]) -> Result<u64, CoreError> {
     let overflow = || CoreError::BlockIdOverflow {
         index: index.to_vec(),
     };

@@ -249,26 +249,28 @@ impl Scheduler {
         loop {
             let tiling = self.graph.graph(t);
             let g = self.queues[t].get_next(tiling)?;
-            let block = tiling.block_at(&g);
+            let spatial_id = tiling.spatial_id(&g);
             let key = tiling.key(&g);
-            self.queues[t].start(block.spatial_id(), key);
+            self.queues[t].start(spatial_id, key);
             let state = &mut self.states[t];
             state.ready_count -= 1;
             state.processing_count += 1;
             if let Some(marker) = &self.markers[t] {
-                let done = marker.is_done(block.spatial_id()).unwrap_or_else(|e| {
+                let done = marker.is_done(spatial_id).unwrap_or_else(|e| {
                     tracing::error!("{e}");
                     false
                 });
                 if done {
-                    self.queues[t].finish(block.spatial_id());
+                    self.queues[t].finish(spatial_id);
                     self.states[t].skipped_count += 1;
-                    self.succeed(t, key, block.spatial_id());
+                    self.succeed(t, key, spatial_id);
                     continue;
                 }
             }
             self.states[t].started = true;
-            return Some(block);
+            // Built last, straight into the caller's slot: a block is large, skipped ones
+            // are never built.
+            return Some(self.graph.graph(t).block_with_id(&g, spatial_id));
         }
     }
 

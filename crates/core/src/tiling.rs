@@ -714,36 +714,62 @@ impl Tiling {
     /// The block at grid position `g` (fitted).
     #[inline]
     pub(crate) fn block_at(&self, g: &Vector) -> Block {
+        self.block_with_id(g, self.spatial_id(g))
+    }
+
+    /// The block at grid position `g` (fitted), whose spatial id `spatial_id` the caller
+    /// already knows ([`Self::spatial_id`] of `g`).
+    #[inline]
+    pub(crate) fn block_with_id(&self, g: &Vector, spatial_id: u64) -> Block {
+        // A constant dimension count for the common cases lets the compiler build the ROIs in
+        // registers instead of through copies of run-time length.
+        let (mut read_roi, requested_write_roi) = match self.dims {
+            1 => self.unfitted_rois(g, 1),
+            2 => self.unfitted_rois(g, 2),
+            3 => self.unfitted_rois(g, 3),
+            4 => self.unfitted_rois(g, 4),
+            dims => self.unfitted_rois(g, dims),
+        };
+        let mut write_roi = requested_write_roi;
+        if self.fit == Fit::Shrink && self.needs_shrink(g) {
+            // Same dimensions by construction: the intersections cannot fail.
+            if let (Ok(w), Ok(r)) = (
+                self.total_write_roi.intersect(&write_roi),
+                self.total_read_roi.intersect(&read_roi),
+            ) {
+                write_roi = w;
+                read_roi = r;
+            }
+        }
+        // Built last, in the caller's slot: a block is large.
+        Block {
+            block_id: BlockId {
+                task_id: self.task_id.clone(),
+                spatial_id,
+            },
+            read_roi,
+            write_roi,
+            requested_write_roi,
+            status: BlockStatus::Created,
+            started_processing: None,
+            stopped_processing: None,
+        }
+    }
+
+    /// The read and write ROIs of block `g` before the fit mode cuts them; `dims` is the
+    /// tiling's dimension count.
+    #[inline(always)]
+    fn unfitted_rois(&self, g: &Vector, dims: usize) -> (Roi, Roi) {
         let (mut read, mut write) = ([0; MAX_DIMS], [0; MAX_DIMS]);
-        for d in 0..self.dims {
+        for d in 0..dims {
             let o = g[d] * self.write_size[d];
             read[d] = self.read_begin[d] + o;
             write[d] = self.write_begin[d] + o;
         }
-        let write_roi = roi(&write, &self.write_size, self.dims);
-        let mut block = Block {
-            block_id: BlockId {
-                task_id: self.task_id.clone(),
-                spatial_id: self.spatial_id(g),
-            },
-            read_roi: roi(&read, &self.read_size, self.dims),
-            write_roi,
-            requested_write_roi: write_roi,
-            status: BlockStatus::Created,
-            started_processing: None,
-            stopped_processing: None,
-        };
-        if self.fit == Fit::Shrink && self.needs_shrink(g) {
-            // Same dimensions by construction: the intersections cannot fail.
-            if let (Ok(w), Ok(r)) = (
-                self.total_write_roi.intersect(&block.write_roi),
-                self.total_read_roi.intersect(&block.read_roi),
-            ) {
-                block.write_roi = w;
-                block.read_roi = r;
-            }
-        }
-        block
+        (
+            roi(&read, &self.read_size, dims),
+            roi(&write, &self.write_size, dims),
+        )
     }
 
     /// The spatial id of the block at grid position `g`: the Cantor number of `g + id_shift`.
