@@ -246,29 +246,15 @@ def test_client_outside_worker_raises_key_error(monkeypatch):
 
 
 def test_module_surface():
-    for name in [
-        "Roi",
-        "Coordinate",
-        "Block",
-        "BlockStatus",
-        "Task",
-        "BlockwiseDependencyGraph",
-        "DependencyGraph",
-        "Scheduler",
-        "Server",
-        "SerialServer",
-        "run_blockwise",
-        "Client",
-        "Context",
-        "Worker",
-        "WorkerPool",
-        "expand_roi_to_grid",
-        "expand_write_roi_to_grid",
-        "get_worker_log_basename",
-        "redirect_stdouterr",
-        "__version__",
-    ]:
+    # Every public name resolves (the 1.x Worker and WorkerPool, loaded on first use,
+    # included) and star-imports.
+    assert len(set(daisy.__all__)) == len(daisy.__all__)
+    assert {"Worker", "WorkerPool"} <= set(daisy.__all__)
+    for name in daisy.__all__:
         assert hasattr(daisy, name), name
+    namespace: dict = {}
+    exec("from daisy import *", namespace)
+    assert set(daisy.__all__) <= set(namespace)
     import funlib.geometry
 
     assert daisy.Roi is funlib.geometry.Roi
