@@ -11,6 +11,7 @@ from . import _daisy
 
 __all__ = ["TaskState"]
 
+#: TaskState's fields, in the order of the engine's ``_daisy.Counters``.
 _FIELDS = (
     "started",
     "total_block_count",
@@ -21,6 +22,8 @@ _FIELDS = (
     "failed_count",
     "orphaned_count",
 )
+#: The fields but ``started``: the block counts, in the order of ``_daisy.Counters``.
+_COUNTS = _FIELDS[1:]
 
 
 class _CounterSource(Protocol):
@@ -60,26 +63,12 @@ class TaskState:
 
     def __init__(self) -> None:
         self.started = False
-        self.total_block_count = 0
-        self.ready_count = 0
-        self.processing_count = 0
-        self.completed_count = 0
-        self.skipped_count = 0
-        self.failed_count = 0
-        self.orphaned_count = 0
+        for name in _COUNTS:
+            setattr(self, name, 0)
 
     def _counters(self) -> _daisy.Counters:
         """The counts as the engine's Counters."""
-        return _daisy.Counters(
-            bool(self.started),
-            self.total_block_count,
-            self.ready_count,
-            self.processing_count,
-            self.completed_count,
-            self.skipped_count,
-            self.failed_count,
-            self.orphaned_count,
-        )
+        return _daisy.Counters(bool(self.started), *(getattr(self, name) for name in _COUNTS))
 
     @property
     def pending_count(self) -> int:

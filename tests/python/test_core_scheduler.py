@@ -10,7 +10,7 @@ import daisy
 from daisy import BlockStatus, Roi
 from daisy.processing_queue import ProcessingQueue
 from daisy.ready_surface import ReadySurface
-from daisy.task_state import TaskState
+from daisy.task_state import _FIELDS, TaskState
 
 EMPTY_STATE = (
     "Started: False\nTotal Blocks: 0\nReady: 0\nProcessing: 0\nPending: 0\n"
@@ -42,14 +42,8 @@ def test_task_state_text_and_defaults():
     assert repr(state) == EMPTY_STATE
     assert state.pending_count == 0
     assert state.is_done()
-    state.total_block_count = 10
-    state.ready_count = 2
-    state.processing_count = 1
-    state.completed_count = 3
-    state.skipped_count = 1
-    state.failed_count = 1
-    state.orphaned_count = 1
-    state.started = True
+    for name, value in zip(_FIELDS, (True, 10, 2, 1, 3, 1, 1, 1), strict=True):
+        setattr(state, name, value)
     assert state.pending_count == 2
     assert not state.is_done()
     assert str(state) == (

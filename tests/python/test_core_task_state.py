@@ -9,18 +9,8 @@ from funlib.geometry import Roi
 
 import daisy
 from daisy import _daisy
+from daisy.task_state import _FIELDS as FIELDS
 from daisy.task_state import TaskState
-
-FIELDS = (
-    "started",
-    "total_block_count",
-    "ready_count",
-    "processing_count",
-    "completed_count",
-    "skipped_count",
-    "failed_count",
-    "orphaned_count",
-)
 
 
 def state_with(**counts):
