@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _daisy
-from .block import Block  # noqa: F401  (imported before the engine, see block.py)
 from .client import _context_from_string
 from .context import Context
 from .logging import get_log_basedir, redirect_stdouterr, set_log_basedir
