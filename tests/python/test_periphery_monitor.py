@@ -25,28 +25,11 @@ def default_log_basedir(monkeypatch):
     monkeypatch.setattr(daisy_logging, "LOG_BASEDIR", Path("./daisy_logs"))
 
 
-class State:
-    """Stands in for daisy.TaskState."""
-
-    def __init__(self, total, ready=0, processing=0, completed=0, skipped=0, failed=0, orphaned=0):
-        self.started = True
-        self.total_block_count = total
-        self.ready_count = ready
-        self.processing_count = processing
-        self.completed_count = completed
-        self.skipped_count = skipped
-        self.failed_count = failed
-        self.orphaned_count = orphaned
-
-    @property
-    def pending_count(self):
-        return self.total_block_count - (
-            self.ready_count
-            + self.completed_count
-            + self.failed_count
-            + self.orphaned_count
-            + self.processing_count
-        )
+def task_state(total, ready=0, processing=0, completed=0, skipped=0, failed=0, orphaned=0):
+    """A started daisy.TaskState with these counts."""
+    return daisy.task_state.TaskState._from_counters(
+        _daisy.Counters(True, total, ready, processing, completed, skipped, failed, orphaned)
+    )
 
 
 class FakeBlock:
@@ -140,9 +123,9 @@ def test_bars_are_created_on_first_event_and_follow_the_counts():
     server = ServerObservee()
     monitor = CLMonitor(server)
     assert monitor in server.observers
-    server.notify_task_start("A", State(10, ready=10))
+    server.notify_task_start("A", task_state(10, ready=10))
     assert monitor.progresses == {}
-    server.notify_acquire_block("A", State(10, ready=9, processing=1))
+    server.notify_acquire_block("A", task_state(10, ready=9, processing=1))
     bar = monitor.progresses["A"]
     assert bar.total == 10
     assert bar.desc == "A ▶"
@@ -150,10 +133,10 @@ def test_bars_are_created_on_first_event_and_follow_the_counts():
     assert bar.leave
     assert bar.postfix == "⧗=0, ▶=1, ✔=0, ✗=0, ∅=0"
     assert bar.n == 0
-    server.notify_release_block("A", State(10, ready=5, processing=1, completed=3, failed=1))
+    server.notify_release_block("A", task_state(10, ready=5, processing=1, completed=3, failed=1))
     assert bar.n == 3
     assert bar.postfix == "⧗=0, ▶=1, ✔=3, ✗=1, ∅=0"
-    server.notify_task_done("A", State(10, completed=9, failed=1))
+    server.notify_task_done("A", task_state(10, completed=9, failed=1))
     assert bar.desc == "A ✗"
     assert bar.n == 9
     assert bar.disable  # closed
@@ -162,15 +145,15 @@ def test_bars_are_created_on_first_event_and_follow_the_counts():
 @pytest.mark.parametrize(
     "state, symbol",
     [
-        (State(4, completed=4), "✔"),
-        (State(4, completed=2, failed=1, orphaned=1), "✗"),
-        (State(4, completed=3, orphaned=1), "∅"),
+        (task_state(4, completed=4), "✔"),
+        (task_state(4, completed=2, failed=1, orphaned=1), "✗"),
+        (task_state(4, completed=3, orphaned=1), "∅"),
     ],
 )
 def test_done_marks(state, symbol):
     server = ServerObservee()
     monitor = CLMonitor(server)
-    server.notify_release_block("T", State(4, processing=1))
+    server.notify_release_block("T", task_state(4, processing=1))
     server.notify_task_done("T", state)
     assert monitor.progresses["T"].desc == f"T {symbol}"
 
@@ -285,9 +268,9 @@ def test_execution_summary_of_the_spec(capsys):
     server = ReportingServer()
     monitor = CLMonitor(server)
     # the hooks drive the bars; the summary comes from the report alone
-    server.notify_task_start("A", State(9, ready=1))
-    server.notify_release_block("A", State(9, completed=8, failed=1))
-    server.notify_task_done("A", State(9, completed=8, failed=1))
+    server.notify_task_start("A", task_state(9, ready=1))
+    server.notify_release_block("A", task_state(9, completed=8, failed=1))
+    server.notify_task_done("A", task_state(9, completed=8, failed=1))
     capsys.readouterr()
     report = spec_report()
     server.exit(report)
@@ -417,9 +400,9 @@ def test_no_report_no_summary(capsys):
     # observee) gets no summary: the monitor formats nothing itself
     server = ServerObservee()
     monitor = CLMonitor(server)
-    server.notify_task_start("A", State(3, ready=3))
+    server.notify_task_start("A", task_state(3, ready=3))
     server.notify_block_failure(FakeBlock("A", 1), RuntimeError("x"), Context(worker_id=3))
-    server.notify_task_done("A", State(3, completed=2, failed=1))
+    server.notify_task_done("A", task_state(3, completed=2, failed=1))
     server.notify_server_exit()
     assert capsys.readouterr().out == ""
     assert monitor.summary_text() == ""
