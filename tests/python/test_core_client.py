@@ -32,6 +32,17 @@ def block(spatial_id):
     )
 
 
+def start_serving(tcp_server, blocks, worker_id=0):
+    """Starts a thread that serves ``blocks`` from ``tcp_server``; returns the context of a
+    worker of task t, the list of messages the thread receives, and the thread."""
+    host, port = tcp_server.address
+    context = daisy.Context(hostname=host, port=port, task_id="t", worker_id=worker_id)
+    received = []
+    thread = threading.Thread(target=serve, args=(tcp_server, blocks, received))
+    thread.start()
+    return context, received, thread
+
+
 @pytest.fixture
 def tcp_server():
     server = daisy.tcp.TCPServer()
@@ -40,14 +51,14 @@ def tcp_server():
 
 
 def test_client_speaks_daisy_messages_to_a_bare_tcp_server(tcp_server, caplog):
-    host, port = tcp_server.address
-    context = daisy.Context(hostname=host, port=port, task_id="t", worker_id=7)
-    received = []
-    thread = threading.Thread(target=serve, args=(tcp_server, [block(1), block(2)], received))
-    thread.start()
+    context, received, thread = start_serving(tcp_server, [block(1), block(2)], worker_id=7)
 
     client = daisy.Client(context)
-    assert (client.host, client.port, client.worker_id, client.task_id) == (host, port, 7, "t")
+    assert (client.host, client.port, client.worker_id, client.task_id) == (
+        *tcp_server.address,
+        7,
+        "t",
+    )
     assert client.context is context
     with client.acquire_block() as b:
         assert b.block_id == ("t", 1)
@@ -84,11 +95,7 @@ def test_client_speaks_daisy_messages_to_a_bare_tcp_server(tcp_server, caplog):
 
 
 def test_keyboard_interrupt_releases_then_propagates(tcp_server):
-    host, port = tcp_server.address
-    context = daisy.Context(hostname=host, port=port, task_id="t", worker_id=0)
-    received = []
-    thread = threading.Thread(target=serve, args=(tcp_server, [block(3)], received))
-    thread.start()
+    context, received, thread = start_serving(tcp_server, [block(3)])
     client = daisy.Client(context)
     with pytest.raises(KeyboardInterrupt):
         with client.acquire_block() as b:
@@ -101,11 +108,7 @@ def test_keyboard_interrupt_releases_then_propagates(tcp_server):
 
 
 def test_body_may_set_status_itself(tcp_server):
-    host, port = tcp_server.address
-    context = daisy.Context(hostname=host, port=port, task_id="t", worker_id=0)
-    received = []
-    thread = threading.Thread(target=serve, args=(tcp_server, [block(4)], received))
-    thread.start()
+    context, received, thread = start_serving(tcp_server, [block(4)])
     client = daisy.Client(context)
     with client.acquire_block() as b:
         b.status = BlockStatus.FAILED
@@ -116,14 +119,10 @@ def test_body_may_set_status_itself(tcp_server):
 
 
 def test_client_from_env(monkeypatch, tcp_server):
-    host, port = tcp_server.address
-    context = daisy.Context(hostname=host, port=port, task_id="t", worker_id=3)
+    context, received, thread = start_serving(tcp_server, [], worker_id=3)
     monkeypatch.setenv("DAISY_CONTEXT", context.to_env())
-    received = []
-    thread = threading.Thread(target=serve, args=(tcp_server, [], received))
-    thread.start()
     client = daisy.Client()
-    assert client.worker_id == 3 and client.task_id == "t" and client.port == port
+    assert client.worker_id == 3 and client.task_id == "t" and client.port == tcp_server.address[1]
     with client.acquire_block() as b:
         assert b is None
     thread.join(timeout=10)
