@@ -86,9 +86,5 @@ fn double_braces_escape() {
 
 #[test]
 fn the_whole_suite_passes() {
-    let dir = tempfile::tempdir().unwrap();
-    conformance::process_launcher_suite(
-        &|script, pid_file| Box::new(with_pid_file(script, pid_file)),
-        dir.path(),
-    );
+    common::process_launcher_suite_passes(with_pid_file);
 }

@@ -36,11 +36,7 @@ fn a_worker_ended_by_another_signal_reports_it() {
 
 #[test]
 fn the_whole_suite_passes() {
-    let dir = tempfile::tempdir().unwrap();
-    conformance::process_launcher_suite(
-        &|script, pid_file| Box::new(with_pid_file(script, pid_file)),
-        dir.path(),
-    );
+    common::process_launcher_suite_passes(with_pid_file);
 }
 
 #[test]

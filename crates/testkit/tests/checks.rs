@@ -6,16 +6,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use daisy::{ProgressMode, Roi, RunOptions, ServerOptions, Task, TaskBuilder, run_blockwise};
+use daisy::{ProgressMode, RunOptions, ServerOptions, TaskBuilder, run_blockwise};
+
+/// A grid task (see [`common::grid`]) with two workers.
+mod common;
 
 fn grid(id: &str, n: i64) -> TaskBuilder {
-    Task::builder(
-        id,
-        Roi::from_values(&[0, 0], &[n * 10 + 2, n * 10 + 2]).unwrap(),
-        Roi::from_values(&[0, 0], &[12, 12]).unwrap(),
-        Roi::from_values(&[1, 1], &[10, 10]).unwrap(),
-    )
-    .num_workers(2)
+    common::grid(id, n).num_workers(2)
 }
 
 fn options() -> RunOptions {

@@ -8,9 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daisy::{
-    DependencyGraph, Launcher, Launchers, ProcessLauncher, ProgressMode, Roi, RunOptions,
-    RunReport, ServerOptions, Task, TaskBuilder, run_blockwise,
+    DependencyGraph, Launcher, Launchers, ProcessLauncher, ProgressMode, RunOptions, RunReport,
+    ServerOptions, run_blockwise,
 };
+
+mod common;
+use common::grid;
 
 fn worker(directives: &str) -> Arc<dyn Launcher> {
     Arc::new(
@@ -35,16 +38,6 @@ fn options(dir: &Path, launcher: Arc<dyn Launcher>) -> RunOptions {
         handle_ctrl_c: false,
         ..RunOptions::default()
     }
-}
-
-/// An n×n grid of 10×10 write blocks with one voxel of context.
-fn grid(id: &str, n: i64) -> TaskBuilder {
-    Task::builder(
-        id,
-        Roi::from_values(&[0, 0], &[n * 10 + 2, n * 10 + 2]).unwrap(),
-        Roi::from_values(&[0, 0], &[12, 12]).unwrap(),
-        Roi::from_values(&[1, 1], &[10, 10]).unwrap(),
-    )
 }
 
 fn recorded(path: &Path) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! What the launcher tests share.
 
 use std::fs;
+use std::path::Path;
 
 use daisy_launch::conformance;
 use daisy_launch::{Launcher, WorkerExit, WorkerSpec};
@@ -16,4 +17,14 @@ pub fn run_to_end(launcher: &dyn Launcher, spec: &WorkerSpec) -> (String, String
         fs::read_to_string(out).unwrap(),
         fs::read_to_string(err).unwrap(),
     )
+}
+
+/// Runs the conformance suite for process launchers on `make` (a launcher for a script, with
+/// the given pid file in its environment), in a scratch directory.
+pub fn process_launcher_suite_passes<L: Launcher + 'static>(make: fn(&str, &Path) -> L) {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::process_launcher_suite(
+        &|script, pid_file| Box::new(make(script, pid_file)),
+        dir.path(),
+    );
 }
