@@ -418,21 +418,6 @@ def test_sequences_retries():
     assert counters(scheduler, "t") == (True, 2, 0, 0, 1, 0, 1, 0)
 
 
-def test_sequences_orphans():
-    scheduler = _daisy.Scheduler([line_1d(True, max_retries=2)])
-    for _ in range(3):
-        block = scheduler.acquire_block("t")
-        assert block.block_id == ("t", 2)
-        release(scheduler, block, BlockStatus.FAILED)
-    assert counters(scheduler, "t") == (True, 2, 0, 0, 0, 0, 1, 1)
-    # 2-D, every handed-out block fails: 16 failed, 345 orphaned.
-    task = spec("t", Roi((0, 0), (25, 25)), Roi((0, 0), (7, 7)), Roi((3, 3), (1, 1)), max_retries=0)
-    scheduler = _daisy.Scheduler([task])
-    while (block := scheduler.acquire_block("t")) is not None:
-        release(scheduler, block, BlockStatus.FAILED)
-    assert counters(scheduler, "t") == (True, 361, 0, 0, 0, 0, 16, 345)
-
-
 def chained():
     a = grid_2d("A")
     b = grid_2d("B", upstream=[a])
