@@ -12,6 +12,7 @@ before it tells its observers that it exits.
 
 import logging
 import threading
+import time
 from typing import Any, cast
 
 from tqdm.auto import tqdm
@@ -130,6 +131,9 @@ class CLMonitor(ServerObserver):
         self.progresses: dict[str, Any] = {}
         self.summaries: dict[str, TaskSummary] = {}
         self.run_report: Any = None
+        # When each task's bar last took the counts: formatting them for tqdm costs more than
+        # the rest of a release, so they are handed over at tqdm's own redraw rate.
+        self._last_show: dict[str, float] = {}
         self.lock = threading.RLock()
         self._wrap_logging_handlers()
 
@@ -232,6 +236,10 @@ class CLMonitor(ServerObserver):
                     unit="blocks",
                     leave=True,
                 )
+            now = time.monotonic()
+            if now - self._last_show.get(task_id, -progress.mininterval) < progress.mininterval:
+                return
+            self._last_show[task_id] = now
             self._show(progress, task_state)
 
     @staticmethod

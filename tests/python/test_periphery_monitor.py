@@ -133,6 +133,7 @@ def test_bars_are_created_on_first_event_and_follow_the_counts():
     assert bar.leave
     assert bar.postfix == "⧗=0, ▶=1, ✔=0, ✗=0, ∅=0"
     assert bar.n == 0
+    bar.mininterval = 0  # redraw on every event (the default: at most every 0.1 s)
     server.notify_release_block("A", task_state(10, ready=5, processing=1, completed=3, failed=1))
     assert bar.n == 3
     assert bar.postfix == "⧗=0, ▶=1, ✔=3, ✗=1, ∅=0"
@@ -140,6 +141,21 @@ def test_bars_are_created_on_first_event_and_follow_the_counts():
     assert bar.desc == "A ✗"
     assert bar.n == 9
     assert bar.disable  # closed
+
+
+def test_bars_take_counts_at_their_redraw_rate_and_the_final_counts_at_the_end():
+    server = ServerObservee()
+    monitor = CLMonitor(server)
+    server.notify_acquire_block("A", task_state(10, ready=9, processing=1))
+    bar = monitor.progresses["A"]
+    bar.mininterval = 3600.0  # the next redraw is far away
+    for completed in range(1, 9):
+        server.notify_release_block("A", task_state(10, ready=9 - completed, completed=completed))
+    assert bar.n == 0
+    assert bar.postfix == "⧗=0, ▶=1, ✔=0, ✗=0, ∅=0"
+    server.notify_task_done("A", task_state(10, completed=10))
+    assert bar.n == 10
+    assert bar.postfix == "⧗=0, ▶=0, ✔=10, ✗=0, ∅=0"
 
 
 @pytest.mark.parametrize(
