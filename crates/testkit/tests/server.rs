@@ -108,7 +108,9 @@ async fn garbage_closes_only_its_own_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_connections_are_held() {
-    let (port, run) = start(40, 25).await;
+    // The run lasts about 5 s (400 blocks of 25 ms on 2 workers), well beyond the time 1,000
+    // connections take even on a loaded machine: they must all meet the same, running server.
+    let (port, run) = start(400, 25).await;
     // 1,000 connections, all open at once while the workers keep working, for a task that
     // has no blocks: each is answered (told to stop) by the same server.
     let mut ctx = context(port, TOKEN);
