@@ -10,6 +10,7 @@ from typing import Any
 
 from . import _daisy
 from .context import Context
+from .errors import TaskError
 from .scheduler import Scheduler
 from .server_observer import ServerObservee
 from .task import Task, _collect_tasks
@@ -53,13 +54,10 @@ class SerialServer(ServerObservee):
 
         With ``scheduler``, its tasks are run (and its ``task_states`` returned).
         """
-        if scheduler is None:
-            all_tasks = _collect_tasks(tasks)
-        else:
-            all_tasks = _collect_tasks(list(_as_list(tasks)) + list(scheduler.task_map.values()))
+        all_tasks = _collect_tasks(tasks, scheduler)
         for task in all_tasks:
             if getattr(task, "_is_spawn_function", False):
-                raise ValueError(
+                raise TaskError(
                     f"task {task.task_id!r} cannot run serially: its process_function "
                     f"{task.process_function!r} takes no block argument (it is a spawn "
                     "function that starts workers); use multiprocessing=True"
@@ -101,7 +99,3 @@ class _Forward:
     def on_block_failure(self, block: Any, error: str) -> None:
         context = Context(task_id=block.block_id[0], worker_id=None, log_basename=None)
         self._server.notify_block_failure(block, RuntimeError(error), context)
-
-
-def _as_list(tasks: Task | Sequence[Task]) -> list[Task]:
-    return [tasks] if isinstance(tasks, Task) else list(tasks)

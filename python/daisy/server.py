@@ -131,12 +131,8 @@ class Server(ServerObservee):
         raised by an ``init_callback_fn``, or sent by a client with
         ``client_exception``, is raised here after the workers were stopped.
         """
-        if scheduler is not None:
-            tasks = list(_as_list(tasks)) + list(scheduler.task_map.values())
-            count_all_orphans = bool(getattr(scheduler, "count_all_orphans", True))
-        else:
-            count_all_orphans = True
-        all_tasks = _collect_tasks(tasks)
+        count_all_orphans = bool(getattr(scheduler, "count_all_orphans", True))
+        all_tasks = _collect_tasks(tasks, scheduler)
         specs = _specs(all_tasks)
         self.scheduler = scheduler
         self._tasks_by_id = {task.task_id: task for task in all_tasks}
@@ -278,12 +274,6 @@ def _drain_interrupt() -> None:
         _daisy.Scheduler([]).acquire_block("")
     except KeyboardInterrupt:
         pass
-
-
-def _as_list(tasks: Task | Iterable[Task]) -> Iterable[Task]:
-    from .task import Task
-
-    return [tasks] if isinstance(tasks, Task) else tasks
 
 
 def _flush_stdio() -> None:

@@ -336,9 +336,13 @@ def _register_tasks(tasks: Any) -> dict[str, Task]:
     return _task_graph(tasks)[0]
 
 
-def _collect_tasks(tasks: Any) -> list[Task]:
+def _collect_tasks(tasks: Any, scheduler: Any = None) -> list[Task]:
     """The given tasks and, breadth first, their upstream tasks, each Task object once
-    (docs/semantics.md#run_blockwise). :func:`_specs` of them checks ids and cycles."""
+    (docs/semantics.md#run_blockwise); with a ``scheduler``, its tasks after the given ones.
+    :func:`_specs` of them checks ids and cycles."""
+    if scheduler is not None:
+        given = [tasks] if isinstance(tasks, Task) else list(tasks)
+        tasks = given + list(scheduler.task_map.values())
     return _walk(tasks, breadth_first=True)
 
 

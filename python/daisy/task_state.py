@@ -82,9 +82,9 @@ class TaskState:
 
     def _update(self, counters: Any) -> None:
         """Copies the values of an engine ``Counters`` object (or another TaskState)."""
-        for name in _FIELDS:
-            setattr(self, name, getattr(counters, name))
         self.started = bool(counters.started)
+        for name in _COUNTS:
+            setattr(self, name, getattr(counters, name))
 
     @classmethod
     def _from_counters(cls, counters: Any) -> "TaskState":
