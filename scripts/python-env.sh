@@ -9,8 +9,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q "maturin>=1.5,<2" "funlib-geometry>=0.3" numpy tqdm "zarr>=2.16,<3"
-# The Python checks of scripts/test.sh: tests with per-test timeouts, lints and formatting,
-# and the stub of the engine checked against the built module.
-.venv/bin/python -m pip install -q "pytest>=7" "pytest-timeout>=2.1" "ruff>=0.6" "mypy>=1.11"
+# The Python checks of scripts/test.sh: tests with per-test timeouts, property-based fuzz tests
+# (hypothesis), lints and formatting, and the stub of the engine checked against the built module.
+.venv/bin/python -m pip install -q "pytest>=7" "pytest-timeout>=2.1" "hypothesis>=6.100" "ruff>=0.6" "mypy>=1.11"
 # Build the Rust engine and install the package in place (python/daisy + daisy._daisy).
 .venv/bin/maturin develop -q ${1:-}
