@@ -298,11 +298,11 @@ mod tests {
     fn prefetch_from_the_context() {
         let mut context = Context::new();
         assert_eq!(prefetch_of(&context).unwrap(), 1);
-        context.set(PREFETCH_KEY, "8").unwrap();
+        context.set(PREFETCH_KEY, "8");
         assert_eq!(prefetch_of(&context).unwrap(), 8);
-        context.set(PREFETCH_KEY, "0").unwrap();
+        context.set(PREFETCH_KEY, "0");
         assert_eq!(prefetch_of(&context).unwrap(), 1);
-        context.set(PREFETCH_KEY, "many").unwrap();
+        context.set(PREFETCH_KEY, "many");
         assert_eq!(
             prefetch_of(&context).unwrap_err().to_string(),
             "invalid worker context: DAISY_CONTEXT has no valid prefetch: 'many'"
@@ -317,7 +317,7 @@ mod tests {
 
     #[tokio::test]
     async fn refuses_to_block_inside_a_runtime() {
-        let context = Context::for_worker(None, "127.0.0.1", 9, "A", 0, "t").unwrap();
+        let context = Context::for_worker(None, "127.0.0.1", 9, "A", 0, "t");
         assert!(matches!(
             Client::new(&context, 1),
             Err(ClientError::InsideRuntime)

@@ -121,7 +121,7 @@ mod tests {
     fn command_line_substitutes() {
         let launcher =
             CommandLauncher::new("run {task_id} {worker_id} {context} {log_out}").unwrap();
-        let context = Context::for_worker(Some("my logs"), "h", 1, "A", 2, "t").unwrap();
+        let context = Context::for_worker(Some("my logs"), "h", 1, "A", 2, "t");
         let spec = WorkerSpec {
             task_id: "A".into(),
             worker_id: 2,

@@ -55,9 +55,7 @@ pub mod scripts {
 /// output to `log_dir/<task_id>/worker_<worker_id>.{out,err}`.
 #[must_use]
 pub fn spec(task_id: &str, worker_id: u64, log_dir: Option<&Path>) -> WorkerSpec {
-    let logdir = log_dir
-        .map(|d| d.to_string_lossy().into_owned())
-        .filter(|d| !d.contains([':', '=']));
+    let logdir = log_dir.map(|d| d.to_string_lossy().into_owned());
     let context = Context::for_worker(
         logdir.as_deref(),
         "127.0.0.1",
@@ -65,8 +63,7 @@ pub fn spec(task_id: &str, worker_id: u64, log_dir: Option<&Path>) -> WorkerSpec
         task_id,
         worker_id,
         "conformance-token",
-    )
-    .expect("conformance task ids must not contain ':' or '='");
+    );
     WorkerSpec {
         task_id: task_id.to_owned(),
         worker_id,

@@ -28,7 +28,7 @@
 //! let launcher = ProcessLauncher::new("sh", ["-c", r#"echo "worker sees $DAISY_CONTEXT""#]);
 //!
 //! let worker_id = next_worker_id();
-//! let context = Context::for_worker(None, "127.0.0.1", 4242, "smooth", worker_id, "secret")?;
+//! let context = Context::for_worker(None, "127.0.0.1", 4242, "smooth", worker_id, "secret");
 //! let spec = WorkerSpec {
 //!     task_id: "smooth".into(),
 //!     worker_id,

@@ -24,7 +24,7 @@ use crate::{LaunchError, Launcher, WorkerHandle, WorkerSpec};
 /// use daisy_protocol::Context;
 ///
 /// let launcher = ProcessLauncher::new("sh", ["-c", "test -n \"$DAISY_CONTEXT\""]);
-/// let context = Context::for_worker(None, "127.0.0.1", 4242, "A", 0, "secret").unwrap();
+/// let context = Context::for_worker(None, "127.0.0.1", 4242, "A", 0, "secret");
 /// let spec = WorkerSpec { task_id: "A".into(), worker_id: 0, context, log_basename: None };
 /// let mut worker = launcher.launch(&spec).unwrap();
 /// let exit = loop {

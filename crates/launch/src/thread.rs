@@ -41,7 +41,7 @@ const THREAD_FAILED: WorkerExit = WorkerExit::Failed {
 ///     assert_eq!(context.task_id()?, "A");
 ///     Ok(())
 /// });
-/// let context = Context::for_worker(None, "127.0.0.1", 4242, "A", 0, "secret").unwrap();
+/// let context = Context::for_worker(None, "127.0.0.1", 4242, "A", 0, "secret");
 /// let spec = WorkerSpec { task_id: "A".into(), worker_id: 0, context, log_basename: None };
 /// let mut worker = launcher.launch(&spec).unwrap();
 /// let exit = loop {

@@ -21,7 +21,7 @@ fn placeholders_are_substituted_and_quoted() {
     let dir = tempfile::tempdir().unwrap();
     let logdir = dir.path().join("my logs");
     let context =
-        Context::for_worker(Some("a dir with spaces"), "127.0.0.1", 4242, "A", 3, "tok").unwrap();
+        Context::for_worker(Some("a dir with spaces"), "127.0.0.1", 4242, "A", 3, "tok");
     let spec = WorkerSpec {
         task_id: "A".into(),
         worker_id: 3,

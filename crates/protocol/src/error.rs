@@ -59,10 +59,11 @@ pub enum ProtocolError {
     /// `DAISY_CONTEXT` is not set.
     #[error("DAISY_CONTEXT environment variable not found")]
     MissingContext,
-    /// A `DAISY_CONTEXT` item is not of the form `key=value` (exactly one `=`).
+    /// A `DAISY_CONTEXT` item is neither `key=value` (exactly one `=`) nor `key==value`.
     #[error(
         "DAISY_CONTEXT item {position} '{entry}' is not of the form key=value \
-         (items are separated by ':', each has exactly one '=')"
+         (items are separated by ':', each has exactly one '=', or '==' before a \
+         percent-escaped value)"
     )]
     MalformedContext {
         /// The item.
@@ -70,13 +71,15 @@ pub enum ProtocolError {
         /// Its position in the text, from 1.
         position: usize,
     },
-    /// A context key or value contains `:` or `=`.
-    #[error("context {what} '{text}' must not contain '=' or ':'")]
-    InvalidContextText {
-        /// "key" or "value".
-        what: &'static str,
-        /// The text.
-        text: String,
+    /// A `DAISY_CONTEXT` item of the escaped form `key==value` has a bad escape.
+    #[error("DAISY_CONTEXT item {position} '{entry}' has a bad escape: {reason}")]
+    ContextEscape {
+        /// The item.
+        entry: String,
+        /// Its position in the text, from 1.
+        position: usize,
+        /// What is wrong.
+        reason: &'static str,
     },
     /// A context entry the caller needs is missing or malformed.
     #[error("DAISY_CONTEXT has no valid {key}{}", found_text(.found.as_deref()))]

@@ -26,7 +26,7 @@ mod frame;
 mod handshake;
 mod message;
 
-pub use context::{Context, ENV_VARIABLE};
+pub use context::{Context, ENV_VARIABLE, TLS_FINGERPRINT_KEY};
 pub use error::ProtocolError;
 pub use frame::{DEFAULT_MAX_FRAME, decode_frame, encode_frame};
 pub use handshake::{Peer, check_hello};

@@ -95,7 +95,7 @@ impl WorkerPool {
         &self,
         config: &PoolConfig,
         worker_id: u64,
-    ) -> Result<Context, daisy_protocol::ProtocolError> {
+    ) -> Context {
         let logdir = config.logdir.as_deref().map(Path::to_string_lossy);
         let mut context = Context::for_worker(
             logdir.as_deref(),
@@ -104,15 +104,14 @@ impl WorkerPool {
             &self.task_id,
             worker_id,
             &config.token,
-        )?;
-        context.set("prefetch", &config.prefetch.to_string())?;
-        Ok(context)
+        );
+        context.set("prefetch", &config.prefetch.to_string());
+        context
     }
 
     /// Runs the task's init callback with the context of worker 0.
     fn init(&self, config: &PoolConfig, callback: &InitCallback) -> Result<(), BoxError> {
-        let context = self.context(config, 0)?;
-        callback(&context.to_env())
+        callback(&self.context(config, 0).to_env())
     }
 
     /// Starts one worker; `None` (logged) if it could not be started.
@@ -120,16 +119,7 @@ impl WorkerPool {
         // Unique per process, across runs (docs/semantics.md#workers-and-daisy_context).
         let worker_id = next_worker_id();
         self.started += 1;
-        let context = match self.context(config, worker_id) {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::error!(
-                    "cannot start worker {worker_id} of task {}: {e}",
-                    self.task_id
-                );
-                return None;
-            }
-        };
+        let context = self.context(config, worker_id);
         let spec = WorkerSpec {
             task_id: self.task_id.clone(),
             worker_id,

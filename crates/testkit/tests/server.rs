@@ -52,8 +52,8 @@ async fn start(blocks: i64, sleep_ms: u64) -> (u16, tokio::task::JoinHandle<dais
 }
 
 fn context(port: u16, token: &str) -> Context {
-    let mut ctx = Context::for_worker(None, "127.0.0.1", port, "t", 999, token).unwrap();
-    ctx.set("prefetch", "1").unwrap();
+    let mut ctx = Context::for_worker(None, "127.0.0.1", port, "t", 999, token);
+    ctx.set("prefetch", "1");
     ctx
 }
 
@@ -114,7 +114,7 @@ async fn a_thousand_connections_are_held() {
     // 1,000 connections, all open at once while the workers keep working, for a task that
     // has no blocks: each is answered (told to stop) by the same server.
     let mut ctx = context(port, TOKEN);
-    ctx.set("task_id", "none").unwrap();
+    ctx.set("task_id", "none");
     let mut clients = Vec::new();
     for _ in 0..1000 {
         clients.push(AsyncClient::connect(&ctx).await.unwrap());

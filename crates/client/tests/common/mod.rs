@@ -130,7 +130,7 @@ impl FakeServer {
 
     /// A worker context for this server with any token.
     pub fn context_with_token(&self, token: &str) -> Context {
-        Context::for_worker(None, "127.0.0.1", self.port, TASK, 3, token).unwrap()
+        Context::for_worker(None, "127.0.0.1", self.port, TASK, 3, token)
     }
 
     /// Waits until a connection has ended, then returns the record.
