@@ -80,11 +80,40 @@ pub enum CoreError {
         /// The write shape in that dimension.
         write_size: i64,
     },
-    /// The task id is empty or contains a character that `DAISY_CONTEXT` cannot carry.
-    #[error("invalid task id '{task_id}': it must be non-empty and must not contain ':' or '='")]
+    /// The task id is not a single safe path component (it names the task's log directory)
+    /// or contains a character that `DAISY_CONTEXT` cannot carry.
+    #[error("invalid task id '{}': {reason}", .task_id.escape_debug())]
     InvalidTaskId {
         /// The task id.
         task_id: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A ROI given to a task has a negative shape.
+    #[error(
+        "task {task_id}: the shape of the {what} must not be negative, got shape {shape} at offset {offset}"
+    )]
+    NegativeShape {
+        /// The task.
+        task_id: String,
+        /// Which ROI.
+        what: &'static str,
+        /// The ROI's offset.
+        offset: String,
+        /// The ROI's shape.
+        shape: String,
+    },
+    /// A count option of a task (e.g. `num_workers`) is out of its range.
+    #[error("task {task_id}: {what} must be at least {min}, got {got}")]
+    CountOutOfRange {
+        /// The task.
+        task_id: String,
+        /// The option.
+        what: &'static str,
+        /// The smallest value allowed.
+        min: u64,
+        /// The value given.
+        got: u64,
     },
     /// An unknown fit mode.
     #[error("unknown fit '{fit}': expected 'valid', 'overhang' or 'shrink'")]
@@ -231,6 +260,32 @@ pub enum CoreError {
         stored: u64,
         /// One more than the task's largest block id.
         expected: u64,
+    },
+    /// A done marker on disk belongs to another task: two tasks were given one path, or the
+    /// task was renamed.
+    #[error(
+        "done marker {path} belongs to task '{owner}', not to task '{task_id}': every task needs \
+         its own done marker (a renamed task too); give task '{task_id}' another path, or reset \
+         the marker to run it from the start"
+    )]
+    DoneMarkerOwnedByAnotherTask {
+        /// The marker directory.
+        path: String,
+        /// The task recorded in the marker (`daisy_task_id`).
+        owner: String,
+        /// The task opening it.
+        task_id: String,
+    },
+    /// The chunk of a done marker holds something other than one byte 0 or 1 per entry.
+    #[error(
+        "done marker chunk {chunk} is corrupt: {reason}; reset the marker (delete its \
+         directory) to run the task from the start"
+    )]
+    DoneMarkerCorrupt {
+        /// The chunk file.
+        chunk: String,
+        /// What is wrong, with the offending value.
+        reason: String,
     },
     /// A path given as a done marker holds something else, or its metadata is malformed.
     #[error("{path} is not a daisy done marker (a 1-d uint8 zarr v3 array): {reason}")]

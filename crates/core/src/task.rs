@@ -26,6 +26,17 @@ pub type BlockFunction = Arc<dyn Fn(&mut Block) -> Result<(), BoxError> + Send +
 /// How many times crashed workers of a task are replaced unless the task says otherwise.
 pub const DEFAULT_MAX_WORKER_RESTARTS: u32 = 10;
 
+/// The fewest workers a task may have.
+pub const MIN_NUM_WORKERS: usize = 1;
+
+/// The longest per-block timeout: about 100 years. Longer timeouts are clamped to it (they mean
+/// the same: no block waits that long), so a deadline never overflows the clock.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
+/// The longest task id in bytes: task ids name directories (the task's worker logs), and file
+/// systems allow 255 bytes per name.
+pub const MAX_TASK_ID_BYTES: usize = 255;
+
 /// A named unit of work: a total ROI tiled into blocks, a block function and options.
 ///
 /// Built with [`Task::builder`]; immutable and shared as `Arc<Task>` once built.
@@ -72,6 +83,8 @@ struct TaskOptions {
     upstream_tasks: Vec<Arc<Task>>,
     max_worker_restarts: u32,
     done_marker: Option<PathBuf>,
+    /// `None`: the default of [`Task::max_failures_before_success`]; `Some(0)`: off.
+    max_failures_before_success: Option<u32>,
 }
 
 impl Task {
@@ -100,6 +113,7 @@ impl Task {
                 upstream_tasks: Vec::new(),
                 max_worker_restarts: DEFAULT_MAX_WORKER_RESTARTS,
                 done_marker: None,
+                max_failures_before_success: None,
             },
             timeout_secs: None,
         }
@@ -195,6 +209,22 @@ impl Task {
     pub fn max_worker_restarts(&self) -> u32 {
         self.options.max_worker_restarts
     }
+    /// After this many failed block attempts with no block processed successfully yet, the
+    /// task is abandoned (`None`: never). By default
+    /// `(max_retries + 1) × max(10, 2 × num_workers)` (docs/semantics.md#when-blocks-fail).
+    #[must_use]
+    pub fn max_failures_before_success(&self) -> Option<u32> {
+        match self.options.max_failures_before_success {
+            Some(0) => None,
+            Some(n) => Some(n),
+            None => {
+                let blocks = u32::try_from(self.options.num_workers.saturating_mul(2))
+                    .unwrap_or(u32::MAX)
+                    .max(10);
+                Some(blocks.saturating_mul(self.options.max_retries.saturating_add(1)))
+            }
+        }
+    }
 
     /// This task with other upstream tasks, everything else shared: how tasks given with
     /// their upstream tasks by position are linked ([`crate::link_tasks`]).
@@ -224,6 +254,37 @@ impl Task {
             "post_check",
         )
         .unwrap_or(true)
+    }
+}
+
+/// What is wrong with a task id, if anything.
+///
+/// A task id names a directory (`<logdir>/<task_id>/`, the task's worker logs), so it must be
+/// one safe path component; it is also a value of `DAISY_CONTEXT`.
+fn task_id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        Some("it must not be empty")
+    } else if id == "." || id == ".." {
+        Some("it must not be '.' or '..': task ids name directories (the task's worker logs)")
+    } else if id.contains(['/', '\\']) {
+        Some(
+            "it must not contain '/' or '\\': task ids name directories (the task's worker \
+             logs), one path component each",
+        )
+    } else if id.chars().any(char::is_control) {
+        Some(
+            "it must not contain NUL or other control characters: task ids name directories \
+             (the task's worker logs)",
+        )
+    } else if id.len() > MAX_TASK_ID_BYTES {
+        Some(
+            "it must be at most 255 bytes long: task ids name directories (the task's worker \
+             logs)",
+        )
+    } else if id.contains([':', '=']) {
+        Some("it must not contain ':' or '='")
+    } else {
+        None
     }
 }
 
@@ -315,7 +376,7 @@ impl TaskBuilder {
         self.task.read_write_conflict = conflict;
         self
     }
-    /// The number of workers (default 1).
+    /// The number of workers (default 1, at least [`MIN_NUM_WORKERS`]).
     pub fn num_workers(mut self, n: usize) -> Self {
         self.task.num_workers = n;
         self
@@ -330,13 +391,15 @@ impl TaskBuilder {
         self.task.fit = fit;
         self
     }
-    /// The per-block timeout (default none); it must not be zero.
+    /// The per-block timeout (default none); it must not be zero, and a timeout longer than
+    /// [`MAX_TIMEOUT`] is clamped to it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.task.timeout = Some(timeout);
         self.timeout_secs = None;
         self
     }
-    /// The per-block timeout in seconds (default none); it must be positive and finite.
+    /// The per-block timeout in seconds (default none); it must be positive and finite, and a
+    /// timeout longer than [`MAX_TIMEOUT`] is clamped to it.
     pub fn timeout_secs(mut self, seconds: f64) -> Self {
         self.timeout_secs = Some(seconds);
         self
@@ -362,16 +425,28 @@ impl TaskBuilder {
         self.task.max_worker_restarts = n;
         self
     }
+    /// Abandons the task after `n` failed block attempts with no success yet; 0 never does
+    /// (default: see [`Task::max_failures_before_success`]).
+    pub fn max_failures_before_success(mut self, n: u32) -> Self {
+        self.task.max_failures_before_success = Some(n);
+        self
+    }
 
     /// Validates the task and returns it.
     ///
     /// # Errors
     ///
-    /// - [`CoreError::InvalidTaskId`] for an empty id or one containing `:` or `=`;
+    /// - [`CoreError::InvalidTaskId`] for an id that is not a single safe path component (task
+    ///   ids name the directories of worker logs): empty, `.`, `..`, longer than
+    ///   [`MAX_TASK_ID_BYTES`], or containing `/`, `\\`, NUL or another control character; or
+    ///   one containing `:` or `=`;
+    /// - [`CoreError::CountOutOfRange`] for fewer than [`MIN_NUM_WORKERS`] workers;
     /// - [`CoreError::InvalidTimeout`] for a timeout of zero, or one in seconds that is not
-    ///   positive and finite;
+    ///   positive and finite (longer ones are clamped to [`MAX_TIMEOUT`]);
     /// - [`CoreError::DimensionMismatch`] if the three ROIs differ in dimensions;
     /// - [`CoreError::Unbounded`] if a ROI is unbounded;
+    /// - [`CoreError::NegativeShape`] if the total or read ROI has a negative shape (an empty
+    ///   total ROI is fine: the task has no blocks);
     /// - [`CoreError::NonPositiveWriteShape`] if a write shape element is ≤ 0;
     /// - [`CoreError::ReadMustContainWrite`] with `read_write_conflict` and a read ROI that
     ///   does not contain the write ROI;
@@ -382,17 +457,32 @@ impl TaskBuilder {
     pub fn build(self) -> Result<Arc<Task>, CoreError> {
         let mut task = self.task;
         let id = task.task_id.to_string();
-        if id.is_empty() || id.contains([':', '=']) {
-            return Err(CoreError::InvalidTaskId { task_id: id });
+        if let Some(reason) = task_id_problem(&id) {
+            return Err(CoreError::InvalidTaskId {
+                task_id: id,
+                reason,
+            });
+        }
+        if task.num_workers < MIN_NUM_WORKERS {
+            return Err(CoreError::CountOutOfRange {
+                task_id: id,
+                what: "num_workers",
+                min: MIN_NUM_WORKERS as u64,
+                got: task.num_workers as u64,
+            });
         }
         if let Some(seconds) = self.timeout_secs {
-            let timeout = Duration::try_from_secs_f64(seconds)
-                .ok()
-                .filter(|_| seconds > 0.0)
-                .ok_or_else(|| CoreError::InvalidTimeout {
-                    task_id: id.clone(),
-                    seconds: seconds.to_string(),
-                })?;
+            let invalid = || CoreError::InvalidTimeout {
+                task_id: id.clone(),
+                seconds: seconds.to_string(),
+            };
+            if !(seconds.is_finite() && seconds > 0.0) {
+                return Err(invalid());
+            }
+            let timeout = Duration::try_from_secs_f64(seconds).unwrap_or(MAX_TIMEOUT);
+            if timeout.is_zero() {
+                return Err(invalid()); // below a nanosecond
+            }
             task.timeout = Some(timeout);
         }
         if task.timeout == Some(Duration::ZERO) {
@@ -401,6 +491,7 @@ impl TaskBuilder {
                 seconds: "0".to_owned(),
             });
         }
+        task.timeout = task.timeout.map(|t| t.min(MAX_TIMEOUT));
         let tiling = Tiling::builder(task.task_id.clone(), task.read_roi, task.write_roi)
             .read_write_conflict(task.read_write_conflict)
             .fit(task.fit)
@@ -531,6 +622,153 @@ mod tests {
             err.to_string(),
             "task t: timeout must be a positive, finite number of seconds, got 0"
         );
+    }
+
+    #[test]
+    fn a_huge_timeout_is_clamped_instead_of_overflowing_the_clock() {
+        // Before: `Task(timeout=1e19)` and `.timeout(Duration::MAX)` were accepted as given,
+        // and handing out a block panicked adding the timeout to the clock.
+        let t = || Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[4]));
+        for task in [
+            t().timeout(Duration::MAX).build().unwrap(),
+            t().timeout_secs(1e19).build().unwrap(),
+            t().timeout_secs(f64::MAX).build().unwrap(),
+        ] {
+            assert_eq!(task.timeout(), Some(MAX_TIMEOUT));
+            assert!(std::time::Instant::now().checked_add(MAX_TIMEOUT).is_some());
+        }
+        let task = t()
+            .timeout(MAX_TIMEOUT - Duration::from_secs(1))
+            .build()
+            .unwrap();
+        assert_eq!(task.timeout(), Some(MAX_TIMEOUT - Duration::from_secs(1)));
+        // Below a nanosecond is zero: refused, naming the value given.
+        let err = t().timeout_secs(1e-12).build().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "task t: timeout must be a positive, finite number of seconds, got 0.000000000001"
+        );
+    }
+
+    #[test]
+    fn zero_workers_are_an_error() {
+        // Before: accepted; the run stalled, started a worker anyway and returned true.
+        let t = || Task::builder("t", roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[4]));
+        let err = t().num_workers(0).build().unwrap_err();
+        assert_eq!(
+            err,
+            CoreError::CountOutOfRange {
+                task_id: "t".to_owned(),
+                what: "num_workers",
+                min: 1,
+                got: 0
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "task t: num_workers must be at least 1, got 0"
+        );
+        assert_eq!(
+            t().num_workers(usize::MAX).build().unwrap().num_workers(),
+            usize::MAX
+        );
+    }
+
+    #[test]
+    fn task_ids_that_are_not_one_safe_path_component_are_refused() {
+        // Before: `task_id="../escaped"` wrote worker logs outside the log directory.
+        let t = |id: &str| {
+            Task::builder(id, roi(&[0], &[10]), roi(&[0], &[4]), roi(&[0], &[4])).build()
+        };
+        let long = "x".repeat(MAX_TASK_ID_BYTES + 1);
+        for (id, why) in [
+            ("", "it must not be empty"),
+            ("..", "it must not be '.' or '..'"),
+            (".", "it must not be '.' or '..'"),
+            ("../escaped", "it must not contain '/' or '\\'"),
+            ("a/b", "it must not contain '/' or '\\'"),
+            ("/abs", "it must not contain '/' or '\\'"),
+            ("a\\b", "it must not contain '/' or '\\'"),
+            (
+                "nul\0",
+                "it must not contain NUL or other control characters",
+            ),
+            (
+                "line\nbreak",
+                "it must not contain NUL or other control characters",
+            ),
+            (
+                "bell\u{7}",
+                "it must not contain NUL or other control characters",
+            ),
+            (long.as_str(), "it must be at most 255 bytes long"),
+            ("a:b", "it must not contain ':' or '='"),
+            ("a=b", "it must not contain ':' or '='"),
+        ] {
+            let err = t(id).unwrap_err();
+            assert!(
+                matches!(err, CoreError::InvalidTaskId { .. }),
+                "{id}: {err}"
+            );
+            let text = err.to_string();
+            assert!(text.contains(why), "{id}: {text}");
+            // Control characters are shown escaped, never raw.
+            assert!(!text.chars().any(char::is_control), "{text}");
+        }
+        assert_eq!(
+            t("../escaped").unwrap_err().to_string(),
+            "invalid task id '../escaped': it must not contain '/' or '\\': task ids name \
+             directories (the task's worker logs), one path component each"
+        );
+        assert_eq!(
+            t("nul\0").unwrap_err().to_string(),
+            "invalid task id 'nul\\0': it must not contain NUL or other control characters: \
+             task ids name directories (the task's worker logs)"
+        );
+        for id in [
+            "smooth",
+            "a.b",
+            "...",
+            ".hidden",
+            "größe",
+            "with space",
+            &"x".repeat(255),
+        ] {
+            assert!(t(id).is_ok(), "{id}");
+        }
+    }
+
+    #[test]
+    fn negative_shapes_are_refused() {
+        // Before: a negative total shape was accepted (zero blocks, the run "succeeded").
+        let err = Task::builder("t", roi(&[0], &[-100]), roi(&[0], &[4]), roi(&[0], &[4]))
+            .build()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "task t: the shape of the total ROI must not be negative, got shape (-100,) at offset (0,)"
+        );
+        let err = Task::builder("t", roi(&[0], &[100]), roi(&[0], &[-4]), roi(&[0], &[4]))
+            .read_write_conflict(false)
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CoreError::NegativeShape {
+                    what: "read ROI",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // An empty total ROI, or one too small for a block, has no blocks.
+        for total in [roi(&[0], &[0]), roi(&[5], &[3])] {
+            let task = Task::builder("t", total, roi(&[0], &[4]), roi(&[0], &[4]))
+                .build()
+                .unwrap();
+            assert_eq!(task.tiling().num_blocks(), 0);
+        }
     }
 
     #[test]

@@ -136,7 +136,9 @@ impl TilingBuilder {
     /// [`CoreError::MissingTotalRoi`] if neither total is given, [`CoreError::InconsistentTotals`]
     /// if both are and they disagree with the context, [`CoreError::DimensionMismatch`],
     /// [`CoreError::Unbounded`], [`CoreError::CoordinateOutOfRange`],
-    /// [`CoreError::NonPositiveWriteShape`] and [`CoreError::CollidingBlockIds`] for bad ROIs,
+    /// [`CoreError::NegativeShape`] (a read or given total ROI with a negative shape; an empty
+    /// total is fine, it has no blocks), [`CoreError::NonPositiveWriteShape`] and
+    /// [`CoreError::CollidingBlockIds`] for bad ROIs,
     /// plus [`CoreError::GridTooLarge`] and [`CoreError::BlockIdOverflow`] for grids whose keys
     /// or ids do not fit into 64 bits.
     pub fn build(self) -> Result<Tiling, CoreError> {
@@ -215,7 +217,21 @@ impl Tiling {
             v[..dims].copy_from_slice(offset);
             Ok(v)
         };
+        // The ROIs given must not have negative shapes (the totals derived from them may: a
+        // total too small for one block has no blocks).
+        let not_negative = |what: &'static str, roi: Roi| -> Result<(), CoreError> {
+            if roi.shape().iter().any(|s| s.is_some_and(|s| s < 0)) {
+                return Err(CoreError::NegativeShape {
+                    task_id: name(),
+                    what,
+                    offset: roi.offset().to_string(),
+                    shape: roi.shape().to_string(),
+                });
+            }
+            Ok(())
+        };
         bounded("read ROI", block_read_roi)?;
+        not_negative("read ROI", block_read_roi)?;
         bounded("write ROI", block_write_roi)?;
         let write_shape = block_write_roi.shape();
         if write_shape.iter().any(|w| w.is_none_or(|w| w <= 0)) {
@@ -226,9 +242,11 @@ impl Tiling {
         }
         if let Some(total) = total_read_roi {
             bounded("total ROI", total)?;
+            not_negative("total ROI", total)?;
         }
         if let Some(total) = total_write_roi {
             bounded("total write ROI", total)?;
+            not_negative("total write ROI", total)?;
         }
         let (context_ul, context_lr) = Self::context_of(&block_read_roi, &block_write_roi)?;
         let (total_read_roi, total_write_roi) = match (total_read_roi, total_write_roi) {

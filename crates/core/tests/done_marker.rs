@@ -1,4 +1,5 @@
-//! Done markers on real files: layout, persistence, refusal of other layouts (docs/semantics.md#resume).
+//! Done markers on real files: layout, persistence, refusal of other layouts and other tasks,
+//! corruption (docs/semantics.md#resume).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -50,6 +51,7 @@ fn open_creates_the_zarr_v3_layout() {
     assert_eq!(marker.path(), path);
     let hash = DoneMarker::layout_hash(&task);
     assert_eq!(marker.task_hash(), hash);
+    assert_eq!(marker.task_id(), "t");
     assert_eq!(
         read_json(&path),
         json!({
@@ -61,7 +63,7 @@ fn open_creates_the_zarr_v3_layout() {
             "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
             "fill_value": 0,
             "codecs": [{"name": "bytes"}],
-            "attributes": {"daisy_task_hash": hash},
+            "attributes": {"daisy_task_hash": hash, "daisy_task_id": "t"},
             "dimension_names": ["block_id"],
         })
     );
@@ -289,16 +291,11 @@ fn another_layout_is_refused() {
             )
         );
     }
-    // A task with another name and options but the same layout shares the marker.
-    let same = Task::builder(
-        "renamed",
-        total,
-        roi(&[0, 0], &[3, 3]),
-        roi(&[1, 1], &[1, 1]),
-    )
-    .max_retries(7)
-    .build()
-    .unwrap();
+    // The same task with other options shares the marker.
+    let same = Task::builder("t", total, roi(&[0, 0], &[3, 3]), roi(&[1, 1], &[1, 1]))
+        .max_retries(7)
+        .build()
+        .unwrap();
     assert!(DoneMarker::open(&path, &same).unwrap().is_done(3).unwrap());
     // After a reset, the other layout gets a fresh marker.
     DoneMarker::reset(&path).unwrap();
@@ -367,14 +364,233 @@ fn a_wrong_shape_or_malformed_metadata_is_refused() {
         "{err}"
     );
 
-    // A chunk of the wrong length.
-    write_json(&path, &good);
-    fs::write(path.join("c").join("0"), [0u8; 5]).unwrap();
+    let mut bad = good.clone();
+    bad["attributes"]["daisy_task_id"] = json!(["t"]);
+    write_json(&path, &bad);
     let err = DoneMarker::open(&path, &task).unwrap_err();
     assert!(
         err.to_string()
-            .contains("chunk c/0 has 5 bytes, expected 41"),
+            .contains("attribute daisy_task_id is [\"t\"], expected a string"),
         "{err}"
+    );
+}
+
+/// A task with the same layout as `task_2d(Fit::Valid)` under another id.
+fn task_2d_named(task_id: &str) -> Arc<Task> {
+    let (total, read, write) = example_2d();
+    Task::builder(task_id, total, read, write).build().unwrap()
+}
+
+/// The error for task `task_id` opening the marker at `path` of task `owner`, and its text.
+fn assert_owned_by(err: &CoreError, path: &Path, owner: &str, task_id: &str) {
+    assert_eq!(
+        *err,
+        CoreError::DoneMarkerOwnedByAnotherTask {
+            path: path.display().to_string(),
+            owner: owner.to_owned(),
+            task_id: task_id.to_owned(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "done marker {} belongs to task '{owner}', not to task '{task_id}': every task needs \
+             its own done marker (a renamed task too); give task '{task_id}' another path, or \
+             reset the marker to run it from the start",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn two_tasks_given_one_marker_path_do_not_share_it() {
+    // Before: two tasks with one layout and one marker path shared it; the second skipped every
+    // block the first had done (one ran 62 of 100 blocks, both reported success).
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marker");
+    let task = |task_id: &str| {
+        Task::builder(task_id, roi(&[0], &[100]), roi(&[0], &[1]), roi(&[0], &[1]))
+            .process_function(|_| Ok(()))
+            .done_marker(&path)
+            .build()
+            .unwrap()
+    };
+    let (first, second) = (task("first"), task("second"));
+    // In one run: the scheduler refuses to start.
+    let err = daisy_core::Scheduler::new([&first, &second], true).unwrap_err();
+    assert_owned_by(&err, &path, "first", "second");
+    // In two runs: the first finishes, the second is refused instead of skipping everything.
+    let states = daisy_core::run_serial(&[Arc::clone(&first)]).unwrap();
+    assert_eq!(states[0].1.completed_count, 100);
+    let err = daisy_core::run_serial(&[Arc::clone(&second)]).unwrap_err();
+    assert_owned_by(&err, &path, "first", "second");
+    let err = DoneMarker::open(&path, &second).unwrap_err();
+    assert_owned_by(&err, &path, "first", "second");
+    // The marker is untouched, and still the first task's.
+    let marker = DoneMarker::open(&path, &first).unwrap();
+    assert_eq!(marker.count_done().unwrap(), 100);
+    assert_eq!(read_json(&path)["attributes"]["daisy_task_id"], "first");
+}
+
+#[test]
+fn a_renamed_task_does_not_inherit_the_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marker");
+    DoneMarker::open(&path, &task_2d_named("smooth"))
+        .unwrap()
+        .mark_done(4)
+        .unwrap();
+    let err = DoneMarker::open(&path, &task_2d_named("smooth_v2")).unwrap_err();
+    assert_owned_by(&err, &path, "smooth", "smooth_v2");
+    // A reset gives the renamed task a fresh marker of its own.
+    DoneMarker::reset(&path).unwrap();
+    let marker = DoneMarker::open(&path, &task_2d_named("smooth_v2")).unwrap();
+    assert_eq!(marker.count_done().unwrap(), 0);
+    assert_eq!(marker.task_id(), "smooth_v2");
+    drop(marker);
+    let err = DoneMarker::open(&path, &task_2d_named("smooth")).unwrap_err();
+    assert_owned_by(&err, &path, "smooth_v2", "smooth");
+}
+
+#[test]
+fn a_marker_without_a_task_id_is_adopted_by_the_first_task_that_opens_it() {
+    // Markers of the previous version (and daisy 2.0's) record no task id: they stay usable,
+    // and the first task with their layout to open them records its id.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marker");
+    let task = task_2d_named("old");
+    DoneMarker::open(&path, &task)
+        .unwrap()
+        .mark_done(9)
+        .unwrap();
+    let mut legacy = read_json(&path);
+    legacy["attributes"] = json!({"daisy_task_hash": DoneMarker::layout_hash(&task)});
+    write_json(&path, &legacy);
+    let marker = DoneMarker::open(&path, &task_2d_named("new")).unwrap();
+    assert!(marker.is_done(9).unwrap());
+    assert_eq!(marker.task_id(), "new");
+    drop(marker);
+    assert_eq!(read_json(&path)["attributes"]["daisy_task_id"], "new");
+    let err = DoneMarker::open(&path, &task).unwrap_err();
+    assert_owned_by(&err, &path, "new", "old");
+}
+
+/// A marker of `task_2d(Fit::Valid)` (41 entries) with blocks 0 and 3 done; its chunk file.
+fn marker_with_marks(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let path = dir.join("marker");
+    let marker = DoneMarker::open(&path, &task_2d(Fit::Valid)).unwrap();
+    marker.mark_done(0).unwrap();
+    marker.mark_done(3).unwrap();
+    let chunk = path.join("c").join("0");
+    (path, chunk)
+}
+
+/// The corruption error's text for `chunk`.
+fn corrupt_text(chunk: &Path, reason: &str) -> String {
+    format!(
+        "done marker chunk {} is corrupt: {reason}; reset the marker (delete its directory) to \
+         run the task from the start",
+        chunk.display()
+    )
+}
+
+#[test]
+fn a_chunk_of_random_bytes_is_corrupt_not_all_done() {
+    // Before: every non-zero byte counted as done, so a chunk of random bytes skipped
+    // (nearly) every block.
+    let dir = tempfile::tempdir().unwrap();
+    let (path, chunk) = marker_with_marks(dir.path());
+    // A fixed pseudo-random fill (xorshift), with a byte above 1 at position 2.
+    let mut x: u32 = 0x9e37_79b9;
+    let bytes: Vec<u8> = (0..41)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x.to_le_bytes()[0] | 2
+        })
+        .collect();
+    fs::write(&chunk, &bytes).unwrap();
+    let err = DoneMarker::open(&path, &task_2d(Fit::Valid)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        corrupt_text(
+            &chunk,
+            &format!(
+                "byte 0 (block id 0) is {}, expected 0 (not done) or 1 (done)",
+                bytes[0]
+            )
+        )
+    );
+    assert!(matches!(err, CoreError::DoneMarkerCorrupt { .. }));
+    // One bad byte among good ones is found too.
+    let mut one_bad = vec![0u8; 41];
+    one_bad[3] = 1;
+    one_bad[40] = 0xff;
+    fs::write(&chunk, &one_bad).unwrap();
+    let err = DoneMarker::open(&path, &task_2d(Fit::Valid)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        corrupt_text(
+            &chunk,
+            "byte 40 (block id 40) is 255, expected 0 (not done) or 1 (done)"
+        )
+    );
+}
+
+#[test]
+fn a_truncated_chunk_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, chunk) = marker_with_marks(dir.path());
+    fs::write(&chunk, [1u8, 0, 0, 1, 0]).unwrap();
+    let err = DoneMarker::open(&path, &task_2d(Fit::Valid)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        corrupt_text(&chunk, "it has 5 bytes, the marker's shape needs 41")
+    );
+    // Longer than the shape: also the wrong length.
+    fs::write(&chunk, [0u8; 42]).unwrap();
+    let err = DoneMarker::open(&path, &task_2d(Fit::Valid)).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        corrupt_text(&chunk, "it has 42 bytes, the marker's shape needs 41")
+    );
+}
+
+#[test]
+fn a_chunk_corrupted_while_open_is_an_error_not_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, chunk) = marker_with_marks(dir.path());
+    let marker = DoneMarker::open(&path, &task_2d(Fit::Valid)).unwrap();
+    assert!(marker.is_done(3).unwrap());
+    let mut bytes = fs::read(&chunk).unwrap();
+    bytes[7] = b'x';
+    fs::write(&chunk, &bytes).unwrap();
+    let err = marker.is_done(7).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        corrupt_text(
+            &chunk,
+            "byte 7 (block id 7) is 120, expected 0 (not done) or 1 (done)"
+        )
+    );
+    assert!(marker.count_done().is_err());
+    // Cut short while open.
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&chunk)
+        .unwrap()
+        .set_len(5)
+        .unwrap();
+    let err = marker.is_done(30).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        corrupt_text(&chunk, "it ends before byte 30, expected 41 bytes")
+    );
+    let err = marker.count_done().unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        corrupt_text(&chunk, "it ends after 5 bytes, the marker's shape needs 41")
     );
 }
 

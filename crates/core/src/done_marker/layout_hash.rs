@@ -1,7 +1,9 @@
 //! The layout hash of a task: which task layout a done marker belongs to.
 //!
-//! Two tasks with the same ROIs and fit have the same blocks and share a marker, whatever their
-//! names or options; a marker written for another layout is refused.
+//! Two tasks with the same ROIs and fit have the same blocks and the same hash, whatever their
+//! names or options; a marker written for another layout is refused. Which task a marker
+//! belongs to is recorded next to the hash (`daisy_task_id`), not in it, so that daisy 2.0's
+//! hash stays the same.
 
 use daisy_geometry::Roi;
 use sha2::{Digest, Sha256};
@@ -35,7 +37,7 @@ pub(super) fn canonical_layout(task: &Task) -> String {
 /// The layout hash of a task: lowercase hex SHA-256 of [`canonical_layout`].
 ///
 /// Stored as the array attribute `daisy_task_hash`; two tasks with the same ROIs and fit
-/// have the same blocks and share a marker, whatever their names or options.
+/// have the same hash, whatever their names or options.
 #[must_use]
 pub(super) fn layout_hash(task: &Task) -> String {
     let digest = Sha256::digest(canonical_layout(task).as_bytes());

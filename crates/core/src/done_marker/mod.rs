@@ -5,9 +5,16 @@
 //! Zarr v3 reader can open it:
 //!
 //! ```text
-//! <path>/zarr.json   array metadata; attribute `daisy_task_hash` ties it to one task layout
+//! <path>/zarr.json   array metadata; attributes `daisy_task_hash` (the task's layout) and
+//!                    `daisy_task_id` (the task it belongs to)
 //! <path>/c/0         the chunk: one raw byte per block id, created sparse (costs no disk)
 //! ```
+//!
+//! A marker belongs to one task: opening it for a task with another id (two tasks given one
+//! path, or a renamed task) or another layout is an error, and so is a chunk holding anything
+//! but bytes 0 and 1, so a marker never makes a run skip blocks it did not finish. A marker
+//! without a `daisy_task_id` (written by an earlier version, or by daisy 2.0) is adopted by
+//! the first task with its layout that opens it: the id is recorded then.
 //!
 //! Block ids are Cantor numbers and not dense (docs/semantics.md#blocks-and-block-ids): in 3-D they reach about six times the
 //! number of blocks, so the array has `largest id + 1` entries. Marking a block done is one
@@ -79,6 +86,8 @@ pub struct DoneMarker {
     len: u64,
     /// The task's layout hash, as stored in the metadata.
     task_hash: String,
+    /// The id of the task the marker belongs to, as stored in the metadata.
+    task_id: String,
 }
 
 impl DoneMarker {
@@ -86,28 +95,43 @@ impl DoneMarker {
     ///
     /// A new marker is an all-zero sparse chunk plus its metadata, written to a temporary file
     /// and renamed into place. An existing one must be a 1-D `uint8` Zarr v3 array with one
-    /// chunk, the bytes codec and fill value 0, whose `daisy_task_hash` equals
-    /// [`DoneMarker::layout_hash`] of the task and whose shape equals
-    /// [`DoneMarker::num_ids`]. A missing chunk of an existing marker (a Zarr writer may delete
-    /// an all-zero chunk) is recreated empty.
+    /// chunk, the bytes codec and fill value 0, whose `daisy_task_id` is the task's id, whose
+    /// `daisy_task_hash` equals [`DoneMarker::layout_hash`] of the task and whose shape equals
+    /// [`DoneMarker::num_ids`]; its chunk is read once to check that it holds only bytes 0 and 1
+    /// (O(entries), 1 MiB at a time). A missing or empty chunk of an existing marker (a Zarr
+    /// writer may delete an all-zero chunk) is recreated empty. A marker without a
+    /// `daisy_task_id` (written before task ids were recorded) is adopted: the task's id is
+    /// recorded in it.
     ///
     /// # Errors
     ///
+    /// - [`CoreError::DoneMarkerOwnedByAnotherTask`] if the marker belongs to a task with
+    ///   another id;
     /// - [`CoreError::DoneMarkerLayoutMismatch`] if the marker was written for a task with
     ///   other ROIs or another fit;
     /// - [`CoreError::DoneMarkerShapeMismatch`] if it has the task's hash but another shape;
+    /// - [`CoreError::DoneMarkerCorrupt`] if the chunk has the wrong length or holds a byte
+    ///   other than 0 and 1;
     /// - [`CoreError::DoneMarkerInvalid`] if the metadata is not valid JSON or not such an
-    ///   array, if the chunk has the wrong length, or if `path` is a directory holding files
-    ///   other than a marker's (nothing is written into it then);
+    ///   array, or if `path` is a directory holding files other than a marker's (nothing is
+    ///   written into it then);
     /// - [`CoreError::DoneMarkerIo`] if a file cannot be read, created or written;
     /// - [`CoreError::BlockIdOverflow`] if the task's largest block id is `u64::MAX`.
     pub fn open(path: &Path, task: &Task) -> Result<DoneMarker, CoreError> {
         let len = Self::num_ids(task)?;
         let task_hash = Self::layout_hash(task);
+        let task_id = task.task_id().to_string();
         let metadata_path = path.join(METADATA);
         match fs::read_to_string(&metadata_path) {
             Ok(text) => {
                 let stored = parse_metadata(path, &text)?;
+                if let Some(owner) = stored.task_id.as_ref().filter(|&owner| *owner != task_id) {
+                    return Err(CoreError::DoneMarkerOwnedByAnotherTask {
+                        path: display(path),
+                        owner: owner.clone(),
+                        task_id,
+                    });
+                }
                 if stored.task_hash != task_hash {
                     return Err(CoreError::DoneMarkerLayoutMismatch {
                         path: display(path),
@@ -123,11 +147,19 @@ impl DoneMarker {
                     });
                 }
                 let chunk = open_chunk(path, len, false)?;
+                if let Some(chunk) = &chunk {
+                    check_chunk(chunk, len, &path.join(CHUNK_DIR).join(CHUNK))?;
+                }
+                if stored.task_id.is_none() {
+                    // Written before task ids were recorded: this task adopts it.
+                    write_metadata(path, len, &task_hash, &task_id)?;
+                }
                 Ok(DoneMarker {
                     path: path.to_path_buf(),
                     chunk,
                     len,
                     task_hash,
+                    task_id,
                 })
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
@@ -137,12 +169,13 @@ impl DoneMarker {
                 // The chunk first: a crash before the metadata lands leaves no marker behind,
                 // and a stale chunk without metadata is truncated here.
                 let chunk = open_chunk(path, len, true)?;
-                write_metadata(path, len, &task_hash)?;
+                write_metadata(path, len, &task_hash, &task_id)?;
                 Ok(DoneMarker {
                     path: path.to_path_buf(),
                     chunk,
                     len,
                     task_hash,
+                    task_id,
                 })
             }
             Err(e) => Err(io_error(&metadata_path, "read", e)),
@@ -151,11 +184,12 @@ impl DoneMarker {
 
     /// Whether a block is recorded as done (ids ≥ [`DoneMarker::len`]: `false`).
     ///
-    /// Any non-zero byte counts as done (daisy writes 1).
+    /// Byte 1 is done, byte 0 is not.
     ///
     /// # Errors
     ///
-    /// [`CoreError::DoneMarkerIo`] if the chunk cannot be read.
+    /// [`CoreError::DoneMarkerIo`] if the chunk cannot be read, [`CoreError::DoneMarkerCorrupt`]
+    /// if the byte is neither 0 nor 1 or the chunk was cut short (changed since it was opened).
     pub fn is_done(&self, spatial_id: u64) -> Result<bool, CoreError> {
         let Some(chunk) = self.chunk.as_ref().filter(|_| spatial_id < self.len) else {
             return Ok(false);
@@ -163,8 +197,16 @@ impl DoneMarker {
         let mut byte = [0u8];
         let read = read_at(chunk, &mut byte, spatial_id)
             .map_err(|e| io_error(&self.chunk_path(), "read", e))?;
-        // A chunk cut short reads as the fill value.
-        Ok(read == 1 && byte[0] != 0)
+        if read == 0 {
+            return Err(corrupt(
+                &self.chunk_path(),
+                format!(
+                    "it ends before byte {spatial_id}, expected {} bytes",
+                    self.len
+                ),
+            ));
+        }
+        done_byte(byte[0], spatial_id, &self.chunk_path())
     }
 
     /// Records a block as done: one positioned one-byte write, O(1), no fsync.
@@ -208,26 +250,13 @@ impl DoneMarker {
     ///
     /// # Errors
     ///
-    /// [`CoreError::DoneMarkerIo`] if the chunk cannot be read.
+    /// [`CoreError::DoneMarkerIo`] if the chunk cannot be read, [`CoreError::DoneMarkerCorrupt`]
+    /// if it holds a byte other than 0 and 1 or was cut short.
     pub fn count_done(&self) -> Result<u64, CoreError> {
-        let Some(chunk) = &self.chunk else {
-            return Ok(0);
-        };
-        let mut buffer = vec![0u8; COUNT_BUFFER];
-        let mut done = 0u64;
-        let mut position = 0u64;
-        while position < self.len {
-            let want = usize::try_from(self.len - position)
-                .map_or(COUNT_BUFFER, |left| left.min(COUNT_BUFFER));
-            let read = read_at(chunk, &mut buffer[..want], position)
-                .map_err(|e| io_error(&self.chunk_path(), "read", e))?;
-            if read == 0 {
-                break; // a chunk cut short: the rest is the fill value
-            }
-            done += buffer[..read].iter().filter(|&&b| b != 0).count() as u64;
-            position += read as u64;
+        match &self.chunk {
+            Some(chunk) => check_chunk(chunk, self.len, &self.chunk_path()),
+            None => Ok(0),
         }
-        Ok(done)
     }
 
     /// Deletes the marker directory (daisy 2.0's `Task.reset()`); a missing one is fine.
@@ -307,7 +336,8 @@ impl DoneMarker {
     /// The layout hash of a task: lowercase hex SHA-256 of [`DoneMarker::canonical_layout`].
     ///
     /// Stored as the array attribute `daisy_task_hash`; two tasks with the same ROIs and fit
-    /// have the same blocks and share a marker, whatever their names or options.
+    /// have the same hash, whatever their names or options (the task a marker belongs to is
+    /// its `daisy_task_id` attribute).
     #[must_use]
     pub fn layout_hash(task: &Task) -> String {
         layout_hash::layout_hash(task)
@@ -334,6 +364,12 @@ impl DoneMarker {
     #[must_use]
     pub fn task_hash(&self) -> &str {
         &self.task_hash
+    }
+
+    /// The id of the task the marker belongs to (stored as `daisy_task_id`).
+    #[must_use]
+    pub fn task_id(&self) -> &str {
+        &self.task_id
     }
 
     /// The path of the chunk file.
@@ -370,12 +406,64 @@ fn open_chunk(path: &Path, len: u64, fresh: bool) -> Result<Option<File>, CoreEr
             .set_len(len)
             .map_err(|e| io_error(&chunk_path, "extend", e))?;
     } else if size != len {
-        return Err(CoreError::DoneMarkerInvalid {
-            path: display(path),
-            reason: format!("chunk {CHUNK_DIR}/{CHUNK} has {size} bytes, expected {len}"),
-        });
+        return Err(corrupt(
+            &chunk_path,
+            format!("it has {size} bytes, the marker's shape needs {len}"),
+        ));
     }
     Ok(Some(chunk))
+}
+
+/// Reads a whole chunk of `len` entries (1 MiB at a time), checking that every byte is 0 or 1;
+/// returns the number of 1s.
+fn check_chunk(chunk: &File, len: u64, chunk_path: &Path) -> Result<u64, CoreError> {
+    let mut buffer = vec![0u8; COUNT_BUFFER];
+    let mut done = 0u64;
+    let mut position = 0u64;
+    while position < len {
+        let want =
+            usize::try_from(len - position).map_or(COUNT_BUFFER, |left| left.min(COUNT_BUFFER));
+        let read = read_at(chunk, &mut buffer[..want], position)
+            .map_err(|e| io_error(chunk_path, "read", e))?;
+        if read == 0 {
+            return Err(corrupt(
+                chunk_path,
+                format!("it ends after {position} bytes, the marker's shape needs {len}"),
+            ));
+        }
+        let bytes = &buffer[..read];
+        if let Some(at) = bytes.iter().position(|&b| b > 1) {
+            return Err(bad_byte(bytes[at], position + at as u64, chunk_path));
+        }
+        done += bytes.iter().map(|&b| u64::from(b)).sum::<u64>();
+        position += read as u64;
+    }
+    Ok(done)
+}
+
+/// Whether the byte of entry `spatial_id` says done; an error for a byte other than 0 and 1.
+fn done_byte(byte: u8, spatial_id: u64, chunk_path: &Path) -> Result<bool, CoreError> {
+    match byte {
+        0 => Ok(false),
+        1 => Ok(true),
+        _ => Err(bad_byte(byte, spatial_id, chunk_path)),
+    }
+}
+
+/// The error for byte `value` at `offset`, neither 0 nor 1.
+fn bad_byte(value: u8, offset: u64, chunk_path: &Path) -> CoreError {
+    corrupt(
+        chunk_path,
+        format!("byte {offset} (block id {offset}) is {value}, expected 0 (not done) or 1 (done)"),
+    )
+}
+
+/// A corruption error naming the chunk file.
+fn corrupt(chunk_path: &Path, reason: String) -> CoreError {
+    CoreError::DoneMarkerCorrupt {
+        chunk: display(chunk_path),
+        reason,
+    }
 }
 /// A path for an error message.
 fn display(path: &Path) -> String {

@@ -16,6 +16,8 @@ pub(super) const METADATA: &str = "zarr.json";
 pub(super) const METADATA_TMP_PREFIX: &str = ".zarr.json.tmp";
 /// The array attribute holding the layout hash.
 const HASH_ATTRIBUTE: &str = "daisy_task_hash";
+/// The array attribute holding the id of the task the marker belongs to.
+const TASK_ID_ATTRIBUTE: &str = "daisy_task_id";
 
 /// What the metadata of an existing marker says.
 #[derive(Debug)]
@@ -24,6 +26,9 @@ pub(super) struct StoredMetadata {
     pub len: u64,
     /// The `daisy_task_hash` attribute.
     pub task_hash: String,
+    /// The `daisy_task_id` attribute; `None` in markers written before task ids were recorded
+    /// (and by daisy 2.0).
+    pub task_id: Option<String>,
 }
 
 /// Validates `zarr.json` as a daisy marker: a 1-D single-chunk `uint8` Zarr v3 array.
@@ -93,19 +98,29 @@ pub(super) fn parse_metadata(path: &Path, text: &str) -> Result<StoredMetadata, 
             "storage_transformers are {transformers}, expected none"
         )));
     }
-    let task_hash = value
-        .get("attributes")
-        .and_then(|a| a.get(HASH_ATTRIBUTE))
+    let attributes = field("attributes");
+    let task_hash = attributes
+        .get(HASH_ATTRIBUTE)
         .and_then(Value::as_str)
         .ok_or_else(|| invalid(format!("it has no string attribute {HASH_ATTRIBUTE}")))?;
+    let task_id = match attributes.get(TASK_ID_ATTRIBUTE) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(id)) => Some(id.clone()),
+        Some(other) => {
+            return Err(invalid(format!(
+                "attribute {TASK_ID_ATTRIBUTE} is {other}, expected a string"
+            )));
+        }
+    };
     Ok(StoredMetadata {
         len,
         task_hash: task_hash.to_owned(),
+        task_id,
     })
 }
 
-/// The metadata of a marker with `len` entries.
-fn metadata(len: u64, task_hash: &str) -> Value {
+/// The metadata of the marker of task `task_id` with `len` entries.
+fn metadata(len: u64, task_hash: &str, task_id: &str) -> Value {
     json!({
         "zarr_format": 3,
         "node_type": "array",
@@ -116,18 +131,23 @@ fn metadata(len: u64, task_hash: &str) -> Value {
         "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
         "fill_value": 0,
         "codecs": [{"name": "bytes"}],
-        "attributes": {HASH_ATTRIBUTE: task_hash},
+        "attributes": {HASH_ATTRIBUTE: task_hash, TASK_ID_ATTRIBUTE: task_id},
         "dimension_names": ["block_id"],
     })
 }
 
-/// Writes `zarr.json` of a marker with `len` entries atomically (see
+/// Writes `zarr.json` of the marker of task `task_id` with `len` entries atomically (see
 /// [`platform_io::write_atomically`]), creating the directory if missing.
-pub(super) fn write_metadata(path: &Path, len: u64, task_hash: &str) -> Result<(), CoreError> {
+pub(super) fn write_metadata(
+    path: &Path,
+    len: u64,
+    task_hash: &str,
+    task_id: &str,
+) -> Result<(), CoreError> {
     fs::create_dir_all(path).map_err(|e| io_error(path, "create", e))?;
     let target = path.join(METADATA);
     let tmp = path.join(format!("{METADATA_TMP_PREFIX}.{}", std::process::id()));
-    let mut text = serde_json::to_string_pretty(&metadata(len, task_hash))
+    let mut text = serde_json::to_string_pretty(&metadata(len, task_hash, task_id))
         .map_err(|e| io_error(&target, "serialize", io::Error::other(e)))?;
     text.push('\n');
     // The temporary file, if left behind, is recognised as a marker file.
@@ -141,10 +161,26 @@ mod tests {
 
     #[test]
     fn metadata_validation_names_the_bad_field() {
-        let good = metadata(7, "abc");
+        let good = metadata(7, "abc", "t");
         let path = Path::new("/m");
         let parsed = parse_metadata(path, &good.to_string()).unwrap();
         assert_eq!((parsed.len, parsed.task_hash.as_str()), (7, "abc"));
+        assert_eq!(parsed.task_id.as_deref(), Some("t"));
+        let mut bad = good.clone();
+        bad["attributes"]["daisy_task_id"] = json!(3);
+        let err = parse_metadata(path, &bad.to_string()).unwrap_err();
+        assert!(
+            err.to_string()
+                .ends_with("attribute daisy_task_id is 3, expected a string"),
+            "{err}"
+        );
+        // Markers written before task ids were recorded have none.
+        let mut old = good.clone();
+        old["attributes"] = json!({"daisy_task_hash": "abc"});
+        assert_eq!(
+            parse_metadata(path, &old.to_string()).unwrap().task_id,
+            None
+        );
         let mut bad = good.clone();
         bad["data_type"] = json!("uint16");
         let err = parse_metadata(path, &bad.to_string()).unwrap_err();
@@ -177,9 +213,10 @@ mod tests {
     fn written_metadata_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("m");
-        write_metadata(&path, 12, "feed").unwrap();
+        write_metadata(&path, 12, "feed", "smooth").unwrap();
         let text = fs::read_to_string(path.join(METADATA)).unwrap();
         let stored = parse_metadata(&path, &text).unwrap();
         assert_eq!((stored.len, stored.task_hash.as_str()), (12, "feed"));
+        assert_eq!(stored.task_id.as_deref(), Some("smooth"));
     }
 }
