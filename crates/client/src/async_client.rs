@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::ClientError;
+use crate::timeouts::Timeouts;
 
 /// How many bytes the read buffer grows by at least before a read.
 const READ_CHUNK: usize = 8 * 1024;
@@ -27,6 +28,11 @@ const MAX_ERROR_TEXT: usize = 64 * 1024;
 /// [`flush`](Self::flush) / [`disconnect`](Self::disconnect). Dropping an `AsyncClient`
 /// closes the socket without sending what is still queued: call
 /// [`disconnect`](Self::disconnect) when done.
+///
+/// No wait on the server is unbounded ([`Timeouts`]): connect, handshake and writes have
+/// deadlines, and the wait for blocks (which a healthy server may keep open for long) is
+/// watched by TCP keepalive probes, so a worker whose server is gone gets an error or the
+/// end of its work within seconds, with a log line naming the server.
 ///
 /// ```no_run
 /// # async fn work() -> Result<(), daisy_client::ClientError> {
@@ -50,6 +56,10 @@ const MAX_ERROR_TEXT: usize = 64 * 1024;
 pub struct AsyncClient {
     /// The connection.
     stream: TcpStream,
+    /// The server's `host:port`, for errors and logs.
+    address: String,
+    /// The bounds of every wait on the server.
+    timeouts: Timeouts,
     /// The task this worker works for, sent with every acquire.
     task_id: String,
     /// The worker's id, if the server started this worker.
@@ -76,29 +86,51 @@ enum Incoming {
 
 impl AsyncClient {
     /// Connects to the server named by `context` (`hostname`, `port`) and performs the handshake
-    /// with the context's `token`, `task_id` and `worker_id`.
+    /// with the context's `token`, `task_id` and `worker_id`, within the default
+    /// [`Timeouts`].
+    ///
+    /// # Errors
+    ///
+    /// As [`connect_with`](Self::connect_with).
+    pub async fn connect(context: &Context) -> Result<Self, ClientError> {
+        Self::connect_with(context, Timeouts::DEFAULT).await
+    }
+
+    /// Connects as [`connect`](Self::connect) does, with the bounds `timeouts` for this and
+    /// every later wait on the server.
     ///
     /// # Errors
     ///
     /// [`ClientError::Context`] if the context lacks `hostname`, `port` or `task_id` (or
     /// `worker_id` is not a number), [`ClientError::Connect`] if the server cannot be reached,
-    /// [`ClientError::Refused`] if it refuses the handshake, [`ClientError::ConnectionClosed`]
-    /// if it closes the connection before answering, or a protocol or I/O error.
-    pub async fn connect(context: &Context) -> Result<Self, ClientError> {
+    /// [`ClientError::Timeout`] if connecting or the handshake takes longer than its bound,
+    /// [`ClientError::Refused`] if the server refuses the handshake,
+    /// [`ClientError::ConnectionClosed`] if it closes the connection before answering, or a
+    /// protocol or I/O error.
+    pub async fn connect_with(context: &Context, timeouts: Timeouts) -> Result<Self, ClientError> {
         let host = context.hostname().map_err(ClientError::Context)?;
         let port = context.port().map_err(ClientError::Context)?;
         let task_id = context.task_id().map_err(ClientError::Context)?.to_owned();
         let worker_id = context.worker_id().map_err(ClientError::Context)?;
+        let address = format!("{host}:{port}");
         let stream =
-            TcpStream::connect((host, port))
-                .await
-                .map_err(|source| ClientError::Connect {
-                    address: format!("{host}:{port}"),
-                    source,
-                })?;
+            match tokio::time::timeout(timeouts.connect, TcpStream::connect((host, port))).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(source)) => return Err(ClientError::Connect { address, source }),
+                Err(_) => {
+                    return Err(ClientError::Timeout {
+                        address,
+                        during: "connect",
+                        after: timeouts.connect,
+                    });
+                }
+            };
         stream.set_nodelay(true).map_err(ClientError::Io)?;
+        timeouts.watch(&stream).map_err(ClientError::Io)?;
         let mut client = Self {
             stream,
+            address,
+            timeouts,
             task_id,
             worker_id,
             output: Vec::new(),
@@ -121,12 +153,21 @@ impl AsyncClient {
         Ok(client)
     }
 
-    /// Sends `Hello` and waits for `Welcome`.
+    /// Sends `Hello` and waits for `Welcome`, at most the handshake bound.
     async fn handshake(&mut self, token: &str) -> Result<(), ClientError> {
+        const DURING: &str = "the handshake";
         let hello = ClientMessage::hello(token, &self.task_id, self.worker_id);
         encode_frame(&hello, DEFAULT_MAX_FRAME, &mut self.output)?;
-        self.write_output().await?;
-        match self.read_message().await? {
+        self.write_output(DURING).await?;
+        let bound = self.timeouts.handshake;
+        let reply = tokio::time::timeout(bound, self.read_message(DURING))
+            .await
+            .map_err(|_| ClientError::Timeout {
+                address: self.address.clone(),
+                during: DURING,
+                after: bound,
+            })?;
+        match reply? {
             Incoming::Message(ServerMessage::Welcome { version })
                 if version == PROTOCOL_VERSION =>
             {
@@ -146,7 +187,8 @@ impl AsyncClient {
                 message: format!("{} before Welcome", describe(&other)),
             }),
             Incoming::Closed => Err(ClientError::ConnectionClosed {
-                during: "the handshake",
+                address: self.address.clone(),
+                during: DURING,
             }),
         }
     }
@@ -163,6 +205,18 @@ impl AsyncClient {
         self.worker_id
     }
 
+    /// The server's `host:port`.
+    #[must_use]
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// The bounds of this client's waits on the server.
+    #[must_use]
+    pub fn timeouts(&self) -> Timeouts {
+        self.timeouts
+    }
+
     /// Whether the connection is finished: shutdown was requested, the server closed it, or
     /// it was disconnected.
     #[must_use]
@@ -173,10 +227,13 @@ impl AsyncClient {
     /// Asks for up to `max` blocks (0 counts as 1) and waits for the answer, sending queued
     /// releases in the same write.
     ///
-    /// There is no client-side timeout: the server keeps a request it cannot serve yet until
-    /// blocks are ready. `Ok(None)` means there is no more work: the server requested shutdown
-    /// (the client then says `Goodbye` and closes) or closed the connection. Once closed, every
-    /// further call returns `Ok(None)` at once.
+    /// The wait for the answer has no deadline: the server keeps a request it cannot serve
+    /// yet until blocks are ready. It is watched by TCP keepalive instead ([`Timeouts`]), so a
+    /// vanished server is a [`ClientError::Lost`] within seconds. `Ok(None)` means there is
+    /// no more work: the server requested shutdown (the client then says `Goodbye` and
+    /// closes) or closed the connection (logged as a warning naming the server, since the
+    /// server ended or was killed). Once closed, every further call returns `Ok(None)` at
+    /// once.
     ///
     /// Not cancel-safe: if the returned future is dropped before it completes (e.g. by a
     /// timeout), the server may still answer the request, and that answer would be taken as
@@ -187,8 +244,10 @@ impl AsyncClient {
     /// [`ClientError::Protocol`] if the server sends bytes that are not a valid frame,
     /// [`ClientError::UnexpectedMessage`] for a valid message other than `SendBlocks` (with at
     /// least one block) or `RequestShutdown`, [`ClientError::Refused`] if the server sends
-    /// `Refused`, or [`ClientError::Io`].
+    /// `Refused`, [`ClientError::Timeout`] if the request cannot be written within its bound,
+    /// or [`ClientError::Lost`].
     pub async fn acquire_blocks(&mut self, max: u32) -> Result<Option<Vec<Block>>, ClientError> {
+        const DURING: &str = "an acquire";
         if self.closed {
             return Ok(None);
         }
@@ -197,12 +256,12 @@ impl AsyncClient {
             max: max.max(1),
         };
         self.frame(&request)?;
-        match self.write_output().await {
+        match self.write_output(DURING).await {
             Ok(()) => {}
-            Err(ClientError::ConnectionClosed { .. }) => return Ok(self.closed_by_server()),
+            Err(ClientError::ConnectionClosed { .. }) => return Ok(self.closed_by_server(DURING)),
             Err(e) => return Err(e),
         }
-        match self.read_message().await? {
+        match self.read_message(DURING).await? {
             Incoming::Message(ServerMessage::SendBlocks { blocks }) if !blocks.is_empty() => {
                 Ok(Some(blocks))
             }
@@ -219,13 +278,20 @@ impl AsyncClient {
             Incoming::Message(other) => Err(ClientError::UnexpectedMessage {
                 message: format!("{} in reply to AcquireBlocks", describe(&other)),
             }),
-            Incoming::Closed => Ok(self.closed_by_server()),
+            Incoming::Closed => Ok(self.closed_by_server(DURING)),
         }
     }
 
     /// Marks the connection as closed by the server; the value an acquire returns then.
-    fn closed_by_server(&mut self) -> Option<Vec<Block>> {
-        tracing::debug!("the daisy server closed the connection");
+    fn closed_by_server(&mut self, during: &str) -> Option<Vec<Block>> {
+        tracing::warn!(
+            "the daisy server at {} closed the connection during {during} without asking this \
+             worker to stop (the run ended or the server was killed): no more blocks for \
+             {} of task {}",
+            self.address,
+            crate::client::worker_label(self.worker_id),
+            self.task_id
+        );
         self.closed = true;
         self.output.clear();
         self.released.clear();
@@ -297,15 +363,16 @@ impl AsyncClient {
     ///
     /// # Errors
     ///
-    /// [`ClientError::ConnectionClosed`] if the server has closed the connection, or
-    /// [`ClientError::Io`].
+    /// [`ClientError::ConnectionClosed`] if the server has closed the connection,
+    /// [`ClientError::Timeout`] if the write takes longer than its bound, or
+    /// [`ClientError::Lost`].
     pub async fn flush(&mut self) -> Result<(), ClientError> {
         if self.closed {
             self.output.clear();
             self.released.clear();
             return Ok(());
         }
-        self.write_output().await
+        self.write_output("a release").await
     }
 
     /// Reports a failure of the worker's own code outside any block (daisy's
@@ -313,26 +380,29 @@ impl AsyncClient {
     ///
     /// # Errors
     ///
-    /// [`ClientError::ConnectionClosed`] if the connection is closed, or [`ClientError::Io`].
+    /// [`ClientError::ConnectionClosed`] if the connection is closed, or as
+    /// [`flush`](Self::flush).
     pub async fn client_exception(&mut self, error: &str) -> Result<(), ClientError> {
+        const DURING: &str = "a client exception report";
         if self.closed {
             return Err(ClientError::ConnectionClosed {
-                during: "a client exception report",
+                address: self.address.clone(),
+                during: DURING,
             });
         }
         let message = ClientMessage::ClientException {
             error: truncate(error, MAX_ERROR_TEXT).to_owned(),
         };
         self.frame(&message)?;
-        self.write_output().await
+        self.write_output(DURING).await
     }
 
     /// Sends what is queued, says `Goodbye` and closes the connection.
     ///
     /// # Errors
     ///
-    /// [`ClientError::Io`] if the last bytes cannot be written; the connection is closed
-    /// anyway.
+    /// As [`flush`](Self::flush) if the last bytes cannot be written (within the write
+    /// bound); the connection is closed anyway.
     pub async fn disconnect(mut self) -> Result<(), ClientError> {
         if self.closed {
             return Ok(());
@@ -344,7 +414,7 @@ impl AsyncClient {
     async fn goodbye(&mut self) -> Result<(), ClientError> {
         self.closed = true;
         let result = match self.frame(&ClientMessage::Goodbye) {
-            Ok(()) => self.write_output().await,
+            Ok(()) => self.write_output("the goodbye").await,
             Err(e) => Err(e),
         };
         self.output.clear();
@@ -359,26 +429,49 @@ impl AsyncClient {
         }
     }
 
-    /// Writes the output buffer in one write and empties it.
-    async fn write_output(&mut self) -> Result<(), ClientError> {
+    /// Writes the output buffer in one write, at most the write bound, and empties it.
+    async fn write_output(&mut self, during: &'static str) -> Result<(), ClientError> {
         self.encode_released()?;
         if self.output.is_empty() {
             return Ok(());
         }
-        let result = self.stream.write_all(&self.output).await;
+        let bound = self.timeouts.write;
+        let result = tokio::time::timeout(bound, self.stream.write_all(&self.output)).await;
         self.output.clear();
-        result.map_err(|e| {
-            if is_closed(e.kind()) {
+        match result {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) if is_closed(e.kind()) => {
                 self.closed = true;
-                ClientError::ConnectionClosed { during: "a write" }
-            } else {
-                ClientError::Io(e)
+                Err(ClientError::ConnectionClosed {
+                    address: self.address.clone(),
+                    during,
+                })
             }
-        })
+            Ok(Err(source)) => Err(self.lost(during, source)),
+            Err(_) => {
+                // Part of a frame may have gone out: nothing more can be said on this stream.
+                self.closed = true;
+                Err(ClientError::Timeout {
+                    address: self.address.clone(),
+                    during,
+                    after: bound,
+                })
+            }
+        }
+    }
+
+    /// The error of a connection that failed under the client; nothing more is sent on it.
+    fn lost(&mut self, during: &'static str, source: std::io::Error) -> ClientError {
+        self.closed = true;
+        ClientError::Lost {
+            address: self.address.clone(),
+            during,
+            source,
+        }
     }
 
     /// Reads until one complete message is buffered, or the connection closes.
-    async fn read_message(&mut self) -> Result<Incoming, ClientError> {
+    async fn read_message(&mut self, during: &'static str) -> Result<Incoming, ClientError> {
         loop {
             if let Some((message, used)) = decode_frame(&self.input, DEFAULT_MAX_FRAME)? {
                 self.input.drain(..used);
@@ -402,7 +495,7 @@ impl AsyncClient {
                     self.input.clear();
                     return Ok(Incoming::Closed);
                 }
-                Err(e) => return Err(ClientError::Io(e)),
+                Err(e) => return Err(self.lost(during, e)),
             }
         }
     }

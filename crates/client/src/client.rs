@@ -7,7 +7,7 @@ use daisy_protocol::{Context, ProtocolError};
 use tokio::runtime::{Builder, Runtime};
 
 use crate::prefetch::Prefetch;
-use crate::{AsyncClient, BlockGuard, ClientError};
+use crate::{AsyncClient, BlockGuard, ClientError, Timeouts};
 
 /// The context key that sets how many blocks a [`Client`] asks for at a time.
 pub const PREFETCH_KEY: &str = "prefetch";
@@ -54,16 +54,30 @@ impl Client {
     ///
     /// # Errors
     ///
+    /// As [`with_timeouts`](Self::with_timeouts) with the default [`Timeouts`].
+    pub fn new(context: &Context, prefetch: u32) -> Result<Self, ClientError> {
+        Self::with_timeouts(context, prefetch, Timeouts::DEFAULT)
+    }
+
+    /// Connects as [`new`](Self::new) does, with the bounds `timeouts` for this and every
+    /// later wait on the server.
+    ///
+    /// # Errors
+    ///
     /// [`ClientError::InsideRuntime`] if called on a thread that runs a tokio runtime, a
     /// [`ClientError::Io`] if the runtime cannot be created, else as
-    /// [`AsyncClient::connect`].
-    pub fn new(context: &Context, prefetch: u32) -> Result<Self, ClientError> {
+    /// [`AsyncClient::connect_with`].
+    pub fn with_timeouts(
+        context: &Context,
+        prefetch: u32,
+        timeouts: Timeouts,
+    ) -> Result<Self, ClientError> {
         ensure_outside_runtime()?;
         let runtime = Builder::new_current_thread()
             .enable_all()
             .build()
             .map_err(ClientError::Io)?;
-        let inner = runtime.block_on(AsyncClient::connect(context))?;
+        let inner = runtime.block_on(AsyncClient::connect_with(context, timeouts))?;
         Ok(Self {
             inner: Some(inner),
             runtime,
@@ -130,7 +144,8 @@ impl Client {
     /// Served from the local buffer when it holds blocks (queued releases are then sent right
     /// away); otherwise asks the server for blocks (one while blocks take long, up to
     /// `prefetch` while they are quick: [`Prefetch`]), sending queued releases in
-    /// the same write, and waits without timeout. Return the block with
+    /// the same write, and waits for as long as the server keeps the request (a live
+    /// server with no block ready yet), watched by TCP keepalive ([`Timeouts`]). Return the block with
     /// [`BlockGuard::succeed`] or [`BlockGuard::fail`]; a guard dropped without either
     /// returns the block as FAILED.
     ///
@@ -217,6 +232,7 @@ impl Client {
         match self.inner.as_mut() {
             Some(inner) => self.runtime.block_on(inner.client_exception(error)),
             None => Err(ClientError::ConnectionClosed {
+                address: address_of(&self.context),
                 during: "a client exception report",
             }),
         }
@@ -272,6 +288,14 @@ fn prefetch_of(context: &Context) -> Result<u32, ClientError> {
             })
         }),
     }
+}
+
+/// The server's `host:port` in a context, for errors.
+fn address_of(context: &Context) -> String {
+    let host = context.hostname().unwrap_or("?");
+    context
+        .port()
+        .map_or_else(|_| format!("{host}:?"), |port| format!("{host}:{port}"))
 }
 
 /// Fails if the current thread runs a tokio runtime, where `block_on` would panic.

@@ -27,10 +27,37 @@ pub enum ClientError {
     #[error("protocol error: {0}")]
     Protocol(#[from] ProtocolError),
     /// The server closed the connection where a reply was required.
-    #[error("the daisy server closed the connection during {during}")]
+    #[error("the daisy server at {address} closed the connection during {during}")]
     ConnectionClosed {
+        /// The server's `host:port`.
+        address: String,
         /// What the client was waiting for.
         during: &'static str,
+    },
+    /// The server did not answer within its bound ([`Timeouts`](crate::Timeouts)).
+    #[error(
+        "no answer from the daisy server at {address} during {during} within {}; \
+         giving the server up",
+        crate::timeouts::seconds(*.after)
+    )]
+    Timeout {
+        /// The server's `host:port`.
+        address: String,
+        /// What the client was waiting for.
+        during: &'static str,
+        /// The bound that passed.
+        after: std::time::Duration,
+    },
+    /// The connection failed under the client (reset, keepalive probes unanswered, ...).
+    #[error("lost the connection to the daisy server at {address} during {during}: {source}")]
+    Lost {
+        /// The server's `host:port`.
+        address: String,
+        /// What the client was doing.
+        during: &'static str,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
     },
     /// The server sent a valid message that makes no sense at this point.
     #[error("unexpected message from the daisy server: {message}")]
@@ -80,11 +107,32 @@ mod tests {
             "invalid worker context: DAISY_CONTEXT environment variable not found"
         );
         let closed = ClientError::ConnectionClosed {
+            address: "10.1.2.3:4567".into(),
             during: "the handshake",
         };
         assert_eq!(
             closed.to_string(),
-            "the daisy server closed the connection during the handshake"
+            "the daisy server at 10.1.2.3:4567 closed the connection during the handshake"
+        );
+        let timeout = ClientError::Timeout {
+            address: "10.1.2.3:4567".into(),
+            during: "the handshake",
+            after: std::time::Duration::from_secs(15),
+        };
+        assert_eq!(
+            timeout.to_string(),
+            "no answer from the daisy server at 10.1.2.3:4567 during the handshake within \
+             15 s; giving the server up"
+        );
+        let lost = ClientError::Lost {
+            address: "10.1.2.3:4567".into(),
+            during: "an acquire",
+            source: io::Error::from_raw_os_error(110),
+        };
+        assert_eq!(
+            lost.to_string(),
+            "lost the connection to the daisy server at 10.1.2.3:4567 during an acquire: \
+             Connection timed out (os error 110)"
         );
     }
 

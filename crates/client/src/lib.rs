@@ -11,6 +11,9 @@
 //!   [`BlockGuard::fail`] returns its block as FAILED, so no block is ever left out.
 //! - [`AsyncClient`], on tokio, which the blocking client wraps.
 //!
+//! No wait on the server is unbounded ([`Timeouts`]): a worker whose server is gone gets an
+//! error, or the end of its work, within seconds, with a log line naming the server.
+//!
 //! Both ask for several blocks at a time when told to (`prefetch`), and send the releases of
 //! processed blocks together with the next request in a single write. The wire protocol is the
 //! `daisy-protocol` crate's.
@@ -37,6 +40,7 @@ mod client;
 mod error;
 mod prefetch;
 mod run;
+mod timeouts;
 
 pub use async_client::AsyncClient;
 pub use block_guard::{BlockGuard, DROPPED_WITHOUT_RELEASE};
@@ -46,3 +50,4 @@ pub use daisy_protocol::Context;
 pub use error::ClientError;
 pub use prefetch::Prefetch;
 pub use run::{Outcome, RunSummary, process_block};
+pub use timeouts::Timeouts;
