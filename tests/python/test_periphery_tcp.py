@@ -42,6 +42,7 @@ from daisy.tcp.frame import (
     encode_payload,
     encode_varint,
 )
+from daisy.tcp.handshake import authenticate_server
 
 TIMEOUT = 10
 
@@ -85,8 +86,9 @@ def call_when_waiting_in(name, action):
     return join
 
 
-# Tests talk to loopback only: every server is given host="127.0.0.1" (it still listens
-# on all interfaces); host detection is tested with the interface lookup patched.
+# Tests talk to loopback only: every server is given host="127.0.0.1" (and listens there
+# only); host detection is tested with the interface lookup patched. Clients find the
+# servers' tokens in $DAISY_TCP_TOKEN, which every TCPServer sets in this process.
 
 
 @pytest.fixture
@@ -140,6 +142,13 @@ class HoldsALock(Exception):
         self.lock = threading.Lock()
 
 
+def authenticated_socket(server):
+    """A raw socket to ``server`` that passed the token handshake (frames come next)."""
+    raw = socket.create_connection(server.address)
+    authenticate_server(raw, server.token)
+    return raw
+
+
 def roundtrip(server, client, message):
     client.send_message(message)
     received = server.get_message(timeout=TIMEOUT)
@@ -151,10 +160,11 @@ def roundtrip(server, client, message):
 
 
 def test_exceptions_are_exception_subclasses_in_daisy_tcp_exceptions():
-    for name in ("NotConnected", "NoFreePort", "StreamClosedError"):
+    for name in ("NotConnected", "NoFreePort", "StreamClosedError", "AuthenticationError"):
         cls = getattr(tcp_exceptions, name)
         assert issubclass(cls, Exception)
     assert tcp_exceptions.StreamClosedError is StreamClosedError
+    assert issubclass(tcp_exceptions.AuthenticationError, ConnectionError)
 
 
 def test_io_looper_clear_is_static():
@@ -340,7 +350,7 @@ def test_graceful_disconnect_produces_no_message_and_no_error(server, client):
 
 
 def test_vanished_client_raises_stream_closed_error_once(server):
-    raw = socket.create_connection(server.address)
+    raw = authenticated_socket(server)
     raw.sendall(encode_frame(TCPMessage("before vanishing")))
     raw.close()
     assert server.get_message(timeout=TIMEOUT).payload == "before vanishing"
@@ -360,7 +370,7 @@ def test_client_dropped_without_handshake_raises_at_server(server):
 
 
 def test_oversized_frame_is_refused_from_its_header(server):
-    raw = socket.create_connection(server.address)
+    raw = authenticated_socket(server)
     # Only the header: the server must not wait for 64 MiB + 1 bytes of payload.
     raw.sendall((MAX_FRAME + 1).to_bytes(4, "big"))
     with pytest.raises(
@@ -381,7 +391,7 @@ def test_oversized_frame_is_refused_from_its_header(server):
     ],
 )
 def test_invalid_frames_close_the_connection(server, frame, reason):
-    raw = socket.create_connection(server.address)
+    raw = authenticated_socket(server)
     raw.sendall(frame)
     with pytest.raises(StreamClosedError, match=reason):
         server.get_message(timeout=TIMEOUT)
@@ -389,7 +399,7 @@ def test_invalid_frames_close_the_connection(server, frame, reason):
 
 
 def test_close_inside_a_frame_is_reported(server):
-    raw = socket.create_connection(server.address)
+    raw = authenticated_socket(server)
     raw.sendall(b"\x00\x00\x00\x10\x07")
     raw.close()
     with pytest.raises(StreamClosedError, match="inside a frame"):
@@ -450,10 +460,18 @@ def test_server_with_given_host_advertises_it():
         server.close()
 
 
-def test_server_listens_on_all_interfaces(server):
-    c = TCPClient("127.0.0.2", server.address[1])  # another loopback address
-    assert roundtrip(server, c, TCPMessage("lo")).payload == "lo"
-    c.disconnect()
+def test_server_without_host_listens_on_all_interfaces(monkeypatch):
+    from daisy.tcp import tcp_server
+
+    monkeypatch.setattr(tcp_server, "_default_route_interface", lambda: None)
+    server = TCPServer()
+    try:
+        assert server._listener.getsockname()[0] == "0.0.0.0"
+        c = TCPClient("127.0.0.2", server.address[1])  # another loopback address
+        assert roundtrip(server, c, TCPMessage("lo")).payload == "lo"
+        c.disconnect()
+    finally:
+        server.close()
 
 
 def test_host_detection_uses_the_default_route_interface_if_reachable(monkeypatch):

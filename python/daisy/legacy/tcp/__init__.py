@@ -14,11 +14,18 @@
     client.disconnect()
 
 Each message travels as one frame: a 4-byte big-endian length (at most 64 MiB) followed by
-the payload ``07 | varint(len(pickle)) | pickle`` (see :mod:`daisy.tcp.frame`). Messages
-are pickles: only connect trusted peers.
+the payload ``07 | varint(len(pickle)) | pickle`` (see :mod:`daisy.tcp.frame`).
+
+Messages are pickles, and unpickling runs code of the sender's choosing. So every
+connection starts with a token handshake (:mod:`daisy.tcp.handshake`): server and client
+prove to each other that they know the server's ``token`` before a frame is read. The
+server exports its token as ``$DAISY_TCP_TOKEN``, so clients in processes it starts
+afterwards find it; others get ``TCPClient(host, port, token=server.token)``. The
+handshake authenticates but does not encrypt.
 """
 
-from .exceptions import NoFreePort, NotConnected, StreamClosedError
+from .exceptions import AuthenticationError, NoFreePort, NotConnected, StreamClosedError
+from .handshake import TOKEN_ENV
 from .io_looper import IOLooper
 from .tcp_client import TCPClient
 from .tcp_message import TCPMessage
@@ -33,5 +40,7 @@ __all__ = [
     "IOLooper",
     "StreamClosedError",
     "NotConnected",
+    "AuthenticationError",
+    "TOKEN_ENV",
     "NoFreePort",
 ]

@@ -19,8 +19,16 @@ class NotConnected(Exception):
     """The :class:`~daisy.tcp.TCPClient` was disconnected (by :meth:`~daisy.tcp.TCPClient.disconnect`)."""
 
 
+class AuthenticationError(ConnectionError):
+    """A peer did not pass the token handshake (:mod:`daisy.tcp.handshake`), or a
+    :class:`~daisy.tcp.TCPClient` has no token to offer. Nothing was unpickled.
+
+    A ``ConnectionError`` (an ``OSError``), like a refused connection.
+    """
+
+
 class NoFreePort(Exception):
     """A :class:`~daisy.tcp.TCPServer` could not find a free port to listen on."""
 
 
-__all__ = ["StreamClosedError", "NotConnected", "NoFreePort"]
+__all__ = ["StreamClosedError", "NotConnected", "AuthenticationError", "NoFreePort"]

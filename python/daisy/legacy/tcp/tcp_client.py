@@ -9,6 +9,7 @@ import threading
 from typing import Any
 
 from .exceptions import NotConnected, StreamClosedError
+from .handshake import HANDSHAKE_TIMEOUT, authenticate_server, client_token
 from .internal_messages import AckClientDisconnect, NotifyClientDisconnect
 from .io_looper import IOLooper
 from .tcp_stream import TCPStream
@@ -33,16 +34,26 @@ class TCPClient(IOLooper):
         reply = client.get_message(timeout=5)  # None if nothing arrived in 5 s
         client.disconnect()                    # graceful: the server gets no message
 
+    Before anything is sent or read, client and server prove to each other that they know
+    the server's token (:mod:`daisy.tcp.handshake`): the messages are pickles, and this
+    client unpickles only what an authenticated server sends.
+
     Args:
         host, port: the server's address (e.g. ``TCPServer.address``).
+        token: the server's token (``TCPServer.token``); by default ``$DAISY_TCP_TOKEN``,
+            which a :class:`~daisy.tcp.TCPServer` sets in its process (so processes it
+            starts afterwards inherit it).
 
     Raises:
+        AuthenticationError: there is no token, or the handshake failed (an
+            ``OSError``).
         OSError: the connection could not be made (e.g. ``ConnectionRefusedError``).
     """
 
-    def __init__(self, host: str, port: int | str) -> None:
+    def __init__(self, host: str, port: int | str, token: str | None = None) -> None:
         self.host = host
         self.port = int(port)
+        self.token = client_token(token, host, self.port)
         self.stream: TCPStream | None = None
         self._events: queue.Queue[tuple[int, Any]] = queue.Queue()
         self._ack = threading.Event()
@@ -55,6 +66,11 @@ class TCPClient(IOLooper):
         if self.connected():
             return
         sock = socket.create_connection((self.host, self.port))
+        try:
+            authenticate_server(sock, self.token, HANDSHAKE_TIMEOUT)
+        except BaseException:
+            sock.close()
+            raise
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.stream = TCPStream(sock, (self.host, self.port))
         self._events = queue.Queue()

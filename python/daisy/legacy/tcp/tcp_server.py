@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import queue
@@ -11,7 +12,8 @@ import threading
 import time
 from typing import Any
 
-from .exceptions import NoFreePort, StreamClosedError
+from .exceptions import AuthenticationError, NoFreePort, StreamClosedError
+from .handshake import HANDSHAKE_TIMEOUT, authenticate_client, server_token
 from .internal_messages import AckClientDisconnect, NotifyClientDisconnect
 from .io_looper import IOLooper
 from .tcp_stream import TCPStream
@@ -22,6 +24,9 @@ _MESSAGE = 0
 _ERROR = 1
 
 _SIOCGIFADDR = 0x8915
+
+MAX_PENDING_HANDSHAKES = 64
+"""Connections that may be in the token handshake at once; more are closed at once."""
 
 
 def _default_route_interface() -> str | None:
@@ -93,35 +98,70 @@ def detect_host(listener: socket.socket) -> str:
     return "127.0.0.1"
 
 
+def _bind_addresses(host: str) -> list[tuple[int, tuple[Any, ...]]]:
+    """``(family, sockaddr)`` to listen on for ``host`` (an address or a name of this machine).
+
+    Raises:
+        OSError: ``host`` cannot be resolved.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host, 0, socket.AF_UNSPEC, socket.SOCK_STREAM, 0, socket.AI_PASSIVE
+        )
+    except socket.gaierror as e:
+        raise OSError(
+            e.errno, f"TCPServer(host={host!r}): cannot resolve the host to listen on: {e}"
+        ) from e
+    return [(family, sockaddr) for family, _, _, _, sockaddr in infos]
+
+
 class TCPServer(IOLooper):
     """Receives messages from any number of :class:`~daisy.tcp.TCPClient` connections.
 
-    Listens on a random free port on all interfaces. Messages are pickled Python objects,
-    so only let trusted peers reach this port::
+    Listens on a random free port: on ``host`` if given, else on all interfaces. Messages
+    are pickled Python objects, so a connection is only read from once its peer has passed
+    the token handshake (:mod:`daisy.tcp.handshake`): it proved it knows :attr:`token`::
 
         server = TCPServer()
         host, port = server.address          # give these to the clients
+        # clients started from this process from now on find server.token in
+        # $DAISY_TCP_TOKEN; give it to others (TCPClient(host, port, token=...))
         message = server.get_message(timeout=1)
         if message is not None:
             message.stream.send_message(TCPMessage("reply"))
 
+    A peer that fails the handshake, or does not finish it within 10 seconds, is
+    disconnected without a message or error at :meth:`get_message` (a warning is logged).
+
     Args:
-        host: the host name clients should use; by default the address of the default-route
-            interface (checked by connecting to it), else ``127.0.0.1``.
+        host: where to listen and the address clients should use. By default the server
+            listens on all interfaces and clients are given the address of the
+            default-route interface (checked by connecting to it), else ``127.0.0.1``.
+            Given, the server listens on that address only (a name is resolved; it must
+            be an address of this machine, else ``OSError``).
         max_port_tries: how often to try to find a free port before raising
             :class:`~daisy.tcp.NoFreePort`.
+        token: the shared secret clients must know; by default ``$DAISY_TCP_TOKEN`` if
+            set, else a new random one. The server sets ``$DAISY_TCP_TOKEN`` to it.
 
     Attributes:
         address: ``(host, port)`` clients connect to.
-        client_streams: the open connections (a set of :class:`~daisy.tcp.TCPStream`).
+        token: the secret clients prove they know.
+        client_streams: the open, authenticated connections (a set of
+            :class:`~daisy.tcp.TCPStream`).
     """
 
-    def __init__(self, host: str | None = None, max_port_tries: int = 1000) -> None:
+    def __init__(
+        self, host: str | None = None, max_port_tries: int = 1000, token: str | None = None
+    ) -> None:
         self.client_streams: set[TCPStream] = set()
+        self.token = server_token(token)
         self._streams_lock = threading.Lock()
+        self._pending_handshakes = 0
         self._events: queue.Queue[tuple[int, Any]] = queue.Queue()
         self._closing = False
-        self._listener = self._listen(max_port_tries)
+        detect = host is None or host == ""
+        self._listener = self._listen(max_port_tries, None if detect else host)
         port = self._listener.getsockname()[1]
         if host is None or host == "":
             host = detect_host(self._listener)
@@ -129,18 +169,31 @@ class TCPServer(IOLooper):
         self._accept_thread = self._start_io_thread(self._accept_loop, f"daisy-tcp-server-{port}")
 
     @staticmethod
-    def _listen(max_port_tries: int) -> socket.socket:
+    def _listen(max_port_tries: int, host: str | None = None) -> socket.socket:
+        addresses = [(socket.AF_INET, ("", 0))] if host is None else _bind_addresses(host)
         last_error: OSError | None = None
         for _ in range(max_port_tries):
-            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                listener.bind(("", 0))
-                listener.listen(128)
-                return listener
-            except OSError as e:
-                last_error = e
-                listener.close()
+            for family, sockaddr in addresses:
+                listener = socket.socket(family, socket.SOCK_STREAM)
+                try:
+                    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                    listener.bind(sockaddr)
+                    listener.listen(128)
+                    return listener
+                except OSError as e:
+                    listener.close()
+                    if e.errno == errno.EADDRNOTAVAIL:
+                        last_error = OSError(
+                            e.errno,
+                            f"TCPServer(host={host!r}): cannot listen on {sockaddr[0]}: "
+                            f"it is not an address of this machine ({e.strerror})",
+                        )
+                        continue
+                    if e.errno != errno.EADDRINUSE:
+                        raise
+                    last_error = e
+            if last_error is not None and last_error.errno == errno.EADDRNOTAVAIL:
+                raise last_error
         raise NoFreePort(
             f"could not find a free port after {max_port_tries} tries (max_port_tries="
             f"{max_port_tries})" + (f"; last error: {last_error}" if last_error else "")
@@ -208,12 +261,49 @@ class TCPServer(IOLooper):
             if self._closing:
                 sock.close()
                 return
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            stream = TCPStream(sock, address)
             with self._streams_lock:
-                self.client_streams.add(stream)
-            logger.debug("TCPServer: client %s connected", stream)
-            self._start_io_thread(self._serve, f"daisy-tcp-stream-{stream}", stream)
+                full = self._pending_handshakes >= MAX_PENDING_HANDSHAKES
+                if not full:
+                    self._pending_handshakes += 1
+            if full:
+                logger.debug(
+                    "TCPServer: closed a connection from %s: %d connections are in the "
+                    "token handshake already",
+                    address,
+                    MAX_PENDING_HANDSHAKES,
+                )
+                sock.close()
+                continue
+            self._start_io_thread(
+                self._authenticate, f"daisy-tcp-handshake-{address[0]}:{address[1]}", sock, address
+            )
+
+    def _authenticate(self, sock: socket.socket, address: Any) -> None:
+        """Serves a new connection once its peer passed the token handshake."""
+        try:
+            authenticate_client(sock, self.token, HANDSHAKE_TIMEOUT)
+        except AuthenticationError as e:
+            if not self._closing:
+                logger.warning(
+                    "TCPServer %s:%s: refused a connection from %s:%s: %s",
+                    *self.address,
+                    *address[:2],
+                    e,
+                )
+            sock.close()
+            return
+        finally:
+            with self._streams_lock:
+                self._pending_handshakes -= 1
+        if self._closing:
+            sock.close()
+            return
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        stream = TCPStream(sock, address)
+        with self._streams_lock:
+            self.client_streams.add(stream)
+        logger.debug("TCPServer: client %s connected", stream)
+        self._serve(stream)
 
     def _serve(self, stream: TCPStream) -> None:
         def on_message(message: Any) -> bool:
