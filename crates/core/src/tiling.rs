@@ -205,7 +205,7 @@ impl Tiling {
             if offset
                 .iter()
                 .chain(shape)
-                .any(|v| v.abs() >= COORDINATE_LIMIT)
+                .any(|v| v.unsigned_abs() >= COORDINATE_LIMIT.unsigned_abs())
             {
                 return Err(CoreError::CoordinateOutOfRange {
                     task_id: name(),
