@@ -26,9 +26,9 @@ pub const TLS_FINGERPRINT_KEY: &str = "tls_sha256";
 /// use daisy_protocol::Context;
 ///
 /// let mut ctx = Context::new();
-/// ctx.set("logdir", "daisy_logs").unwrap();
-/// ctx.set("hostname", "h").unwrap();
-/// ctx.set("port", "1234").unwrap();
+/// ctx.set("logdir", "daisy_logs");
+/// ctx.set("hostname", "h");
+/// ctx.set("port", "1234");
 /// assert_eq!(ctx.to_env(), "logdir=daisy_logs:hostname=h:port=1234");
 /// let parsed = Context::from_env_str(&ctx.to_env()).unwrap();
 /// assert_eq!(parsed.port().unwrap(), 1234);

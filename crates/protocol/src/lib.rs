@@ -7,8 +7,12 @@
 //! the server is, and the token, from the `DAISY_CONTEXT` environment variable ([`Context`]).
 //! The byte-level layout is documented in `docs/protocol.md`.
 //!
-//! This crate is runtime-agnostic: it turns messages into bytes and back; the server and the
-//! client move the bytes.
+//! On untrusted networks the connection is TLS ([`TlsIdentity`]: a self-signed certificate per
+//! run, pinned by the fingerprint in `DAISY_CONTEXT`).
+//!
+//! The messages, the framing and the TLS configuration are runtime-agnostic: they turn
+//! messages into bytes and back; the server and the client move the bytes. The feature
+//! `tokio` adds the connection [`Stream`] (plain or TLS) they move them over.
 //!
 //! ```
 //! use daisy_protocol::{ClientMessage, DEFAULT_MAX_FRAME, decode_frame, encode_frame};
@@ -25,6 +29,9 @@ mod error;
 mod frame;
 mod handshake;
 mod message;
+mod tls;
+#[cfg(feature = "tokio")]
+mod transport;
 
 pub use context::{Context, ENV_VARIABLE, TLS_FINGERPRINT_KEY};
 pub use error::ProtocolError;
@@ -33,3 +40,6 @@ pub use handshake::{Peer, check_hello};
 pub use message::{
     ClientMessage, MAGIC, PROTOCOL_VERSION, RELEASED_AS_FAILED, Released, ServerMessage,
 };
+pub use tls::{PinnedConfig, TlsError, TlsIdentity, fingerprint};
+#[cfg(feature = "tokio")]
+pub use transport::{ReadHalf, Stream, WriteHalf};
