@@ -115,3 +115,33 @@ fn worker_has_its_own_process_group() {
     let (out, _) = handle.log_files().unwrap();
     assert_eq!(fs::read_to_string(out).unwrap().trim(), pid.to_string());
 }
+
+#[test]
+fn launched_workers_hold_no_descriptor_of_the_server() {
+    // What a server has open while it launches workers: an event loop (epoll, eventfd), a
+    // listening socket and worker connections.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (listener, connection, accepted) = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let connection = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (accepted, _) = listener.accept().await.unwrap();
+        (listener, connection, accepted)
+    });
+    let dir = tempfile::tempdir().unwrap();
+    // Every descriptor of the worker's shell, as "fd target" lines.
+    let launcher = script(r#"cd /proc/$$/fd && for f in *; do echo "$f $(readlink "$f")"; done"#);
+    let (text, _) = run_to_end(&launcher, &conformance::spec("A", 11, Some(dir.path())));
+    let held: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("socket:") || line.contains("anon_inode:"))
+        .collect();
+    assert!(held.is_empty(), "the worker holds {held:?}; all:\n{text}");
+    // (Descriptors the test runner itself passes down inheritable may show as pipes.)
+    drop((listener, connection, accepted));
+}
