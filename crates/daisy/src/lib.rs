@@ -38,8 +38,8 @@ pub use daisy_client::{BlockGuard, Client, ClientError};
 pub use daisy_core::*;
 pub use daisy_geometry::{Coordinate, GeometryError, MAX_DIMS, Roi, SnapMode};
 pub use daisy_launch::{
-    CommandLauncher, Launcher, ProcessLauncher, ThreadLauncher, WorkerExit, WorkerHandle,
-    WorkerSpec,
+    CommandLauncher, LaunchError, Launcher, ProcessLauncher, ThreadLauncher, WorkerExit,
+    WorkerHandle, WorkerSpec,
 };
 pub use daisy_protocol::{Context, ENV_VARIABLE};
 pub use daisy_server::{

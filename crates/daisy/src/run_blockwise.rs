@@ -10,8 +10,8 @@ use daisy_core::{BlockStatus, CoreError, Scheduler, Task};
 use daisy_launch::{Launcher, ThreadLauncher};
 use daisy_protocol::Context;
 use daisy_server::{
-    JsonEvents, Launchers, LocalConnector, Observer, Progress, RunReport, Server, ServerError,
-    ServerOptions, local_transport,
+    JsonEvents, Launchers, LocalConnector, Observer, ObserverThread, Progress, RunReport, Server,
+    ServerError, ServerOptions, local_transport,
 };
 
 use crate::Listen;
@@ -105,7 +105,8 @@ pub enum RunError {
 ///
 /// [`RunError::Core`] for invalid tasks or a task that has neither a block function nor a
 /// launcher, [`RunError::Server`] if the server cannot listen or a worker's own code failed
-/// (`ClientException`), [`RunError::Runtime`] if no runtime can be started.
+/// (`ClientException`), [`RunError::Runtime`] if no runtime (or no thread for the JSON event
+/// stream) can be started.
 pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunReport, RunError> {
     let scheduler = Scheduler::new(tasks, options.count_all_orphans)?;
     let mut launchers = options.launchers;
@@ -129,7 +130,11 @@ pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunRepo
         ProgressMode::Off => {}
     }
     if let Some(out) = options.json_events {
-        observers.push(Box::new(JsonEvents::new(out, Duration::from_millis(500))));
+        // The stream may be a pipe nobody reads for a while: it must not stall the run.
+        let events = Box::new(JsonEvents::new(out, Duration::from_millis(500)));
+        observers.push(Box::new(
+            ObserverThread::spawn(events).map_err(RunError::Runtime)?,
+        ));
     }
     let handle_ctrl_c = options.handle_ctrl_c;
     let shutdown = async move {
@@ -154,7 +159,8 @@ pub fn run_blockwise(tasks: &[Arc<Task>], options: RunOptions) -> Result<RunRepo
 /// interruption (e.g. the Python package).
 ///
 /// One thread runs every connection, the run and the timers (fewer cross-thread wake-ups per
-/// round trip than a multi-threaded runtime); checks still run on blocking threads.
+/// round trip than a multi-threaded runtime); checks, init callbacks and worker launches run on
+/// threads of their own, so that user code never stalls the run.
 ///
 /// ```
 /// use std::sync::Arc;

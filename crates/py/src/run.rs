@@ -1,10 +1,14 @@
 //! `run`: a distributed run of the Rust server, driven from Python.
 //!
 //! The server's event loop runs on a current-thread tokio runtime on the calling thread, with
-//! the GIL released. Workers are started by the Python callable `launch_worker` (called with the
-//! GIL on that same thread), which forks and returns the child's pid; [`PidHandle`] watches it.
-//! Events go to the Python callable `on_event`, as the event classes of [`crate::events`].
-//! Ctrl-C is noticed by polling Python's signal handlers every 50 ms.
+//! the GIL released, and never waits on Python code: workers are started by the Python callable
+//! `launch_worker`, called with the GIL on a thread of the launch's own (the server's
+//! supervision starts one per launch), which forks and returns the child's pid; [`PidHandle`]
+//! watches it. Events go to the Python callable `on_event`, as the event classes of
+//! [`crate::events`], on a delivery thread of their own ([`ObserverThread`]), in order; the last
+//! one (`RunFinished`) is delivered before `run` returns. A launch never forks while `on_event`
+//! runs, so the child gets no lock the observer held. Ctrl-C is noticed by polling Python's
+//! signal handlers every 50 ms on the calling thread.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -13,7 +17,9 @@ use std::time::Duration;
 use daisy::{Listen, RunError};
 use daisy_core::Scheduler;
 use daisy_launch::{LaunchError, Launcher, PidHandle, WorkerHandle, WorkerSpec, log_file_paths};
-use daisy_server::{Launchers, Observer, RunEvent, Server, ServerError, ServerOptions};
+use daisy_server::{
+    Launchers, Observer, ObserverThread, RunEvent, Server, ServerError, ServerOptions,
+};
 use pyo3::exceptions::{PyKeyboardInterrupt, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -27,6 +33,20 @@ use crate::task::TaskSpec;
 /// How often the run looks at Python's signal handlers (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
+/// Held while `launch_worker` or `on_event` runs: a worker is never forked while the observer
+/// is inside Python code, which may hold locks (a stream's, a progress bar's) the child would
+/// inherit held.
+static PYTHON_CALLBACK: Mutex<()> = Mutex::new(());
+
+/// Runs `f` holding [`PYTHON_CALLBACK`] (taken before the GIL, so nobody waits for it with
+/// the GIL held).
+fn one_callback_at_a_time<T>(f: impl FnOnce() -> T) -> T {
+    let _guard = PYTHON_CALLBACK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    f()
+}
+
 /// Starts workers by calling `launch_worker(task_id, worker_id, daisy_context, log_basename)`,
 /// which returns the pid of a child process in its own process group.
 struct PyLauncher {
@@ -37,7 +57,7 @@ struct PyLauncher {
 
 impl PyLauncher {
     fn call(&self, spec: &WorkerSpec) -> Result<u32, String> {
-        let result = self.call_python(spec);
+        let result = one_callback_at_a_time(|| self.call_python(spec));
         if std::process::id() != self.server_pid {
             // A forked worker returned from launch_worker into the engine: its copy of the
             // server must not run. (The stub tells the child to end with os._exit.)
@@ -111,6 +131,12 @@ struct PyObserver {
 
 impl Observer for PyObserver {
     fn on_event(&mut self, event: &RunEvent<'_>) {
+        one_callback_at_a_time(|| self.deliver(event));
+    }
+}
+
+impl PyObserver {
+    fn deliver(&self, event: &RunEvent<'_>) {
         Python::attach(|py| {
             let result = events::to_python(py, event).and_then(|object| match object {
                 Some(object) => self.on_event.bind(py).call1((object,)).map(drop),
@@ -239,11 +265,17 @@ pub(crate) fn run<'py>(
         stall_grace,
         ..ServerOptions::default()
     };
-    let server = Server::new(scheduler, launchers, options).observers(on_event.map(|f| {
-        Box::new(PyObserver {
-            on_event: f.unbind(),
-        }) as Box<dyn Observer>
-    }));
+    let observer = match on_event {
+        Some(f) => {
+            let observer = Box::new(PyObserver {
+                on_event: f.unbind(),
+            });
+            // A slow `on_event` must not stall the run: it gets the events on its own thread.
+            Some(Box::new(ObserverThread::spawn(observer)?) as Box<dyn Observer>)
+        }
+        None => None,
+    };
+    let server = Server::new(scheduler, launchers, options).observers(observer);
     let raised = Arc::new(Mutex::new(None));
     let result = {
         let raised = Arc::clone(&raised);

@@ -31,7 +31,7 @@ mod token;
 
 pub use error::ServerError;
 pub use local::{LocalClient, LocalConnector, LocalEndpoint, local_transport};
-pub use observer::{Observer, RunEvent};
+pub use observer::{Observer, ObserverThread, RunEvent};
 pub use options::{Launchers, ServerOptions};
 pub use progress::{JsonEvents, Progress};
 pub use report::{BlockFailure, RunReport, TaskReport, WorkerFailure};

@@ -24,7 +24,7 @@ use crate::connection::{self, ConnEvent, ConnId, Connections};
 use crate::dispatch::{Dispatch, Out, now_seconds};
 use crate::error::worker_text;
 use crate::reporting::{self, Reporting};
-use crate::supervision::{Health, PoolConfig, Supervisor, WorkerPool};
+use crate::supervision::{Health, PoolConfig, PoolEvent, Supervisor, WorkerPool};
 use crate::{
     BlockFailure, Launchers, LocalEndpoint, Observer, RunReport, ServerError, ServerOptions,
 };
@@ -101,9 +101,9 @@ impl Server {
     ///
     /// Workers connect to `listener` (bound by the caller; port 0 is fine), or through the
     /// in-process endpoint. Workers are recruited per task when it first has ready blocks,
-    /// through the task's launcher, and connect back with the run token. Checks run on
-    /// blocking threads, never on the event loop; a parked request is answered the moment a
-    /// block of its task becomes ready.
+    /// through the task's launcher, and connect back with the run token. Checks, init
+    /// callbacks and launches run on threads of their own, never on the event loop; a parked
+    /// request is answered the moment a block of its task becomes ready.
     ///
     /// # Errors
     ///
@@ -288,6 +288,7 @@ impl Run {
                 () = &mut shutdown => return true,
                 Some(event) = events.recv() => self.on_connection(event),
                 Some(done) = checks.recv() => self.on_check(done),
+                Some(event) = self.supervisor.next_event() => self.on_pool_event(event),
                 () = sleep_until(deadline) => self.expire(Instant::now()),
                 _ = health.tick() => self.check_workers(),
             }
@@ -422,6 +423,9 @@ impl Run {
             tracing::error!("cannot release {}: {e}", block.block_id);
             return;
         }
+        if block.status == BlockStatus::Success {
+            self.supervisor.progressed(t);
+        }
         self.reporting.progress(&self.tasks[t], &self.scheduler);
     }
 
@@ -498,6 +502,11 @@ impl Run {
         }
         self.recruit();
         for t in 0..self.tasks.len() {
+            let (scheduler, task) = (&self.scheduler, &self.tasks[t]);
+            self.supervisor
+                .start_due(t, || reporting::state(scheduler, task));
+        }
+        for t in 0..self.tasks.len() {
             if self.reporting.task_done(t, &self.tasks[t], &self.scheduler) {
                 // Workers waiting for more get told to stop.
                 self.dispatch.dismiss_parked(t, &self.conns);
@@ -505,7 +514,8 @@ impl Run {
         }
     }
 
-    /// Starts the workers of tasks that got their first ready blocks.
+    /// Asks for the workers of tasks that got their first ready blocks (their init callbacks
+    /// and launches run off the loop).
     fn recruit(&mut self) {
         for t in 0..self.tasks.len() {
             let task = &self.tasks[t];
@@ -517,15 +527,15 @@ impl Run {
                 continue;
             }
             self.reporting.task_started(t, task, &self.scheduler);
-            if let Err(error) = self.supervisor.recruit(t, task, &mut self.reporting) {
-                let error = ServerError::InitCallback {
-                    task_id: task.task_id().to_string(),
-                    source: error,
-                };
-                tracing::error!("{error}");
-                self.abort = Some(error);
-                return;
-            }
+            self.supervisor.recruit(t, task);
+        }
+    }
+
+    /// An init callback or a worker launch returned.
+    fn on_pool_event(&mut self, event: PoolEvent) {
+        if let Err(error) = self.supervisor.apply(event, &mut self.reporting) {
+            tracing::error!("{error}");
+            self.abort = Some(error);
         }
     }
 
@@ -627,6 +637,8 @@ mod tests {
             };
             while let Some(blocks) = client.acquire_blocks(2) {
                 for mut block in blocks {
+                    // Slow enough for the second worker to start before the first is done.
+                    std::thread::sleep(Duration::from_millis(5));
                     if block.spatial_id() == 0 {
                         client.fail(block, "zero".into());
                     } else {

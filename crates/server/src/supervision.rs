@@ -1,25 +1,68 @@
 //! The worker pool of every task: launching, reaping, replacing, abandoning
 //! (docs/semantics.md#workers-and-daisy_context, #worker-restarts).
 //!
-//! A task's workers are started when it first has ready blocks. A worker that crashes while
-//! its task is not done is replaced, and so is the last worker of a task that has ready
-//! blocks but nobody to take them (after a grace period); each replacement uses one restart
-//! of the task's budget (`max_worker_restarts`), which the pool owns. A task that needs a
-//! replacement after its budget is used up is abandoned.
+//! A task's workers are started when it first has ready blocks, after its init callback
+//! returned. Init callbacks and launches run on threads of their own, never on the event
+//! loop: what they return comes back as a [`PoolEvent`]. A task has at most one launch in
+//! flight, and never more workers alive (or being started) than `num_workers` or than blocks
+//! left to finish (ready, waiting for upstream blocks, or out): `num_workers = 1_000_000` on
+//! a two-block task starts two workers.
+//!
+//! A worker that crashes while its task is not done is replaced, and so is the last worker of
+//! a task that has ready blocks but nobody to take them (after a grace period); each
+//! replacement uses one restart of the task's budget (`max_worker_restarts`), which the pool
+//! owns. Replacements back off: the n-th worker in a row to fail (or not start) without a
+//! block completed in between is replaced after `100 ms * 2^(n-1)`, at most 5 s. A task that
+//! needs a replacement after its budget is used up is abandoned.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daisy_core::{BoxError, InitCallback, Task, TaskState};
-use daisy_launch::{Launcher, WorkerExit, WorkerHandle, WorkerSpec, next_worker_id};
+use daisy_launch::{LaunchError, Launcher, WorkerExit, WorkerHandle, WorkerSpec, next_worker_id};
 use daisy_protocol::Context;
+use tokio::sync::mpsc;
 
-use crate::WorkerFailure;
 use crate::reporting::Reporting;
+use crate::{ServerError, WorkerFailure};
 
 /// A worker's `.out` and `.err` files.
 type LogFiles = (PathBuf, PathBuf);
+
+/// The first replacement delay after a failed worker.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// The longest replacement delay.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// How long the replacement of the `failures`-th worker in a row to fail waits.
+fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    FIRST_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(MAX_BACKOFF)
+}
+
+/// What came back from work started off the event loop.
+pub(crate) enum PoolEvent {
+    /// The init callback of task `t` returned.
+    Initialized {
+        /// The task.
+        t: usize,
+        /// What it returned.
+        result: Result<(), BoxError>,
+    },
+    /// A launch of a worker of task `t` returned.
+    Launched {
+        /// The task.
+        t: usize,
+        /// The worker.
+        worker_id: u64,
+        /// Its handle, or why it could not be started.
+        result: Result<Box<dyn WorkerHandle>, LaunchError>,
+    },
+}
 
 /// Where workers connect to, and what they are told.
 pub(crate) struct PoolConfig {
@@ -45,19 +88,40 @@ pub(crate) struct Health {
     pub connections: usize,
 }
 
+/// Blocks of a task not finished yet: ready, waiting for upstream blocks, or out.
+fn blocks_left(state: &TaskState) -> u64 {
+    state
+        .total_block_count
+        .saturating_sub(state.completed_count + state.failed_count + state.orphaned_count)
+}
+
 /// The workers of one task and its restart budget.
 pub(crate) struct WorkerPool {
     task_id: String,
     launcher: Arc<dyn Launcher>,
     workers: Vec<Box<dyn WorkerHandle>>,
+    /// The task's `num_workers`.
+    num_workers: u64,
     /// Replacements allowed (the task's `max_worker_restarts`).
     budget: u32,
     /// Replacements started so far.
     restarts: u32,
-    /// Workers started so far, replacements included.
+    /// Workers started so far (launches tried), replacements included.
     started: u64,
-    /// Whether the task's workers were started (its first blocks were ready).
+    /// Whether the task's workers were asked for (its first blocks were ready).
     recruited: bool,
+    /// Whether its init callback is running.
+    initializing: bool,
+    /// The worker whose launch is running, if one is.
+    launching: Option<u64>,
+    /// First workers still to start.
+    initial: u64,
+    /// Replacements owed (within the budget), started once `not_before` passed.
+    replacements: u32,
+    /// When the next replacement may start.
+    not_before: Option<Instant>,
+    /// Workers that failed or could not be started since a block was last completed.
+    failures_in_a_row: u32,
     /// Since when the task has had ready blocks but no worker.
     stalled_since: Option<Instant>,
     /// Why the task was abandoned, if it was.
@@ -71,19 +135,41 @@ impl WorkerPool {
             task_id: task.task_id().to_string(),
             launcher,
             workers: Vec::new(),
+            num_workers: u64::try_from(task.num_workers()).unwrap_or(u64::MAX),
             budget: task.max_worker_restarts(),
             restarts: 0,
             started: 0,
             recruited: false,
+            initializing: false,
+            launching: None,
+            initial: 0,
+            replacements: 0,
+            not_before: None,
+            failures_in_a_row: 0,
             stalled_since: None,
             abandoned: None,
         }
     }
 
-    /// Uses one restart of the budget; false if it is used up.
-    fn take_restart(&mut self) -> bool {
-        if self.restarts < self.budget {
-            self.restarts += 1;
+    /// Whether nothing is starting and nothing is owed: no init callback, launch or
+    /// replacement on its way.
+    fn settled(&self) -> bool {
+        !self.initializing
+            && self.launching.is_none()
+            && self.initial == 0
+            && self.replacements == 0
+    }
+
+    /// A worker failed (or could not be started): the next replacement waits longer.
+    fn failed_once(&mut self, now: Instant) {
+        self.failures_in_a_row = self.failures_in_a_row.saturating_add(1);
+        self.not_before = Some(now + backoff(self.failures_in_a_row));
+    }
+
+    /// Owes one replacement if the budget allows it; false if it is used up.
+    fn owe_replacement(&mut self) -> bool {
+        if self.restarts.saturating_add(self.replacements) < self.budget {
+            self.replacements += 1;
             true
         } else {
             false
@@ -91,11 +177,7 @@ impl WorkerPool {
     }
 
     /// The context a worker with this id gets.
-    fn context(
-        &self,
-        config: &PoolConfig,
-        worker_id: u64,
-    ) -> Context {
+    fn context(&self, config: &PoolConfig, worker_id: u64) -> Context {
         let logdir = config.logdir.as_deref().map(Path::to_string_lossy);
         let mut context = Context::for_worker(
             logdir.as_deref(),
@@ -109,13 +191,9 @@ impl WorkerPool {
         context
     }
 
-    /// Runs the task's init callback with the context of worker 0.
-    fn init(&self, config: &PoolConfig, callback: &InitCallback) -> Result<(), BoxError> {
-        callback(&self.context(config, 0).to_env())
-    }
-
-    /// Starts one worker; `None` (logged) if it could not be started.
-    fn start(&mut self, config: &PoolConfig) -> Option<u64> {
+    /// Starts the launch of one worker on a thread of its own; its handle comes back as
+    /// [`PoolEvent::Launched`] on `results`.
+    fn start(&mut self, t: usize, config: &PoolConfig, results: &mpsc::UnboundedSender<PoolEvent>) {
         // Unique per process, across runs (docs/semantics.md#workers-and-daisy_context).
         let worker_id = next_worker_id();
         self.started += 1;
@@ -129,22 +207,27 @@ impl WorkerPool {
                 .as_deref()
                 .map(|d| daisy_launch::log_basename(d, &self.task_id, worker_id)),
         };
-        match self.launcher.launch(&spec) {
-            Ok(handle) => {
-                tracing::debug!(
-                    "started worker {worker_id} of task {} ({})",
-                    self.task_id,
-                    self.launcher.name()
-                );
-                self.workers.push(handle);
-                Some(worker_id)
-            }
+        let launcher = Arc::clone(&self.launcher);
+        let results = results.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("daisy-launch-{worker_id}"))
+            .spawn(move || {
+                let result = launcher.launch(&spec);
+                // Once the run is over nobody takes the handle: dropping it stops the worker.
+                let _ = results.send(PoolEvent::Launched {
+                    t,
+                    worker_id,
+                    result,
+                });
+            });
+        match spawned {
+            Ok(_) => self.launching = Some(worker_id),
             Err(e) => {
                 tracing::error!(
-                    "cannot start worker {worker_id} of task {}: {e}",
+                    "cannot start worker {worker_id} of task {}: no thread to launch it: {e}",
                     self.task_id
                 );
-                None
+                self.failed_once(Instant::now());
             }
         }
     }
@@ -186,25 +269,53 @@ impl WorkerPool {
     }
 }
 
+/// Runs `callback` with `context` on a thread of its own; what it returns comes back as
+/// [`PoolEvent::Initialized`] on `results`.
+fn run_init(
+    t: usize,
+    callback: InitCallback,
+    context: String,
+    results: &mpsc::UnboundedSender<PoolEvent>,
+) {
+    let sender = results.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("daisy-init-{t}"))
+        .spawn(move || {
+            let result = callback(&context);
+            let _ = sender.send(PoolEvent::Initialized { t, result });
+        });
+    if let Err(e) = spawned {
+        let result = Err(format!("no thread to run it: {e}").into());
+        let _ = results.send(PoolEvent::Initialized { t, result });
+    }
+}
+
 /// The worker pools of every task of a run.
 pub(crate) struct Supervisor {
     pools: Vec<WorkerPool>,
     config: PoolConfig,
     /// How long a task may have ready blocks but no worker before a replacement is started.
     stall_grace: Duration,
+    /// Where init callbacks and launches send what they return.
+    results_tx: mpsc::UnboundedSender<PoolEvent>,
+    /// What init callbacks and launches returned.
+    results: mpsc::UnboundedReceiver<PoolEvent>,
 }
 
 impl Supervisor {
     /// Supervises `pools` (one per task, in task order).
     pub fn new(pools: Vec<WorkerPool>, config: PoolConfig, stall_grace: Duration) -> Self {
+        let (results_tx, results) = mpsc::unbounded_channel();
         Self {
             pools,
             config,
             stall_grace,
+            results_tx,
+            results,
         }
     }
 
-    /// Whether task `t`'s workers were started.
+    /// Whether task `t`'s workers were asked for.
     pub fn recruited(&self, t: usize) -> bool {
         self.pools[t].recruited
     }
@@ -233,37 +344,126 @@ impl Supervisor {
         self.pools[t].kill(worker_id);
     }
 
-    /// Starts the workers of task `t`: its init callback first, then `num_workers` workers.
+    /// Asks for the workers of task `t`: its init callback runs first (off the loop), then
+    /// [`start_due`](Self::start_due) starts up to `num_workers` workers one by one.
+    pub fn recruit(&mut self, t: usize, task: &Task) {
+        let pool = &mut self.pools[t];
+        pool.recruited = true;
+        let Some(callback) = task.init_callback() else {
+            pool.initial = pool.num_workers;
+            return;
+        };
+        pool.initializing = true;
+        let context = pool.context(&self.config, 0).to_env();
+        run_init(t, Arc::clone(callback), context, &self.results_tx);
+    }
+
+    /// The next thing an init callback or a launch returned.
+    pub async fn next_event(&mut self) -> Option<PoolEvent> {
+        self.results.recv().await
+    }
+
+    /// Applies what an init callback or a launch returned.
     ///
     /// # Errors
     ///
-    /// The init callback's error, if it failed (no worker is started then).
-    pub fn recruit(
+    /// [`ServerError::InitCallback`] if task `t`'s init callback failed: the run aborts, no
+    /// worker of the task is started.
+    pub fn apply(
         &mut self,
-        t: usize,
-        task: &Task,
+        event: PoolEvent,
         reporting: &mut Reporting,
-    ) -> Result<(), BoxError> {
-        self.pools[t].recruited = true;
-        if let Some(callback) = task.init_callback() {
-            self.pools[t].init(&self.config, callback)?;
+    ) -> Result<(), ServerError> {
+        match event {
+            PoolEvent::Initialized { t, result } => {
+                let pool = &mut self.pools[t];
+                pool.initializing = false;
+                match result {
+                    Ok(()) => {
+                        pool.initial = pool.num_workers;
+                        Ok(())
+                    }
+                    Err(source) => Err(ServerError::InitCallback {
+                        task_id: pool.task_id.clone(),
+                        source,
+                    }),
+                }
+            }
+            PoolEvent::Launched {
+                t,
+                worker_id,
+                result,
+            } => {
+                let pool = &mut self.pools[t];
+                if pool.launching == Some(worker_id) {
+                    pool.launching = None;
+                }
+                match result {
+                    Ok(handle) => {
+                        tracing::debug!(
+                            "started worker {worker_id} of task {} ({})",
+                            pool.task_id,
+                            pool.launcher.name()
+                        );
+                        pool.workers.push(handle);
+                        reporting.worker_started(&pool.task_id, worker_id);
+                    }
+                    Err(e) => {
+                        tracing::error!(
+                            "cannot start worker {worker_id} of task {}: {e}",
+                            pool.task_id
+                        );
+                        pool.failed_once(Instant::now());
+                    }
+                }
+                Ok(())
+            }
         }
-        for _ in 0..task.num_workers() {
-            self.start_worker(t, reporting);
-        }
-        Ok(())
     }
 
-    fn start_worker(&mut self, t: usize, reporting: &mut Reporting) {
+    /// Starts the next worker task `t` is owed, if one is and no launch of the task is running:
+    /// a first worker, or a replacement whose backoff passed. Nothing is started (and nothing
+    /// owed any more) once the task has as many workers as `num_workers` or as blocks left;
+    /// `state` gives the task's counters.
+    pub fn start_due(&mut self, t: usize, state: impl FnOnce() -> TaskState) {
         let pool = &mut self.pools[t];
-        if let Some(worker_id) = pool.start(&self.config) {
-            reporting.worker_started(&pool.task_id, worker_id);
+        if pool.settled() || pool.initializing || pool.launching.is_some() {
+            return;
         }
+        if pool.abandoned.is_some() {
+            pool.initial = 0;
+            pool.replacements = 0;
+            return;
+        }
+        let wanted = blocks_left(&state()).min(pool.num_workers);
+        if pool.workers.len() as u64 >= wanted {
+            // Blocks left only decrease: these workers will never be needed.
+            pool.initial = 0;
+            pool.replacements = 0;
+            return;
+        }
+        if pool.initial > 0 {
+            pool.initial -= 1;
+        } else {
+            if pool.not_before.is_some_and(|at| Instant::now() < at) {
+                return;
+            }
+            pool.replacements -= 1;
+            pool.restarts += 1;
+        }
+        pool.start(t, &self.config, &self.results_tx);
     }
 
-    /// Reaps the ended workers of task `t`, replaces crashed ones within the budget, and
-    /// handles a stalled task: replaced after the grace period, or abandoned when the budget
-    /// is used up. The reason, if the task is abandoned now.
+    /// A worker of task `t` completed a block: replacements stop backing off.
+    pub fn progressed(&mut self, t: usize) {
+        let pool = &mut self.pools[t];
+        pool.failures_in_a_row = 0;
+        pool.not_before = None;
+    }
+
+    /// Reaps the ended workers of task `t`, owes replacements of crashed ones within the
+    /// budget, and handles a stalled task: replaced after the grace period, or abandoned when
+    /// the budget is used up. The reason, if the task is abandoned now.
     pub fn check(
         &mut self,
         t: usize,
@@ -271,12 +471,12 @@ impl Supervisor {
         now: Instant,
         reporting: &mut Reporting,
     ) -> Option<String> {
-        if !self.pools[t].recruited {
+        let pool = &mut self.pools[t];
+        if !pool.recruited {
             return None;
         }
         let done = health.state.is_done();
-        for (worker_id, exit, log_files) in self.pools[t].reap() {
-            let pool = &mut self.pools[t];
+        for (worker_id, exit, log_files) in pool.reap() {
             match exit {
                 WorkerExit::Success => {
                     tracing::info!("worker {worker_id} of task {} exited", pool.task_id);
@@ -291,16 +491,17 @@ impl Supervisor {
                             log_files,
                         },
                     );
-                    if !done && pool.abandoned.is_none() && pool.take_restart() {
-                        self.start_worker(t, reporting);
+                    if !done && pool.abandoned.is_none() {
+                        pool.failed_once(now);
+                        pool.owe_replacement();
                     }
                 }
             }
         }
-        let pool = &mut self.pools[t];
         let state = &health.state;
         let stalled = !done
             && pool.abandoned.is_none()
+            && pool.settled()
             && (state.ready_count > 0 || health.has_checked)
             && state.processing_count == 0
             && pool.workers.is_empty()
@@ -314,8 +515,9 @@ impl Supervisor {
             return None;
         }
         pool.stalled_since = None;
-        if pool.take_restart() {
-            self.start_worker(t, reporting);
+        if pool.owe_replacement() {
+            // The grace period was the wait: no backoff on top.
+            pool.not_before = None;
             return None;
         }
         let reason = format!(
@@ -327,16 +529,48 @@ impl Supervisor {
         Some(reason)
     }
 
-    /// Gives the workers `grace` to exit on their own, then kills the rest.
+    /// Starts nothing more; waits up to `grace` for the launches still running and for the
+    /// workers to exit on their own, then kills the rest. A launch that returns later stops
+    /// its worker itself (its handle is dropped).
     pub async fn shutdown(&mut self, grace: Duration) {
-        let until = Instant::now() + grace;
-        while self.pools.iter().any(|p| !p.workers.is_empty()) && Instant::now() < until {
+        for pool in &mut self.pools {
+            pool.initial = 0;
+            pool.replacements = 0;
+        }
+        // Clamped like a task's timeout, so that a huge grace cannot overflow the clock.
+        let until = Instant::now() + grace.min(daisy_core::MAX_TIMEOUT);
+        let busy = |pools: &[WorkerPool]| {
+            pools
+                .iter()
+                .any(|p| !p.workers.is_empty() || p.launching.is_some())
+        };
+        while busy(&self.pools) && Instant::now() < until {
             for pool in &mut self.pools {
                 pool.reap();
             }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+            let wait = tokio::time::timeout(Duration::from_millis(10), self.results.recv());
+            if let Ok(Some(PoolEvent::Launched {
+                t,
+                worker_id,
+                result,
+            })) = wait.await
+            {
+                let pool = &mut self.pools[t];
+                if pool.launching == Some(worker_id) {
+                    pool.launching = None;
+                }
+                if let Ok(handle) = result {
+                    pool.workers.push(handle);
+                }
+            }
         }
         for pool in &mut self.pools {
+            if let Some(worker_id) = pool.launching {
+                tracing::warn!(
+                    "worker {worker_id} of task {} is still being started at the end of the run; it is stopped once its launch returns",
+                    pool.task_id
+                );
+            }
             pool.kill_all();
         }
     }
@@ -350,7 +584,6 @@ mod tests {
     use std::sync::Mutex;
 
     use daisy_geometry::Roi;
-    use daisy_launch::LaunchError;
 
     use super::*;
     use crate::{Observer, RunEvent};
@@ -359,7 +592,7 @@ mod tests {
     #[derive(Clone, Default)]
     struct Fates(Arc<Mutex<HashMap<u64, WorkerExit>>>);
 
-    /// Starts fake workers (no process, no thread); refuses when `refuse` is set.
+    /// Starts fake workers (no process, no thread).
     struct FakeLauncher {
         fates: Fates,
         launched: Arc<Mutex<Vec<u64>>>,
@@ -422,17 +655,21 @@ mod tests {
         }
     }
 
-    fn task(workers: usize, restarts: u32) -> Arc<Task> {
+    fn builder() -> daisy_core::TaskBuilder {
         Task::builder(
             "t",
             Roi::from_values(&[0], &[4]).unwrap(),
             Roi::from_values(&[0], &[1]).unwrap(),
             Roi::from_values(&[0], &[1]).unwrap(),
         )
-        .num_workers(workers)
-        .max_worker_restarts(restarts)
-        .build()
-        .unwrap()
+    }
+
+    fn task(workers: usize, restarts: u32) -> Arc<Task> {
+        builder()
+            .num_workers(workers)
+            .max_worker_restarts(restarts)
+            .build()
+            .unwrap()
     }
 
     struct Fixture {
@@ -444,8 +681,7 @@ mod tests {
         heard: Arc<Mutex<u64>>,
     }
 
-    fn fixture(workers: usize, restarts: u32, stall_grace: Duration) -> Fixture {
-        let task = task(workers, restarts);
+    fn fixture_for(task: Arc<Task>, stall_grace: Duration) -> Fixture {
         let fates = Fates::default();
         let launched = Arc::new(Mutex::new(Vec::new()));
         let launcher = Arc::new(FakeLauncher {
@@ -474,13 +710,23 @@ mod tests {
         }
     }
 
+    fn fixture(workers: usize, restarts: u32, stall_grace: Duration) -> Fixture {
+        fixture_for(task(workers, restarts), stall_grace)
+    }
+
+    /// A task of 4 blocks, `ready` of them ready and `completed` done.
+    fn counters(ready: u64, completed: u64) -> TaskState {
+        TaskState {
+            total_block_count: 4,
+            ready_count: ready,
+            completed_count: completed,
+            ..TaskState::default()
+        }
+    }
+
     fn health(ready: u64) -> Health {
         Health {
-            state: TaskState {
-                total_block_count: 4,
-                ready_count: ready,
-                ..TaskState::default()
-            },
+            state: counters(ready, 0),
             has_checked: false,
             connections: 0,
         }
@@ -503,23 +749,51 @@ mod tests {
             self.supervisor
                 .check(0, &health(ready), now, &mut self.reporting)
         }
+
+        /// Starts what is due and applies what the launches return, until nothing is running.
+        async fn settle(&mut self, state: TaskState) {
+            loop {
+                self.supervisor.start_due(0, || state);
+                if self.supervisor.pools[0].launching.is_none() {
+                    return;
+                }
+                let event = self.supervisor.next_event().await.unwrap();
+                self.supervisor.apply(event, &mut self.reporting).unwrap();
+            }
+        }
+
+        fn launched(&self) -> usize {
+            self.launched.lock().unwrap().len()
+        }
     }
 
     #[test]
-    fn crashed_workers_are_replaced_within_the_budget() {
+    fn replacements_back_off_exponentially_up_to_five_seconds() {
+        let delays: Vec<u128> = [1, 2, 3, 4, 6, 7, 40, u32::MAX]
+            .map(|n| backoff(n).as_millis())
+            .to_vec();
+        assert_eq!(delays, [100, 200, 400, 800, 3200, 5000, 5000, 5000]);
+    }
+
+    #[tokio::test]
+    async fn crashed_workers_are_replaced_within_the_budget_after_a_backoff() {
         let mut f = fixture(2, 1, Duration::from_secs(3600));
         assert!(f.check(4, Instant::now()).is_none());
-        assert!(
-            f.launched.lock().unwrap().is_empty(),
-            "started before recruiting"
-        );
-        f.supervisor.recruit(0, &f.task, &mut f.reporting).unwrap();
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 0, "started before recruiting");
+        f.supervisor.recruit(0, &f.task);
         assert!(f.supervisor.recruited(0));
-        assert_eq!(f.launched.lock().unwrap().len(), 2);
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 2);
         f.crash_all();
         assert!(f.check(4, Instant::now()).is_none());
-        // Two crashed, one replacement: the budget is 1.
-        assert_eq!(f.launched.lock().unwrap().len(), 3);
+        // Two crashed, one replacement owed (the budget is 1), after a backoff.
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 2, "replaced without backing off");
+        // A completed block ends the backoff.
+        f.supervisor.progressed(0);
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 3);
         assert_eq!(f.supervisor.workers_started(0), 3);
         assert_eq!(*f.heard.lock().unwrap(), 3);
         // Both crashes are in the report, with how the workers ended.
@@ -541,10 +815,43 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_stalled_task_gets_a_replacement_then_is_abandoned() {
+    #[tokio::test]
+    async fn no_more_workers_than_blocks_left() {
+        let mut f = fixture(1_000_000, 10, Duration::from_secs(3600));
+        f.supervisor.recruit(0, &f.task);
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 4, "a worker per block left");
+        assert!(f.supervisor.pools[0].settled(), "still owes workers");
+        // Two blocks done, a worker crashes: three workers for two blocks, no replacement.
+        let first = f.launched.lock().unwrap()[0];
+        f.fates.0.lock().unwrap().insert(
+            first,
+            WorkerExit::Failed {
+                code: Some(1),
+                signal: None,
+            },
+        );
+        let health = Health {
+            state: counters(0, 2),
+            has_checked: false,
+            connections: 3,
+        };
+        f.supervisor.progressed(0);
+        assert!(
+            f.supervisor
+                .check(0, &health, Instant::now(), &mut f.reporting)
+                .is_none()
+        );
+        f.settle(counters(0, 2)).await;
+        assert_eq!(f.launched(), 4);
+        assert_eq!(f.supervisor.pools[0].restarts, 0, "a restart was used");
+    }
+
+    #[tokio::test]
+    async fn a_stalled_task_gets_a_replacement_then_is_abandoned() {
         let mut f = fixture(1, 1, Duration::ZERO);
-        f.supervisor.recruit(0, &f.task, &mut f.reporting).unwrap();
+        f.supervisor.recruit(0, &f.task);
+        f.settle(counters(4, 0)).await;
         f.fates
             .0
             .lock()
@@ -553,7 +860,8 @@ mod tests {
         let now = Instant::now();
         // A worker that exited with success is not replaced, but the stalled task is.
         assert!(f.check(4, now).is_none());
-        assert_eq!(f.launched.lock().unwrap().len(), 2);
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 2);
         // The replacement crashes: the budget is used up, the task is abandoned.
         f.crash_all();
         let reason = f.check(4, now).unwrap();
@@ -565,42 +873,75 @@ mod tests {
         assert!(f.check(4, now).is_none(), "abandoned twice");
     }
 
-    #[test]
-    fn a_task_without_ready_blocks_is_not_stalled() {
+    #[tokio::test]
+    async fn a_task_without_ready_blocks_is_not_stalled() {
         let mut f = fixture(1, 0, Duration::ZERO);
-        f.supervisor.recruit(0, &f.task, &mut f.reporting).unwrap();
+        f.supervisor.recruit(0, &f.task);
+        f.settle(counters(4, 0)).await;
         f.crash_all();
         assert!(f.check(0, Instant::now()).is_none());
         assert!(f.supervisor.abandoned(0).is_none());
     }
 
-    #[test]
-    fn a_failing_init_callback_starts_no_worker() {
-        let mut f = fixture(2, 0, Duration::ZERO);
-        let task = Task::builder(
-            "t",
-            Roi::from_values(&[0], &[4]).unwrap(),
-            Roi::from_values(&[0], &[1]).unwrap(),
-            Roi::from_values(&[0], &[1]).unwrap(),
-        )
-        .init_callback(|context| {
-            assert!(context.contains("worker_id=0"));
-            Err("no database".into())
-        })
-        .build()
-        .unwrap();
-        let error = f
-            .supervisor
-            .recruit(0, &task, &mut f.reporting)
-            .unwrap_err();
-        assert_eq!(error.to_string(), "no database");
-        assert!(f.launched.lock().unwrap().is_empty());
+    #[tokio::test]
+    async fn a_failing_init_callback_starts_no_worker() {
+        let task = builder()
+            .num_workers(2)
+            .init_callback(|context| {
+                assert!(context.contains("worker_id=0"));
+                Err("no database".into())
+            })
+            .build()
+            .unwrap();
+        let mut f = fixture_for(task, Duration::ZERO);
+        f.supervisor.recruit(0, &f.task);
+        let event = f.supervisor.next_event().await.unwrap();
+        let error = f.supervisor.apply(event, &mut f.reporting).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the init callback of task t failed: no database"
+        );
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_init_callback_runs_off_the_caller_and_before_any_worker() {
+        let (release, wait) = std::sync::mpsc::channel::<()>();
+        let wait = Mutex::new(wait);
+        let task = builder()
+            .num_workers(2)
+            .init_callback(move |_| {
+                wait.lock().unwrap().recv().map_err(|e| e.to_string())?;
+                Ok(())
+            })
+            .build()
+            .unwrap();
+        let mut f = fixture_for(task, Duration::ZERO);
+        // Returns while the callback waits.
+        f.supervisor.recruit(0, &f.task);
+        f.supervisor.start_due(0, || counters(4, 0));
+        assert!(
+            f.check(4, Instant::now()).is_none(),
+            "stalled while initializing"
+        );
+        assert_eq!(
+            f.launched(),
+            0,
+            "a worker started before the init callback returned"
+        );
+        release.send(()).unwrap();
+        let event = f.supervisor.next_event().await.unwrap();
+        f.supervisor.apply(event, &mut f.reporting).unwrap();
+        f.settle(counters(4, 0)).await;
+        assert_eq!(f.launched(), 2);
     }
 
     #[tokio::test]
     async fn shutdown_kills_the_workers_left() {
         let mut f = fixture(2, 0, Duration::ZERO);
-        f.supervisor.recruit(0, &f.task, &mut f.reporting).unwrap();
+        f.supervisor.recruit(0, &f.task);
+        f.settle(counters(4, 0)).await;
         f.supervisor.kill(0, f.launched.lock().unwrap()[0]);
         f.supervisor.shutdown(Duration::from_millis(1)).await;
         let fates = f.fates.0.lock().unwrap();
