@@ -481,11 +481,16 @@ def run_serial(
 
 def parse_context(text: str) -> list[tuple[str, str]]:
     """The (key, value) items of a DAISY_CONTEXT text, in order, by the engine's one rule
-    (docs/semantics.md#workers-and-daisy_context): the text is split at every ':'; every item
-    (an empty one too) holds exactly one '=', the key before it and the value after it (either
-    may be empty); any key is kept; a repeated key keeps its first position and its last value.
-    A ValueError names the first bad item and its position ("DAISY_CONTEXT item 2 'b=2=3' is
-    not of the form key=value ...")."""
+    (docs/semantics.md#workers-and-daisy_context): the text is split at every ':'; an item
+    with exactly one '=' is key=value as it is (either may be empty); an item key==value has
+    its key and value percent-decoded; any key is kept; a repeated key keeps its first
+    position and its last value. A ValueError names the first bad item and its position
+    ("DAISY_CONTEXT item 2 'b=2=3' is not of the form key=value ...")."""
+
+def format_context(items: list[tuple[str, str]]) -> str:
+    """The DAISY_CONTEXT text of (key, value) items, in order, by the engine's rule: key=value
+    joined by ':' as daisy 1.x writes it; an item whose key or value holds ':', '=' or NUL is
+    written key==value with '%', ':', '=' and NUL percent-encoded in both."""
 
 @final
 class Client:

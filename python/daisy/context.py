@@ -49,8 +49,13 @@ class Context:
         return copy.deepcopy(self)
 
     def to_env(self) -> str:
-        """Returns the ``DAISY_CONTEXT`` string: ``k=v`` pairs joined by ``:``."""
-        return ":".join(f"{k}={v}" for k, v in self._items.items())
+        """Returns the ``DAISY_CONTEXT`` string: ``k=v`` pairs joined by ``:``, by the engine's rule.
+
+        An item whose key or value (as ``str``) holds ``:``, ``=`` or NUL is written
+        ``k==v`` with ``%``, ``:``, ``=`` and NUL percent-encoded; every other item exactly
+        as daisy 1.x writes it.
+        """
+        return _daisy.format_context([(str(k), str(v)) for k, v in self._items.items()])
 
     @staticmethod
     def from_env() -> "Context":
@@ -74,10 +79,10 @@ class Context:
     def _parse(text: str) -> "Context":
         """Builds a Context from a ``DAISY_CONTEXT`` text, by the engine's rule.
 
-        The text is split at every ``:`` into items; every item (an empty one too) holds
-        exactly one ``=``, the key before it and the value after it (either may be empty).
-        Any key is kept, in order; a repeated key keeps its first position and its last
-        value. All values are strings.
+        The text is split at every ``:`` into items; an item with exactly one ``=`` is
+        ``key=value``, taken as it is (either may be empty); an item ``key==value`` has its
+        key and value percent-decoded. Any key is kept, in order; a repeated key keeps its
+        first position and its last value. All values are strings.
 
         Raises:
             ValueError: naming the first item that is not of the form ``key=value``.

@@ -1,5 +1,5 @@
 //! `Client`: the blocking worker client (docs/semantics.md#workers-and-daisy_context); daisy.Client wraps it.
-//! `parse_context`: the one parser of `DAISY_CONTEXT` ([`Context::from_env_str`]).
+//! `parse_context`, `format_context`: the one parser and writer of `DAISY_CONTEXT` ([`Context`]).
 //!
 //! Blocks handed to Python are held here by spatial id until Python releases or fails them, so
 //! what goes back to the server is the engine's own block. Every call that may wait on the
@@ -27,6 +27,18 @@ pub(crate) fn parse_context(text: &str) -> PyResult<Vec<(String, String)>> {
         .entries()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect())
+}
+
+/// The `DAISY_CONTEXT` text of `(key, value)` items, in order, by the engine's rule
+/// ([`Context::to_env`]): `key=value` as daisy 1.x writes it, or `key==value` percent-escaped
+/// for an item with `:`, `=` or NUL in it.
+#[pyfunction]
+pub(crate) fn format_context(items: Vec<(String, String)>) -> String {
+    let mut context = Context::new();
+    for (key, value) in &items {
+        context.set(key, value);
+    }
+    context.to_env()
 }
 
 /// A worker's connection to the daisy server.

@@ -63,5 +63,6 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<run_report::PyRunReport>()?;
     m.add_function(wrap_pyfunction!(serial::run_serial, m)?)?;
     m.add_function(wrap_pyfunction!(client::parse_context, m)?)?;
+    m.add_function(wrap_pyfunction!(client::format_context, m)?)?;
     Ok(())
 }
