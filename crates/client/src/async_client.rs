@@ -6,7 +6,7 @@ use std::sync::Arc;
 use daisy_core::{Block, BlockStatus};
 use daisy_protocol::{
     ClientMessage, Context, DEFAULT_MAX_FRAME, PROTOCOL_VERSION, ProtocolError, Released,
-    ServerMessage, decode_frame, encode_frame,
+    ServerMessage, Stream, TLS_FINGERPRINT_KEY, decode_frame, encode_frame,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -54,8 +54,8 @@ const MAX_ERROR_TEXT: usize = 64 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct AsyncClient {
-    /// The connection.
-    stream: TcpStream,
+    /// The connection: TLS when the context has the server's certificate fingerprint.
+    stream: Stream,
     /// The server's `host:port`, for errors and logs.
     address: String,
     /// The bounds of every wait on the server.
@@ -104,6 +104,8 @@ impl AsyncClient {
     /// [`ClientError::Context`] if the context lacks `hostname`, `port` or `task_id` (or
     /// `worker_id` is not a number), [`ClientError::Connect`] if the server cannot be reached,
     /// [`ClientError::Timeout`] if connecting or the handshake takes longer than its bound,
+    /// [`ClientError::Tls`] if the context has a `tls_sha256` fingerprint and the server
+    /// does not speak TLS or presents another certificate,
     /// [`ClientError::Refused`] if the server refuses the handshake,
     /// [`ClientError::ConnectionClosed`] if it closes the connection before answering, or a
     /// protocol or I/O error.
@@ -127,6 +129,24 @@ impl AsyncClient {
             };
         stream.set_nodelay(true).map_err(ClientError::Io)?;
         timeouts.watch(&stream).map_err(ClientError::Io)?;
+        // TLS (docs/protocol.md) when the server gave its certificate's fingerprint.
+        let fingerprint = context.get(TLS_FINGERPRINT_KEY);
+        let stream = match tokio::time::timeout(
+            timeouts.handshake,
+            Stream::connect(stream, fingerprint, &address),
+        )
+        .await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(source)) => return Err(ClientError::Tls(source)),
+            Err(_) => {
+                return Err(ClientError::Timeout {
+                    address,
+                    during: "the TLS handshake",
+                    after: timeouts.handshake,
+                });
+            }
+        };
         let mut client = Self {
             stream,
             address,

@@ -17,6 +17,10 @@ pub enum ClientError {
         #[source]
         source: io::Error,
     },
+    /// TLS refused the server: it presents another certificate than the one in the context, or
+    /// does not speak TLS.
+    #[error(transparent)]
+    Tls(#[from] daisy_protocol::TlsError),
     /// The server refused the handshake (wrong token, other protocol version, ...).
     #[error("the daisy server refused the connection: {reason}")]
     Refused {
