@@ -179,13 +179,19 @@ fn scheduler(blocks: u64, conflict: bool, first_only: bool) -> Result<String, St
         .build()
         .map_err(|e| e.to_string())?;
     let mut scheduler = Scheduler::new(&[task], true).map_err(|e| e.to_string())?;
-    let mut first = scheduler.acquire_block("bench").ok_or("no first block")?;
+    let mut first = scheduler
+        .acquire_block("bench")
+        .map_err(|e| e.to_string())?
+        .ok_or("no first block")?;
     let first_block_ms = start.elapsed().as_secs_f64() * 1e3;
     if !first_only {
         first.status = BlockStatus::Success;
         scheduler.release_block(&first).map_err(|e| e.to_string())?;
         let mut done = 1u64;
-        while let Some(mut block) = scheduler.acquire_block("bench") {
+        while let Some(mut block) = scheduler
+            .acquire_block("bench")
+            .map_err(|e| e.to_string())?
+        {
             block.status = BlockStatus::Success;
             scheduler.release_block(&block).map_err(|e| e.to_string())?;
             done += 1;

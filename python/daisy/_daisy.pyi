@@ -133,6 +133,7 @@ class TaskSpec:
         init_callback_fn: Callable[[str], None] | None = ...,
         max_worker_restarts: int | None = ...,
         done_marker_path: Any | None = ...,  # str or os.PathLike
+        max_failures_before_success: int | None = ...,  # 0: never give up
     ) -> TaskSpec: ...
     @property
     def task_id(self) -> str: ...
@@ -146,6 +147,8 @@ class TaskSpec:
     def max_retries(self) -> int: ...
     @property
     def max_worker_restarts(self) -> int: ...
+    @property
+    def max_failures_before_success(self) -> int: ...  # 0: never give up
     @property
     def timeout(self) -> float | None: ...  # seconds
     @property
@@ -303,7 +306,9 @@ class Scheduler:
     """The engine's scheduler (docs/semantics.md#scheduling). daisy.Scheduler wraps it.
 
     acquire_block runs the pre-check inline (with the GIL); a KeyboardInterrupt raised in the
-    pre-check is raised by acquire_block (the interrupted block stays out). release_block returns
+    pre-check is raised by acquire_block (the interrupted block stays out). An unknown task id
+    raises daisy.UnknownTaskError (a KeyError) from acquire_block, counters, abandon_task and
+    release_block (for a block of an unknown task). release_block returns
     the ids of the tasks that gained ready blocks, in order (a retried block's task included);
     it raises daisy.BlockNotProcessingError (a KeyError) or daisy.BlockStatusError (a
     RuntimeError: "Unexpected status for released block: ...") before any state change.
@@ -474,10 +479,14 @@ def run_serial(
     ("post-check failed"); failures are retried as usual and recorded in the report (no worker,
     no logs). The observer's methods are called in order: on_task_start(task_id, counters)
     before a task's first acquire, on_acquire_block(task_id, counters), on_block_failure(block,
-    error: str), on_release_block(task_id, counters), on_task_done(task_id, counters) once per
-    task. A Python exception from a block function or an observer method stops the run and is
-    raised unchanged; so is a KeyboardInterrupt seen by a pre- or post-check. While the run goes
-    on the scheduler cannot be used from Python (RuntimeError)."""
+    error: str), on_release_block(task_id, counters), on_task_abandoned(task_id, counters,
+    reason) once for a task whose first attempts all failed
+    (docs/semantics.md#progress-and-the-execution-summary), on_task_done(task_id, counters)
+    once per task. A Python exception from a block function or
+    an observer method stops the run and is raised unchanged; so is a KeyboardInterrupt seen by
+    a pre- or post-check, which then carries the report of the run so far (interrupted) as its
+    `run_report` attribute. While the run goes on the scheduler cannot be used from Python
+    (RuntimeError)."""
 
 def parse_context(text: str) -> list[tuple[str, str]]:
     """The (key, value) items of a DAISY_CONTEXT text, in order, by the engine's one rule

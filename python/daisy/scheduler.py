@@ -66,7 +66,12 @@ class Scheduler:
         """The next ready block of a task (status CREATED), or None if none is ready.
 
         Runs the task's pre-check first: blocks it reports as done are skipped (counted as
-        completed and skipped) and the next block is tried. An unknown task ID gives None.
+        completed and skipped) and the next block is tried. A task whose first block
+        attempts all failed is given up (``max_failures_before_success`` of
+        :class:`daisy.Task`): nothing more of it is handed out.
+
+        Raises :class:`daisy.UnknownTaskError` (a ``KeyError``) for a task ID the scheduler
+        does not know.
         """
         return self._scheduler.acquire_block(task_id)
 
@@ -78,9 +83,10 @@ class Scheduler:
         given up (failed / orphaned).
 
         Returns ``{task_id: TaskState}`` for the tasks that got new ready blocks.
-        Raises :class:`daisy.BlockNotProcessingError` (a ``KeyError``; nothing changes) if
-        the block is not being processed, and :class:`daisy.BlockStatusError` (a
-        ``RuntimeError``) for any other status.
+        Raises :class:`daisy.UnknownTaskError` (a ``KeyError``) if the block's task is not
+        scheduled here, :class:`daisy.BlockNotProcessingError` (a ``KeyError``) if the block
+        is not being processed, and :class:`daisy.BlockStatusError` (a ``RuntimeError``) for
+        any other status; nothing changes then.
         """
         task_ids = self._scheduler.release_block(block)
         if not task_ids:

@@ -29,7 +29,10 @@ class SerialServer(ServerObservee):
     hook) stops the run and propagates unchanged. A block whose function leaves its status
     FAILED, or whose post-check fails, is a failure and is retried as in a distributed run.
     ``init_callback_fn`` is not called and timeouts are not enforced. Tasks with a spawn
-    function (no argument) cannot run this way.
+    function (no argument) cannot run this way. A task whose first block attempts all fail
+    is given up as in a distributed run (docs/semantics.md#progress-and-the-execution-summary). Ctrl-C stops
+    the run: ``run_report`` then says it was interrupted (observers see it in
+    ``on_server_exit``) and the ``KeyboardInterrupt`` propagates.
 
     Observers get the hooks of :class:`daisy.server_observer.ServerObserver`; their
     ``task_state`` arguments hold the counts at the time of the event (read the
@@ -38,8 +41,9 @@ class SerialServer(ServerObservee):
     Attributes:
         scheduler: the :class:`daisy.Scheduler` of the last run.
         run_report: the engine's report of the last run (its ``summary`` is the Execution
-            Summary, ``succeeded`` says whether every block succeeded or was skipped); None
-            before a run and after a run that raised.
+            Summary, ``succeeded`` says whether every block succeeded or was skipped); after
+            Ctrl-C the report of the run until then (``interrupted``); None before a run and
+            after a run that raised anything else.
     """
 
     def __init__(self) -> None:
@@ -69,6 +73,10 @@ class SerialServer(ServerObservee):
         functions = {task_id: task.process_function for task_id, task in scheduler.task_map.items()}
         try:
             self.run_report = _daisy.run_serial(scheduler._scheduler, functions, _Forward(self))
+        except KeyboardInterrupt as interrupt:
+            # The engine hands the report of the run until the interrupt along with it.
+            self.run_report = getattr(interrupt, "run_report", None)
+            raise
         finally:
             self.notify_server_exit()
         return scheduler.task_states
@@ -95,6 +103,9 @@ class _Forward:
 
     def on_task_done(self, task_id: str, counters: _daisy.Counters) -> None:
         self._server.notify_task_done(task_id, self._state(task_id, counters))
+
+    def on_task_abandoned(self, task_id: str, counters: _daisy.Counters, reason: str) -> None:
+        self._server.notify_task_abandoned(task_id, self._state(task_id, counters), reason)
 
     def on_block_failure(self, block: Any, error: str) -> None:
         context = Context(task_id=block.block_id[0], worker_id=None, log_basename=None)

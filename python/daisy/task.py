@@ -102,6 +102,13 @@ class Task:
         max_workers (``int``, keyword only):
             The newer name of ``num_workers``.
 
+        max_failures_before_success (``int``, keyword only):
+            After this many failed block attempts with no block of the task processed
+            successfully yet, the task is abandoned (its other blocks, and the blocks of
+            downstream tasks that wait for them, are orphaned) and the summary says why.
+            0 never gives up; None (the default) means ``(max_retries + 1) * max(10, 2 *
+            num_workers)`` (docs/semantics.md#progress-and-the-execution-summary).
+
         done_marker_path (``str`` or path, keyword only):
             Where to keep a record of finished blocks (a Zarr v3 array); blocks recorded
             there are skipped when the task runs again (docs/semantics.md#resume). None (the
@@ -136,6 +143,7 @@ class Task:
         max_worker_restarts: int | None = None,
         max_workers: int | None = None,
         done_marker_path: str | os.PathLike[str] | None = None,
+        max_failures_before_success: int | None = None,
     ) -> None:
         self.task_id = task_id
         self.total_roi = total_roi
@@ -157,6 +165,7 @@ class Task:
         self.num_workers = num_workers
         self.max_retries = max_retries
         self.max_worker_restarts = max_worker_restarts
+        self.max_failures_before_success = max_failures_before_success
         self.fit = fit
         self.timeout = timeout
         self.upstream_tasks = (
@@ -225,6 +234,7 @@ class Task:
             init_callback_fn=_init_callback(self.init_callback_fn),
             max_worker_restarts=self.max_worker_restarts,
             done_marker_path=self.done_marker_path,
+            max_failures_before_success=self.max_failures_before_success,
         )
 
     def _spec(self) -> _daisy.TaskSpec:

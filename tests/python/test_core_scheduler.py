@@ -125,6 +125,7 @@ def test_9_8_fail_everything_2d(count_all_orphans):
         Roi((3, 3), (1, 1)),
         lambda b: None,
         max_retries=0,
+        max_failures_before_success=0,  # daisy 1.x's rule: every block is tried
     )
     scheduler = daisy.Scheduler([task], count_all_orphans=count_all_orphans)
     assert scheduler.count_all_orphans is count_all_orphans
@@ -166,7 +167,8 @@ def test_release_errors_change_nothing():
 def test_unknown_task_and_ready_tasks():
     task = task_1d(False)
     scheduler = daisy.Scheduler([task])
-    assert scheduler.acquire_block("nope") is None
+    with pytest.raises(daisy.UnknownTaskError, match="unknown task 'nope'"):
+        scheduler.acquire_block("nope")
     assert scheduler.get_ready_tasks() == [task]
     assert scheduler.task_map == {"t": task}
     assert scheduler.task_queues["t"].num_ready == 2

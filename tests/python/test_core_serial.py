@@ -198,7 +198,7 @@ def test_serial_run_report_is_the_engines():
         "    Failed Blocks:\n"
         "\n"
         "      block 5 in an unknown worker with exception post-check failed\n"
-        "      block 5 in an unknown worker with exception post-check failed\n"
+        "        and 1 more like it (2 in all, of block 5)\n"
     )
     failures = [e for e in recorder.events if e[0] == "failure"]
     assert failures == [("failure", ("t", 5), "RuntimeError('post-check failed')")] * 2

@@ -370,7 +370,8 @@ def test_scheduler_hands_out_the_levels_of_the_worked_example_in_order():
     assert levels == [[12, 23, 25, 40], [8, 17, 19, 32], [7, 16, 18, 31], [4, 11, 13, 24]]
     assert counters(scheduler, "t") == (True, 16, 0, 0, 16, 0, 0, 0)
     assert scheduler.acquire_block("t") is None
-    assert scheduler.acquire_block("unknown") is None
+    with pytest.raises(KeyError, match="unknown task 'unknown'"):  # daisy.UnknownTaskError
+        scheduler.acquire_block("unknown")
 
 
 def test_scheduler_without_conflicts_hands_out_every_root_row_major():

@@ -226,11 +226,10 @@ Execution Summary
     Failed Blocks:
 
       block 3 in worker 1 with exception RuntimeError('boom')
-      block 3 in worker 1 with exception RuntimeError('boom')
+        and 1 more like it (2 in all, of block 3)
 
     See worker logs for details:
 
-      daisy_logs/A/worker_1.err / .out
       daisy_logs/A/worker_1.err / .out
 
   Task B:
@@ -349,18 +348,20 @@ def test_summary_after_success_on_retry_lists_failures_then_success(capsys):
 def test_summary_truncates_long_failure_lists(capsys):
     server = ReportingServer()
     CLMonitor(server)
-    failures = [
-        failure("A", i, f"RuntimeError({i})", i, f"daisy_logs/A/worker_{i}") for i in range(105)
-    ]
+    # 105 different errors (errors that differ only in digits are one error).
+    def error(i):
+        return "RuntimeError('" + "".join("ghijklmnop"[int(d)] for d in str(i)) + "')"
+
+    failures = [failure("A", i, error(i), i, f"daisy_logs/A/worker_{i}") for i in range(105)]
     server.exit(
         _daisy.RunReport({"A": counters(200, completed_count=95, failed_count=105)}, failures)
     )
     lines = capsys.readouterr().out.split("\n")
     shown = [line for line in lines if line.startswith("      block ")]
     assert len(shown) == 100
-    assert shown[0] == "      block 0 in worker 0 with exception RuntimeError(0)"
-    assert shown[-1] == "      block 99 in worker 99 with exception RuntimeError(99)"
-    assert "      (and 5 more)" in lines
+    assert shown[0] == "      block 0 in worker 0 with exception RuntimeError('g')"
+    assert shown[-1] == "      block 99 in worker 99 with exception RuntimeError('pp')"
+    assert "      (and 5 more errors, 5 failures)" in lines
     logs = [line for line in lines if line.endswith(".err / .out")]
     assert logs == [f"      daisy_logs/A/worker_{i}.err / .out" for i in range(10)]
     assert lines[lines.index(logs[-1]) + 1] == "      ..."

@@ -24,7 +24,7 @@
 //! .unwrap();
 //! let mut scheduler = Scheduler::new(&[task], true).unwrap();
 //! let mut processed = 0;
-//! while let Some(mut block) = scheduler.acquire_block("smooth") {
+//! while let Some(mut block) = scheduler.acquire_block("smooth").unwrap() {
 //!     // ... read block.read_roi, write block.write_roi ...
 //!     block.status = BlockStatus::Success;
 //!     scheduler.release_block(&block).unwrap();
@@ -62,14 +62,14 @@ pub use error::{CoreError, SharedIoError};
 pub use fit::Fit;
 pub use processing_queue::ProcessingQueue;
 pub use ready_surface::ReadySurface;
-pub use scheduler::Scheduler;
+pub use scheduler::{FailureLimit, Scheduler};
 pub use serial::{
     POST_CHECK_FAILED, RELEASED_AS_FAILED, SerialEvent, SerialFailure, SerialHooks, SerialReport,
-    run_serial, run_serial_with,
+    SerialStop, run_serial, run_serial_with,
 };
 pub use task::{
-    BlockFunction, BoxError, CheckFunction, DEFAULT_MAX_WORKER_RESTARTS, InitCallback, Task,
-    TaskBuilder,
+    BlockFunction, BoxError, CheckFunction, DEFAULT_MAX_WORKER_RESTARTS, InitCallback,
+    MAX_TASK_ID_BYTES, MAX_TIMEOUT, MIN_NUM_WORKERS, Task, TaskBuilder,
 };
 pub use task_state::TaskState;
 pub use tiling::{LevelBlocks, Tiling, TilingBuilder};

@@ -24,12 +24,14 @@ use crate::{
 /// .build()
 /// .unwrap();
 /// let mut scheduler = Scheduler::new(&[task], true).unwrap();
-/// let mut block = scheduler.acquire_block("t").unwrap();
+/// let mut block = scheduler.acquire_block("t").unwrap().unwrap();
 /// assert_eq!(block.spatial_id(), 2);
-/// assert!(scheduler.acquire_block("t").is_none());
+/// assert!(scheduler.acquire_block("t").unwrap().is_none());
 /// block.status = BlockStatus::Success;
 /// scheduler.release_block(&block).unwrap();
-/// assert_eq!(scheduler.acquire_block("t").unwrap().spatial_id(), 1);
+/// assert_eq!(scheduler.acquire_block("t").unwrap().unwrap().spatial_id(), 1);
+/// // An unknown task is an error, not "nothing ready".
+/// assert!(scheduler.acquire_block("nope").is_err());
 /// ```
 #[derive(Debug, Clone)]
 pub struct Scheduler {
@@ -40,6 +42,10 @@ pub struct Scheduler {
     /// Task indices in `task_states` order: root tasks first, then the others.
     order: Vec<usize>,
     abandoned: Vec<bool>,
+    /// Per task: failed attempts while no block of it has succeeded (skips do not count).
+    failures_before_success: Vec<u32>,
+    /// Per task: set when the task was abandoned because its first attempts all failed.
+    failure_limits: Vec<Option<FailureLimit>>,
     /// Done markers of the tasks that keep one.
     markers: Vec<Option<Arc<DoneMarker>>>,
     count_all_orphans: bool,
@@ -110,6 +116,8 @@ impl Scheduler {
             states,
             order: roots.into_iter().chain(others).collect(),
             abandoned: vec![false; n],
+            failures_before_success: vec![0; n],
+            failure_limits: vec![None; n],
             count_all_orphans,
             live,
             ready: Vec::new(),
@@ -193,38 +201,72 @@ impl Scheduler {
     }
 
     /// Hands out the next ready block of a task, skipping (and counting) blocks whose pre-check
-    /// says they are done. `None` if nothing is ready or the task is unknown.
+    /// says they are done; `Ok(None)` if nothing is ready.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] for a task id the scheduler does not know.
     #[inline]
-    pub fn acquire_block(&mut self, task_id: &str) -> Option<Block> {
-        let t = self.graph.index_of(task_id)?;
+    pub fn acquire_block(&mut self, task_id: &str) -> Result<Option<Block>, CoreError> {
+        let t = self.index(task_id)?;
         if self.graph.tasks()[t].check_function().is_none() {
             // The common path hands the block straight through, built in the caller's slot.
-            return self.take_next(t);
+            return Ok(self.take_next(t));
         }
         loop {
-            let block = self.take_next(t)?;
+            let Some(block) = self.take_next(t) else {
+                return Ok(None);
+            };
             if !self.graph.tasks()[t].pre_check(&block) {
-                return Some(block);
+                return Ok(Some(block));
             }
-            let key = self.queues[t].finish(block.spatial_id())?;
+            let Some(key) = self.queues[t].finish(block.spatial_id()) else {
+                return Err(not_processing(&block));
+            };
             self.states[t].skipped_count += 1;
             self.succeed(t, key, block.spatial_id());
         }
     }
 
-    /// Hands out the next ready block of a task without running its pre-check.
+    /// Hands out the next ready block of a task without running its pre-check; `Ok(None)` if
+    /// nothing is ready.
     ///
     /// For servers that run checks off their event loop: release the block with
     /// [`Scheduler::skip_block`] if its pre-check says it is done.
-    pub fn acquire_block_unchecked(&mut self, task_id: &str) -> Option<Block> {
-        let t = self.graph.index_of(task_id)?;
-        self.take_next(t)
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] for a task id the scheduler does not know.
+    pub fn acquire_block_unchecked(&mut self, task_id: &str) -> Result<Option<Block>, CoreError> {
+        let t = self.index(task_id)?;
+        Ok(self.take_next(t))
+    }
+
+    /// The index of a task, or [`CoreError::UnknownTask`].
+    #[inline]
+    fn index(&self, task_id: &str) -> Result<usize, CoreError> {
+        self.graph
+            .index_of(task_id)
+            .ok_or_else(|| CoreError::UnknownTask {
+                task_id: task_id.to_owned(),
+            })
+    }
+
+    /// Whether the scheduler gave up a task on its own because its first block attempts all
+    /// failed ([`Task::max_failures_before_success`]); `None` if it did not (or the task is
+    /// unknown).
+    #[must_use]
+    pub fn failure_limit(&self, task_id: &str) -> Option<FailureLimit> {
+        self.graph
+            .index_of(task_id)
+            .and_then(|t| self.failure_limits[t])
     }
 
     /// Releases an unchecked block whose pre-check said it is done: it counts as skipped.
     ///
     /// # Errors
     ///
+    /// [`CoreError::UnknownTask`] if the block's task is not scheduled here,
     /// [`CoreError::NotProcessing`] if the block is not out; nothing changes then.
     pub fn skip_block(&mut self, block: &mut Block) -> Result<(), CoreError> {
         let t = self.task_of(block)?;
@@ -238,9 +280,7 @@ impl Scheduler {
 
     /// The index of a block's task.
     fn task_of(&self, block: &Block) -> Result<usize, CoreError> {
-        self.graph
-            .index_of(block.task_id())
-            .ok_or_else(|| not_processing(block))
+        self.index(block.task_id())
     }
 
     /// The next ready block of task `t`, now out; blocks its done marker records are skipped.
@@ -277,10 +317,15 @@ impl Scheduler {
     /// Takes a block back: SUCCESS releases its downstream blocks; FAILED re-queues it until
     /// its task's `max_retries` is used up, then fails it for good and orphans what depends on it.
     ///
+    /// A task whose failed attempts reach its [`Task::max_failures_before_success`] before any
+    /// of its blocks succeeded is abandoned ([`Scheduler::failure_limit`] says so): the block
+    /// fails for good, and the task's other ready and pending blocks count as orphaned.
+    ///
     /// # Errors
     ///
+    /// [`CoreError::UnknownTask`] if the block's task is not scheduled here,
     /// [`CoreError::NotProcessing`] if the block is not out, [`CoreError::UnexpectedStatus`] if
-    /// its status is neither SUCCESS nor FAILED; in both cases nothing changes.
+    /// its status is neither SUCCESS nor FAILED; in all three cases nothing changes.
     #[inline]
     pub fn release_block(&mut self, block: &Block) -> Result<(), CoreError> {
         let t = self.task_of(block)?;
@@ -335,7 +380,11 @@ impl Scheduler {
         self.states[t].processing_count -= 1;
         self.live -= 1;
         self.last_ready_tasks.clear();
-        if !self.abandoned[t] && self.queues[t].retries(key) < self.graph.tasks()[t].max_retries() {
+        let limit = self.count_failure(t);
+        if limit.is_none()
+            && !self.abandoned[t]
+            && self.queues[t].retries(key) < self.graph.tasks()[t].max_retries()
+        {
             self.queues[t].count_retry(key);
             self.queues[t].push_ready(key);
             self.states[t].ready_count += 1;
@@ -359,9 +408,26 @@ impl Scheduler {
                 *n = 0;
             }
         }
+        if let Some(limit) = limit {
+            self.failure_limits[t] = Some(limit);
+            self.abandon(t);
+        }
         if self.live == 0 {
             self.orphan_stranded();
         }
+    }
+
+    /// Counts a failed attempt of task `t` if none of its blocks succeeded yet; the limit it
+    /// reached, if this failure reaches it.
+    fn count_failure(&mut self, t: usize) -> Option<FailureLimit> {
+        let state = &self.states[t];
+        if self.abandoned[t] || state.completed_count > state.skipped_count {
+            return None;
+        }
+        let limit = self.graph.tasks()[t].max_failures_before_success()?;
+        let failures = &mut self.failures_before_success[t];
+        *failures = failures.saturating_add(1);
+        (*failures >= limit).then_some(FailureLimit { failures: limit })
     }
 
     /// Queues the blocks in `self.ready` in their own tasks.
@@ -388,14 +454,15 @@ impl Scheduler {
     ///
     /// [`CoreError::UnknownTask`] for an unknown task id.
     pub fn abandon_task(&mut self, task_id: &str) -> Result<(), CoreError> {
-        let t = self
-            .graph
-            .index_of(task_id)
-            .ok_or_else(|| CoreError::UnknownTask {
-                task_id: task_id.to_owned(),
-            })?;
+        let t = self.index(task_id)?;
+        self.abandon(t);
+        Ok(())
+    }
+
+    /// Gives up on task `t` (see [`Scheduler::abandon_task`]).
+    fn abandon(&mut self, t: usize) {
         if self.abandoned[t] {
-            return Ok(());
+            return;
         }
         self.abandoned[t] = true;
         let ready = self.queues[t].drain_ready();
@@ -407,7 +474,6 @@ impl Scheduler {
         if self.live == 0 {
             self.orphan_stranded();
         }
-        Ok(())
     }
 
     /// Nothing is ready or out anywhere, so no pending block can ever become ready: each is an
@@ -421,10 +487,187 @@ impl Scheduler {
     }
 }
 
+/// A task given up because its first block attempts all failed
+/// ([`Task::max_failures_before_success`], docs/semantics.md#progress-and-the-execution-summary).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailureLimit {
+    /// The number of failed attempts, none succeeded: the task's limit.
+    pub failures: u32,
+}
+
+impl FailureLimit {
+    /// Why the task was abandoned, as the Execution Summary says it, with the last error if
+    /// it is known.
+    #[must_use]
+    pub fn reason(&self, last_error: Option<&str>) -> String {
+        let mut reason = format!(
+            "the first {} block attempts all failed and none succeeded \
+             (max_failures_before_success={})",
+            self.failures, self.failures
+        );
+        if let Some(error) = last_error {
+            reason.push_str("; the last error: ");
+            reason.push_str(error);
+        }
+        reason
+    }
+}
+
 /// The error for a block that is not out.
 fn not_processing(block: &Block) -> CoreError {
     CoreError::NotProcessing {
         task_id: block.task_id().to_owned(),
         spatial_id: block.spatial_id(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_values::roi;
+
+    /// `blocks` independent blocks in 1-D.
+    fn line(id: &str, blocks: i64) -> crate::TaskBuilder {
+        Task::builder(id, roi(&[0], &[blocks]), roi(&[0], &[1]), roi(&[0], &[1]))
+            .read_write_conflict(false)
+    }
+
+    /// Acquires and releases blocks of `task_id` one at a time with `status` until none is
+    /// ready; the number of attempts.
+    fn run(s: &mut Scheduler, task_id: &str, status: BlockStatus) -> u32 {
+        let mut attempts = 0;
+        while let Some(mut block) = s.acquire_block(task_id).unwrap() {
+            block.status = status;
+            s.release_block(&block).unwrap();
+            attempts += 1;
+        }
+        attempts
+    }
+
+    #[test]
+    fn acquire_block_of_an_unknown_task_is_an_error() {
+        let mut s = Scheduler::new(&[line("t", 2).build().unwrap()], true).unwrap();
+        let unknown =
+            |e: CoreError| matches!(e, CoreError::UnknownTask { task_id } if task_id == "nope");
+        assert!(unknown(s.acquire_block("nope").unwrap_err()));
+        assert!(unknown(s.acquire_block_unchecked("nope").unwrap_err()));
+        assert!(unknown(s.abandon_task("nope").unwrap_err()));
+        // A block of a task the scheduler does not know: an unknown task, not "not out".
+        let mut block = s.acquire_block("t").unwrap().unwrap();
+        block.block_id.task_id = "nope".into();
+        block.status = BlockStatus::Success;
+        assert!(unknown(s.release_block(&block).unwrap_err()));
+        assert!(unknown(s.skip_block(&mut block).unwrap_err()));
+        // Nothing changed: the real block is still out.
+        assert_eq!(s.task_state("t").unwrap().processing_count, 1);
+        assert_eq!(s.acquire_block("t").unwrap().unwrap().spatial_id(), 1);
+        assert!(s.acquire_block("t").unwrap().is_none());
+    }
+
+    #[test]
+    fn a_task_whose_first_attempts_all_fail_stops_early() {
+        // The default limit: (max_retries + 1) × max(10, 2 × num_workers) = 3 × 10.
+        let a = line("A", 1000).build().unwrap();
+        assert_eq!(a.max_failures_before_success(), Some(30));
+        let b = line("B", 1000).upstream_task(&a).build().unwrap();
+        let mut s = Scheduler::new(&[b], true).unwrap();
+        assert_eq!(run(&mut s, "A", BlockStatus::Failed), 30);
+        assert_eq!(s.failure_limit("A"), Some(FailureLimit { failures: 30 }));
+        assert_eq!(s.failure_limit("B"), None);
+        let a = *s.task_state("A").unwrap();
+        assert_eq!((a.failed_count, a.orphaned_count), (1, 999));
+        assert!(s.all_done(), "the downstream task is orphaned too");
+        assert_eq!(s.task_state("B").unwrap().orphaned_count, 1000);
+        assert_eq!(
+            FailureLimit { failures: 30 }.reason(Some("RuntimeError('boom')")),
+            "the first 30 block attempts all failed and none succeeded \
+             (max_failures_before_success=30); the last error: RuntimeError('boom')"
+        );
+    }
+
+    #[test]
+    fn blocks_out_when_the_limit_is_reached_still_come_back() {
+        let t = line("t", 100)
+            .max_retries(0)
+            .max_failures_before_success(3)
+            .build()
+            .unwrap();
+        let mut s = Scheduler::new(&[t], true).unwrap();
+        let mut out: Vec<Block> = (0..5)
+            .map(|_| s.acquire_block("t").unwrap().unwrap())
+            .collect();
+        for block in &mut out[..3] {
+            block.status = BlockStatus::Failed;
+            s.release_block(block).unwrap();
+        }
+        assert!(s.failure_limit("t").is_some());
+        assert!(
+            s.acquire_block("t").unwrap().is_none(),
+            "nothing more is handed out"
+        );
+        out[3].status = BlockStatus::Success;
+        out[4].status = BlockStatus::Failed;
+        s.release_block(&out[3]).unwrap();
+        s.release_block(&out[4]).unwrap();
+        let state = *s.task_state("t").unwrap();
+        assert_eq!(
+            (
+                state.completed_count,
+                state.failed_count,
+                state.orphaned_count
+            ),
+            (1, 4, 95)
+        );
+        assert!(state.is_done());
+    }
+
+    #[test]
+    fn one_success_or_a_limit_of_zero_keeps_a_failing_task_going() {
+        let t = line("t", 50).max_retries(1).build().unwrap();
+        let mut s = Scheduler::new(&[t], true).unwrap();
+        let mut first = s.acquire_block("t").unwrap().unwrap();
+        first.status = BlockStatus::Success;
+        s.release_block(&first).unwrap();
+        assert_eq!(run(&mut s, "t", BlockStatus::Failed), 98);
+        assert_eq!(s.failure_limit("t"), None);
+        assert_eq!(s.task_state("t").unwrap().failed_count, 49);
+
+        let t = line("t", 50)
+            .max_retries(1)
+            .max_failures_before_success(0)
+            .build()
+            .unwrap();
+        assert_eq!(t.max_failures_before_success(), None);
+        let mut s = Scheduler::new(&[t], true).unwrap();
+        assert_eq!(run(&mut s, "t", BlockStatus::Failed), 100);
+        assert_eq!(s.failure_limit("t"), None);
+        assert_eq!(s.task_state("t").unwrap().failed_count, 50);
+    }
+
+    #[test]
+    fn skipped_blocks_are_not_successes() {
+        let t = line("t", 40)
+            .max_retries(0)
+            .check_function(|b: &Block| Ok(b.spatial_id() < 5))
+            .build()
+            .unwrap();
+        let mut s = Scheduler::new(&[t], true).unwrap();
+        assert_eq!(run(&mut s, "t", BlockStatus::Failed), 10);
+        let state = *s.task_state("t").unwrap();
+        assert_eq!((state.skipped_count, state.failed_count), (5, 10));
+        assert_eq!(state.orphaned_count, 25);
+        assert!(s.failure_limit("t").is_some());
+    }
+
+    #[test]
+    fn the_default_limit_grows_with_workers_and_retries() {
+        let t = line("t", 1).num_workers(8).max_retries(4).build().unwrap();
+        assert_eq!(t.max_failures_before_success(), Some(5 * 16));
+        let t = line("t", 1)
+            .num_workers(usize::MAX)
+            .max_retries(u32::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(t.max_failures_before_success(), Some(u32::MAX));
     }
 }

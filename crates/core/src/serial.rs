@@ -39,6 +39,17 @@ pub enum SerialEvent<'a> {
         /// Why: [`RELEASED_AS_FAILED`] or [`POST_CHECK_FAILED`].
         error: &'a str,
     },
+    /// The scheduler gave the task up: its first block attempts all failed
+    /// ([`crate::FailureLimit`]); its remaining blocks are orphaned. Sent once, after the
+    /// `Release` of the failure that reached the limit.
+    TaskAbandoned {
+        /// The task.
+        task_id: &'a TaskId,
+        /// Its counters.
+        state: &'a TaskState,
+        /// Why, with the last error.
+        reason: &'a str,
+    },
     /// A block of the task was released to the scheduler.
     Release {
         /// The task.
@@ -71,6 +82,17 @@ pub struct SerialReport {
     pub states: Vec<(TaskId, TaskState)>,
     /// Every failed attempt, in order.
     pub failures: Vec<SerialFailure>,
+    /// The tasks the scheduler gave up, with the reason, in the order it did.
+    pub abandoned: Vec<(TaskId, String)>,
+}
+
+/// A serial run stopped by an error (of a hook, or of the engine).
+#[derive(Debug)]
+pub struct SerialStop<E> {
+    /// What stopped it.
+    pub error: E,
+    /// What ran until then: the counters at the stop, the failures and abandoned tasks so far.
+    pub report: SerialReport,
 }
 
 /// What a serial run calls: the block functions, and an observer of its events.
@@ -106,15 +128,43 @@ pub trait SerialHooks {
 /// one, announcing the task with [`SerialEvent::TaskStart`] the first time. The block
 /// function runs ([`SerialHooks::process`]); a block left FAILED, or one whose post-check
 /// fails, is a failure ([`SerialEvent::BlockFailure`], recorded in the report) and is retried
-/// or given up by the scheduler as usual. Timeouts and worker options do not apply.
+/// or given up by the scheduler as usual; a task whose first attempts all fail is abandoned
+/// ([`SerialEvent::TaskAbandoned`], docs/semantics.md#progress-and-the-execution-summary). Timeouts and
+/// worker options do not apply.
 ///
 /// # Errors
 ///
-/// The first error of a hook, or an engine error (as `H::Error`), stops the run.
+/// The first error of a hook, or an engine error (as `H::Error`), stops the run; the
+/// [`SerialStop`] carries it with the report of what ran until then (e.g. to print the
+/// summary of a run stopped by Ctrl-C).
 pub fn run_serial_with<H: SerialHooks>(
     scheduler: &mut Scheduler,
     hooks: &mut H,
-) -> Result<SerialReport, H::Error> {
+) -> Result<SerialReport, SerialStop<H::Error>> {
+    let mut failures = Vec::new();
+    let mut abandoned = Vec::new();
+    let outcome = serial_loop(scheduler, hooks, &mut failures, &mut abandoned);
+    let report = SerialReport {
+        states: scheduler
+            .task_states()
+            .map(|(id, state)| (id.clone(), *state))
+            .collect(),
+        failures,
+        abandoned,
+    };
+    match outcome {
+        Ok(()) => Ok(report),
+        Err(error) => Err(SerialStop { error, report }),
+    }
+}
+
+/// The loop of [`run_serial_with`], recording failures and abandoned tasks as it goes.
+fn serial_loop<H: SerialHooks>(
+    scheduler: &mut Scheduler,
+    hooks: &mut H,
+    failures: &mut Vec<SerialFailure>,
+    abandoned: &mut Vec<(TaskId, String)>,
+) -> Result<(), H::Error> {
     let ids: Vec<TaskId> = scheduler.task_states().map(|(id, _)| id.clone()).collect();
     let mut tasks = Vec::with_capacity(ids.len());
     for id in &ids {
@@ -125,7 +175,6 @@ pub fn run_serial_with<H: SerialHooks>(
     }
     let mut started = vec![false; ids.len()];
     let mut done = vec![false; ids.len()];
-    let mut failures = Vec::new();
     let all = 0..ids.len();
     notify_done(scheduler, &ids, all.clone(), &mut done, hooks)?;
     loop {
@@ -139,7 +188,7 @@ pub fn run_serial_with<H: SerialHooks>(
                 started[t] = true;
                 hooks.on_event(SerialEvent::TaskStart { task_id: id, state })?;
             }
-            if let Some(block) = scheduler.acquire_block(id) {
+            if let Some(block) = scheduler.acquire_block(id)? {
                 acquired = Some((t, block));
                 break;
             }
@@ -182,6 +231,18 @@ pub fn run_serial_with<H: SerialHooks>(
             task_id: id,
             state: state_of(scheduler, id)?,
         })?;
+        if let Some(limit) = error.and_then(|_| scheduler.failure_limit(id)) {
+            if !abandoned.iter().any(|(task, _)| task == id) {
+                let reason = limit.reason(error);
+                tracing::error!("abandoning task {id}: {reason}");
+                hooks.on_event(SerialEvent::TaskAbandoned {
+                    task_id: id,
+                    state: state_of(scheduler, id)?,
+                    reason: &reason,
+                })?;
+                abandoned.push((id.clone(), reason));
+            }
+        }
         // A success finishes at most its own task; a permanent failure may orphan blocks of
         // other tasks.
         if error.is_some() {
@@ -190,14 +251,7 @@ pub fn run_serial_with<H: SerialHooks>(
             notify_done(scheduler, &ids, t..=t, &mut done, hooks)?;
         }
     }
-    notify_done(scheduler, &ids, all, &mut done, hooks)?;
-    Ok(SerialReport {
-        states: scheduler
-            .task_states()
-            .map(|(id, state)| (id.clone(), *state))
-            .collect(),
-        failures,
-    })
+    notify_done(scheduler, &ids, all, &mut done, hooks)
 }
 
 /// The counters of a task of the scheduler.
@@ -302,7 +356,9 @@ pub fn run_serial(tasks: &[Arc<Task>]) -> Result<Vec<(TaskId, TaskState)>, CoreE
             });
         }
     }
-    run_serial_with(&mut scheduler, &mut TaskFunctions).map(|report| report.states)
+    run_serial_with(&mut scheduler, &mut TaskFunctions)
+        .map(|report| report.states)
+        .map_err(|stop| stop.error)
 }
 
 #[cfg(test)]
@@ -340,6 +396,9 @@ mod tests {
                     format!("failure {} {error}", block.block_id)
                 }
                 SerialEvent::Release { task_id, .. } => format!("release {task_id}"),
+                SerialEvent::TaskAbandoned {
+                    task_id, reason, ..
+                } => format!("abandoned {task_id}: {reason}"),
                 SerialEvent::TaskDone { task_id, state } => {
                     format!("done {task_id} {}", state.completed_count)
                 }
@@ -420,9 +479,50 @@ mod tests {
         let (a, _) = chain(None);
         let mut scheduler = Scheduler::new(&[a], true).unwrap();
         let mut hooks = Stop(0);
-        let error = run_serial_with(&mut scheduler, &mut hooks).unwrap_err();
-        assert_eq!(error.to_string(), "block A/0 failed: stop");
+        let stop = run_serial_with(&mut scheduler, &mut hooks).unwrap_err();
+        assert_eq!(stop.error.to_string(), "block A/0 failed: stop");
         assert_eq!(hooks.0, 1);
+        // The report of what ran: the block that stopped the run is still out.
+        assert_eq!(stop.report.states[0].1.processing_count, 1);
+        assert!(stop.report.failures.is_empty());
+    }
+
+    #[test]
+    fn a_serial_task_whose_first_attempts_all_fail_is_abandoned() {
+        let a = Task::builder("A", roi(0, 100), roi(0, 1), roi(0, 1))
+            .read_write_conflict(false)
+            .max_retries(1)
+            .max_failures_before_success(4)
+            .build()
+            .unwrap();
+        let b = Task::builder("B", roi(0, 100), roi(0, 1), roi(0, 1))
+            .upstream_tasks([&a])
+            .build()
+            .unwrap();
+        let mut scheduler = Scheduler::new(&[b], true).unwrap();
+        let mut hooks = Recorder {
+            fail: (0..100).collect(),
+            ..Recorder::default()
+        };
+        let report = run_serial_with(&mut scheduler, &mut hooks).unwrap();
+        assert_eq!(report.failures.len(), 4, "stopped after 4 attempts");
+        let reason = format!(
+            "the first 4 block attempts all failed and none succeeded \
+             (max_failures_before_success=4); the last error: {RELEASED_AS_FAILED}"
+        );
+        assert_eq!(report.abandoned, [("A".into(), reason.clone())]);
+        assert_eq!(
+            hooks
+                .events
+                .iter()
+                .filter(|e| e.starts_with("abandoned"))
+                .collect::<Vec<_>>(),
+            [&format!("abandoned A: {reason}")]
+        );
+        let (a_state, b_state) = (report.states[0].1, report.states[1].1);
+        assert_eq!((a_state.failed_count, a_state.orphaned_count), (1, 99));
+        assert_eq!(b_state.orphaned_count, 100);
+        assert!(hooks.events.contains(&"done B 0".to_owned()));
     }
 
     #[test]

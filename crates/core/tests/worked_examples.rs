@@ -43,7 +43,7 @@ fn task(id: &str, total: Roi, read: Roi, write: Roi) -> daisy_core::TaskBuilder 
 /// Acquires everything ready, then releases it all with `status`; returns the acquired ids.
 fn drain_level(s: &mut Scheduler, task_id: &str, status: BlockStatus) -> Vec<u64> {
     let mut blocks = Vec::new();
-    while let Some(b) = s.acquire_block(task_id) {
+    while let Some(b) = s.acquire_block(task_id).unwrap() {
         blocks.push(b);
     }
     release_all(s, &mut blocks, status);
@@ -66,7 +66,7 @@ fn run_in_ready_order(s: &mut Scheduler) -> Vec<BlockId> {
         let Some(task_id) = s.get_ready_tasks().next().map(|t| t.task_id().clone()) else {
             return order;
         };
-        let mut block = s.acquire_block(&task_id).unwrap();
+        let mut block = s.acquire_block(&task_id).unwrap().unwrap();
         order.push(block.block_id.clone());
         block.status = BlockStatus::Success;
         s.release_block(&block).unwrap();
@@ -258,7 +258,7 @@ fn two_dimensional_worked_example() {
     for level_ids in table.iter().map(|(ids, _, _)| *ids) {
         assert_eq!(drain_level(&mut s, "t", BlockStatus::Success), level_ids);
     }
-    assert!(s.acquire_block("t").is_none());
+    assert!(s.acquire_block("t").unwrap().is_none());
     assert!(s.task_state("t").unwrap().is_done());
 
     // Without conflicts: one level, roots row-major.
@@ -306,7 +306,7 @@ fn too_small_for_one_block() {
         .build()
         .unwrap();
     let mut s = Scheduler::new(&[t], true).unwrap();
-    assert!(s.acquire_block("t").is_none());
+    assert!(s.acquire_block("t").unwrap().is_none());
     let state = s.task_state("t").unwrap();
     assert_eq!(state.total_block_count, 0);
     assert!(state.is_done());
@@ -420,9 +420,9 @@ fn chained_release_orders() {
         let mut s = Scheduler::new([&a, &b], true).unwrap();
         for _ in 0..3 {
             drain_level(&mut s, "A", BlockStatus::Success);
-            assert!(s.acquire_block("B").is_none());
+            assert!(s.acquire_block("B").unwrap().is_none());
         }
-        let mut last: Vec<Block> = std::iter::from_fn(|| s.acquire_block("A")).collect();
+        let mut last: Vec<Block> = std::iter::from_fn(|| s.acquire_block("A").unwrap()).collect();
         assert_eq!(ids(&last), [4, 11, 13, 24]);
         let mut queued = 0;
         for (id, want) in order.iter().zip(&expected) {
@@ -434,7 +434,7 @@ fn chained_release_orders() {
             let gained = names(s.last_release_ready_tasks());
             assert_eq!(gained.is_empty(), want.is_empty());
         }
-        let first_b: Vec<u64> = std::iter::from_fn(|| s.acquire_block("B"))
+        let first_b: Vec<u64> = std::iter::from_fn(|| s.acquire_block("B").unwrap())
             .map(|b| b.spatial_id())
             .collect();
         assert_eq!(first_b, expected.concat());
@@ -469,18 +469,18 @@ fn conformance_sequences() {
     };
     // No conflict: 1, 2, None.
     let mut s = Scheduler::new(&[make(false)], true).unwrap();
-    let got: Vec<u64> = std::iter::from_fn(|| s.acquire_block("t"))
+    let got: Vec<u64> = std::iter::from_fn(|| s.acquire_block("t").unwrap())
         .map(|b| b.spatial_id())
         .collect();
     assert_eq!(got, [1, 2]);
 
     // Retries: fail 1 once (re-queued, succeeds), fail 2 three times (permanent).
     let mut s = Scheduler::new(&[make(false)], true).unwrap();
-    let mut one = s.acquire_block("t").unwrap();
-    let mut two = s.acquire_block("t").unwrap();
+    let mut one = s.acquire_block("t").unwrap().unwrap();
+    let mut two = s.acquire_block("t").unwrap().unwrap();
     one.status = BlockStatus::Failed;
     s.release_block(&one).unwrap();
-    let mut one = s.acquire_block("t").unwrap();
+    let mut one = s.acquire_block("t").unwrap().unwrap();
     assert_eq!(one.spatial_id(), 1);
     one.status = BlockStatus::Success;
     s.release_block(&one).unwrap();
@@ -488,11 +488,11 @@ fn conformance_sequences() {
         two.status = BlockStatus::Failed;
         s.release_block(&two).unwrap();
         if attempt < 2 {
-            two = s.acquire_block("t").unwrap();
+            two = s.acquire_block("t").unwrap().unwrap();
             assert_eq!(two.spatial_id(), 2);
         }
     }
-    assert!(s.acquire_block("t").is_none());
+    assert!(s.acquire_block("t").unwrap().is_none());
     let state = s.task_state("t").unwrap();
     assert_eq!((state.completed_count, state.failed_count), (1, 1));
 
@@ -553,7 +553,7 @@ fn bad_releases() {
         .build()
         .unwrap();
     let mut s = Scheduler::new(&[t], true).unwrap();
-    let mut block = s.acquire_block("t").unwrap();
+    let mut block = s.acquire_block("t").unwrap().unwrap();
     let before = *s.task_state("t").unwrap();
     let err = s.release_block(&block).unwrap_err();
     assert_eq!(
@@ -574,9 +574,12 @@ fn bad_releases() {
     stranger.block_id.task_id = "nope".into();
     assert!(matches!(
         s.release_block(&stranger),
-        Err(CoreError::NotProcessing { .. })
+        Err(CoreError::UnknownTask { .. })
     ));
-    assert!(s.acquire_block("nope").is_none());
+    assert!(matches!(
+        s.acquire_block("nope"),
+        Err(CoreError::UnknownTask { .. })
+    ));
 }
 
 /// docs/semantics.md#tasks, #scheduling: a pre-check that says "done" skips the block, which counts as completed.
@@ -634,7 +637,7 @@ fn asymmetric_context_inverse() {
     assert_eq!(ids(&g.downstream(&find(&g, "U", 3)).unwrap()), [1, 2, 3, 4]);
     // And the run does not hang when U/4 finishes last.
     let mut s = Scheduler::new([&down], true).unwrap();
-    let mut u: Vec<Block> = std::iter::from_fn(|| s.acquire_block("U")).collect();
+    let mut u: Vec<Block> = std::iter::from_fn(|| s.acquire_block("U").unwrap()).collect();
     u.sort_by_key(|b| (b.spatial_id() == 4, b.spatial_id()));
     release_all(&mut s, &mut u, BlockStatus::Success);
     assert_eq!(drain_level(&mut s, "D", BlockStatus::Success).len(), 16);

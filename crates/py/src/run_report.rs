@@ -30,8 +30,8 @@ fn log_files(basename: &str) -> (PathBuf, PathBuf) {
     )
 }
 
-/// The report of a serial run: nothing abandoned, no workers, nothing interrupted.
-pub(crate) fn serial_run_report(serial: SerialReport) -> RunReport {
+/// The report of a serial run (no workers; interrupted if Ctrl-C stopped it).
+pub(crate) fn serial_run_report(serial: SerialReport, interrupted: bool) -> RunReport {
     let mut tasks: Vec<TaskReport> = serial
         .states
         .into_iter()
@@ -57,10 +57,12 @@ pub(crate) fn serial_run_report(serial: SerialReport) -> RunReport {
             });
         }
     }
-    RunReport {
-        tasks,
-        interrupted: false,
+    for (task_id, reason) in serial.abandoned {
+        if let Some(task) = tasks.iter_mut().find(|t| t.task_id == *task_id) {
+            task.abandoned = Some(reason);
+        }
     }
+    RunReport { tasks, interrupted }
 }
 
 /// A failure given to the constructor: a dict with `task_id`, `spatial_id` and optionally
@@ -257,16 +259,22 @@ mod tests {
             failed_count: 1,
             ..TaskState::default()
         };
-        let report = serial_run_report(SerialReport {
-            states: vec![("A".into(), state), ("B".into(), TaskState::default())],
-            failures: vec![SerialFailure {
-                block_id: BlockId {
-                    task_id: "A".into(),
-                    spatial_id: 1,
-                },
-                error: daisy_core::POST_CHECK_FAILED.into(),
-            }],
-        });
+        let report = serial_run_report(
+            SerialReport {
+                states: vec![("A".into(), state), ("B".into(), TaskState::default())],
+                failures: vec![SerialFailure {
+                    block_id: BlockId {
+                        task_id: "A".into(),
+                        spatial_id: 1,
+                    },
+                    error: daisy_core::POST_CHECK_FAILED.into(),
+                }],
+                abandoned: vec![("A".into(), "gave up".into())],
+            },
+            false,
+        );
+        assert_eq!(report.tasks[0].abandoned.as_deref(), Some("gave up"));
+        assert_eq!(report.tasks[1].abandoned, None);
         let ids: Vec<_> = report.tasks.iter().map(|t| t.task_id.as_str()).collect();
         assert_eq!(ids, ["A", "B"]);
         assert_eq!(report.tasks[0].failures.len(), 1);

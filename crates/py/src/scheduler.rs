@@ -35,7 +35,8 @@ impl PyScheduler {
         })
     }
 
-    /// The next ready block of a task (its pre-check runs inline), or None.
+    /// The next ready block of a task (its pre-check runs inline), or None; an unknown task
+    /// raises `UnknownTaskError`.
     ///
     /// A KeyboardInterrupt raised in the pre-check is raised here (the block it interrupted
     /// stays out).
@@ -44,7 +45,7 @@ impl PyScheduler {
         if let Some(interrupt) = take_interrupt() {
             return Err(interrupt);
         }
-        Ok(block.map(PyBlock::from_core))
+        Ok(block.map_err(core_error)?.map(PyBlock::from_core))
     }
 
     /// Takes a block back; returns the ids of the tasks that gained ready blocks, in order.

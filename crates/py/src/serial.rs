@@ -2,12 +2,15 @@
 //! Python block functions, over the engine's loop [`daisy_core::run_serial_with`].
 //!
 //! A Python exception from a block function or an observer hook stops the run and is raised
-//! unchanged; so is a KeyboardInterrupt seen by a pre- or post-check.
+//! unchanged; so is a KeyboardInterrupt seen by a pre- or post-check. A KeyboardInterrupt
+//! carries the report of the run until then as its `run_report` attribute (interrupted), so
+//! that the summary can say so.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use daisy_core::{Block, CoreError, SerialEvent, SerialHooks, Task, run_serial_with};
+use daisy_core::{Block, CoreError, SerialEvent, SerialHooks, SerialStop, Task, run_serial_with};
+use pyo3::exceptions::PyKeyboardInterrupt;
 use pyo3::prelude::*;
 
 use crate::block::PyBlock;
@@ -93,6 +96,18 @@ impl SerialHooks for PyHooks<'_> {
             SerialEvent::TaskDone { task_id, state } => {
                 self.notify_task("on_task_done", task_id, state)?;
             }
+            SerialEvent::TaskAbandoned {
+                task_id,
+                state,
+                reason,
+            } => {
+                if let Some(observer) = &self.observer {
+                    observer.call_method1(
+                        "on_task_abandoned",
+                        (&**task_id, Counters::from(state), reason),
+                    )?;
+                }
+            }
             SerialEvent::BlockFailure { block, error } => {
                 if let Some(observer) = &self.observer {
                     let py_block = Bound::new(self.py, PyBlock::from_core(block.clone()))?;
@@ -122,8 +137,20 @@ pub(crate) fn run_serial<'py>(
         observer: observer.filter(|o| !o.is_none()),
     };
     match run_serial_with(&mut scheduler.scheduler, &mut hooks) {
-        Ok(report) => Ok(serial_run_report(report).into()),
-        Err(Stop::Python(error)) => Err(error),
-        Err(Stop::Core(error)) => Err(core_error(error)),
+        Ok(report) => Ok(serial_run_report(report, false).into()),
+        Err(SerialStop {
+            error: Stop::Python(error),
+            report,
+        }) => {
+            if error.is_instance_of::<PyKeyboardInterrupt>(py) {
+                let report = PyRunReport::from(serial_run_report(report, true));
+                error.value(py).setattr("run_report", report)?;
+            }
+            Err(error)
+        }
+        Err(SerialStop {
+            error: Stop::Core(error),
+            ..
+        }) => Err(core_error(error)),
     }
 }

@@ -159,7 +159,8 @@ impl TaskSpec {
     #[pyo3(signature = (
         task_id, total_roi, read_roi, write_roi, *, read_write_conflict = None, fit = None,
         num_workers = None, max_retries = None, timeout = None, check_function = None,
-        init_callback_fn = None, max_worker_restarts = None, done_marker_path = None
+        init_callback_fn = None, max_worker_restarts = None, done_marker_path = None,
+        max_failures_before_success = None
     ))]
     fn new(
         py: Python<'_>,
@@ -176,6 +177,7 @@ impl TaskSpec {
         init_callback_fn: Option<Bound<'_, PyAny>>,
         max_worker_restarts: Option<&Bound<'_, PyAny>>,
         done_marker_path: Option<&Bound<'_, PyAny>>,
+        max_failures_before_success: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let task_id = task_id.cast::<PyString>().map_err(|_| {
             task_type_error(format!(
@@ -210,6 +212,10 @@ impl TaskSpec {
         }
         if let Some(n) = max_worker_restarts.filter(|v| !v.is_none()) {
             builder = builder.max_worker_restarts(count(n, "max_worker_restarts")?);
+        }
+        if let Some(n) = max_failures_before_success.filter(|v| !v.is_none()) {
+            builder =
+                builder.max_failures_before_success(count(n, "max_failures_before_success")?);
         }
         if let Some(timeout) = timeout.filter(|v| !v.is_none()) {
             builder = builder.timeout_secs(timeout_secs(timeout)?);
@@ -276,6 +282,12 @@ impl TaskSpec {
     #[getter]
     fn max_worker_restarts(&self) -> u32 {
         self.task.max_worker_restarts()
+    }
+
+    /// Failed block attempts, none succeeded, after which the task is abandoned; 0: never.
+    #[getter]
+    fn max_failures_before_success(&self) -> u32 {
+        self.task.max_failures_before_success().unwrap_or(0)
     }
 
     /// The per-block timeout in seconds, or None.

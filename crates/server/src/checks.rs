@@ -77,7 +77,8 @@ impl Checks {
     ) {
         let checks = &mut self.tasks[t];
         while checks.in_flight() + (checks.checked.len() as u64) < demand {
-            let Some(block) = scheduler.acquire_block_unchecked(task.task_id()) else {
+            // The task is the scheduler's own, so it is never unknown.
+            let Ok(Some(block)) = scheduler.acquire_block_unchecked(task.task_id()) else {
                 break;
             };
             let seq = checks.next_seq;

@@ -113,7 +113,11 @@ impl Dispatch {
                 let next = if checked {
                     checks.next_checked(t)
                 } else {
-                    scheduler.acquire_block_unchecked(task.task_id())
+                    // The task is the scheduler's own, so it is never unknown.
+                    scheduler
+                        .acquire_block_unchecked(task.task_id())
+                        .ok()
+                        .flatten()
                 };
                 match next {
                     Some(block) => blocks.push(block),

@@ -1,5 +1,6 @@
 //! What a run returns: every task's final state, every failed block and every failed worker.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -108,18 +109,16 @@ impl fmt::Display for RunReport {
             lines.push(String::new());
             if !task.failures.is_empty() {
                 lines.extend(["    Failed Blocks:".into(), String::new()]);
-                for failure in task.failures.iter().take(MAX_FAILURE_LINES) {
-                    lines.push(format!(
-                        "      block {} in {} with exception {}",
-                        failure.block_id.spatial_id,
-                        crate::error::worker_text(failure.worker_id),
-                        failure.error
-                    ));
+                let groups = group_failures(&task.failures);
+                for group in groups.iter().take(MAX_FAILURE_LINES) {
+                    group.write(&task.failures, &mut lines);
                 }
-                if task.failures.len() > MAX_FAILURE_LINES {
+                if groups.len() > MAX_FAILURE_LINES {
+                    let rest = &groups[MAX_FAILURE_LINES..];
+                    let failures: usize = rest.iter().map(|g| g.members.len()).sum();
                     lines.push(format!(
-                        "      (and {} more)",
-                        task.failures.len() - MAX_FAILURE_LINES
+                        "      (and {} more errors, {failures} failures)",
+                        rest.len()
                     ));
                 }
             }
@@ -141,6 +140,8 @@ impl fmt::Display for RunReport {
                     ));
                 }
             }
+            // Each worker's files once, in the order their failures came.
+            let mut seen = HashSet::new();
             let logs: Vec<_> = task
                 .failures
                 .iter()
@@ -150,6 +151,7 @@ impl fmt::Display for RunReport {
                         .iter()
                         .filter_map(|x| x.log_files.as_ref()),
                 )
+                .filter(|files| seen.insert(*files))
                 .collect();
             if !logs.is_empty() {
                 lines.extend([
@@ -172,8 +174,102 @@ impl fmt::Display for RunReport {
     }
 }
 
-/// At most this many "Failed Blocks" lines per task, then `(and N more)`.
+/// At most this many distinct errors under "Failed Blocks" per task, then `(and N more ...)`.
 const MAX_FAILURE_LINES: usize = 100;
+/// At most this many block ids named per error.
+const MAX_BLOCK_IDS: usize = 5;
+
+/// What makes two errors "the same error": the text with every run of digits (and of hex
+/// digits around them, e.g. addresses) read as one placeholder, so that errors naming their
+/// block, a file per block or an object address group together
+/// (docs/semantics.md#progress-and-the-execution-summary).
+#[must_use]
+pub(crate) fn error_kind(error: &str) -> String {
+    let mut kind = String::with_capacity(error.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, kind: &mut String| {
+        if run.bytes().any(|b| b.is_ascii_digit()) {
+            kind.push('#');
+        } else {
+            kind.push_str(run);
+        }
+        run.clear();
+    };
+    for c in error.chars() {
+        if c.is_ascii_hexdigit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut kind);
+            kind.push(c);
+        }
+    }
+    flush(&mut run, &mut kind);
+    kind
+}
+
+/// The failures of one task with the same [`error_kind`], in arrival order.
+struct FailureGroup {
+    /// Indices into the task's failures; the first is shown in full.
+    members: Vec<usize>,
+}
+
+/// The failures grouped by [`error_kind`], groups in the order of their first failure.
+fn group_failures(failures: &[BlockFailure]) -> Vec<FailureGroup> {
+    let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<FailureGroup> = Vec::new();
+    for (i, failure) in failures.iter().enumerate() {
+        let g = *index.entry(error_kind(&failure.error)).or_insert_with(|| {
+            groups.push(FailureGroup {
+                members: Vec::new(),
+            });
+            groups.len() - 1
+        });
+        groups[g].members.push(i);
+    }
+    groups
+}
+
+impl FailureGroup {
+    /// daisy's line for the first failure, then, if more failures are like it, how many
+    /// and of which blocks.
+    fn write(&self, failures: &[BlockFailure], lines: &mut Vec<String>) {
+        let first = &failures[self.members[0]];
+        lines.push(format!(
+            "      block {} in {} with exception {}",
+            first.block_id.spatial_id,
+            crate::error::worker_text(first.worker_id),
+            first.error
+        ));
+        let more = self.members.len() - 1;
+        if more == 0 {
+            return;
+        }
+        let mut seen = HashSet::new();
+        let blocks: Vec<u64> = self
+            .members
+            .iter()
+            .map(|&i| failures[i].block_id.spatial_id)
+            .filter(|id| seen.insert(*id))
+            .collect();
+        let mut named: Vec<String> = blocks
+            .iter()
+            .take(MAX_BLOCK_IDS)
+            .map(u64::to_string)
+            .collect();
+        if blocks.len() > MAX_BLOCK_IDS {
+            named.push(format!("{} others", blocks.len() - MAX_BLOCK_IDS));
+        }
+        let (noun, ids) = match named.as_slice() {
+            [one] => ("block", one.clone()),
+            [init @ .., last] => ("blocks", format!("{} and {last}", init.join(", "))),
+            [] => ("blocks", String::new()),
+        };
+        lines.push(format!(
+            "        and {more} more like it ({} in all, of {noun} {ids})",
+            self.members.len()
+        ));
+    }
+}
 /// At most this many worker log lines per task, then `...`.
 const MAX_LOG_LINES: usize = 10;
 
@@ -228,7 +324,7 @@ mod tests {
             interrupted: false,
         };
         // The files as the launchers name them; byte for byte the example of docs/semantics.md#progress-and-the-execution-summary (which ends with a blank line).
-        let expected = "\nExecution Summary\n-----------------\n\n  Task A:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 1\n    orphaned  ∅: 0\n\n    Failed Blocks:\n\n      block 3 in worker 1 with exception RuntimeError('boom')\n      block 3 in worker 1 with exception RuntimeError('boom')\n\n    See worker logs for details:\n\n      daisy_logs/A/worker_1.err / .out\n      daisy_logs/A/worker_1.err / .out\n\n  Task B:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 1\n\n";
+        let expected = "\nExecution Summary\n-----------------\n\n  Task A:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 1\n    orphaned  ∅: 0\n\n    Failed Blocks:\n\n      block 3 in worker 1 with exception RuntimeError('boom')\n        and 1 more like it (2 in all, of block 3)\n\n    See worker logs for details:\n\n      daisy_logs/A/worker_1.err / .out\n\n  Task B:\n\n    num blocks : 9\n    completed ✔: 8 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 1\n\n";
         assert_eq!(report.to_string(), expected);
         assert!(!report.succeeded());
     }
@@ -270,5 +366,97 @@ mod tests {
         let expected = "\nExecution Summary\n-----------------\n\n  The run was interrupted before every block was processed.\n\n  Task S:\n\n    num blocks : 4\n    completed ✔: 0 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 4\n    abandoned  : no worker left\n\n    Failed Workers:\n\n      worker 7 failed with exit code 1\n      worker 8 killed by signal 9\n\n    See worker logs for details:\n\n      daisy_logs/S/worker_7.err / .out\n";
         assert_eq!(report.to_string(), expected);
         assert!(!report.succeeded());
+    }
+
+    fn failure(spatial_id: u64, worker_id: u64, error: &str) -> BlockFailure {
+        BlockFailure {
+            block_id: BlockId {
+                task_id: "A".into(),
+                spatial_id,
+            },
+            worker_id: Some(worker_id),
+            error: error.into(),
+            log_files: Some(log_file_paths(Path::new(&format!(
+                "daisy_logs/A/worker_{worker_id}"
+            )))),
+        }
+    }
+
+    fn one_task(state: TaskState, failures: Vec<BlockFailure>) -> RunReport {
+        RunReport {
+            tasks: vec![TaskReport {
+                task_id: "A".into(),
+                state,
+                abandoned: None,
+                failures,
+                worker_failures: vec![],
+                workers_started: 2,
+            }],
+            interrupted: false,
+        }
+    }
+
+    #[test]
+    fn summary_names_the_err_log_then_the_out_log() {
+        // The pair as the launchers make it: (.out, .err).
+        let (out, err) = log_file_paths(Path::new("daisy_logs/A/worker_0"));
+        assert_eq!(out, Path::new("daisy_logs/A/worker_0.out"));
+        assert_eq!(err, Path::new("daisy_logs/A/worker_0.err"));
+        let text = one_task(TaskState::default(), vec![failure(0, 0, "boom")]).to_string();
+        assert!(
+            text.contains("      daisy_logs/A/worker_0.err / .out\n"),
+            "{text}"
+        );
+        assert!(!text.contains(".out / .out"), "{text}");
+    }
+
+    #[test]
+    fn summary_groups_failures_by_error() {
+        // 4096 blocks failing three times each on two workers, with the block in the text,
+        // and a second error.
+        let mut failures: Vec<BlockFailure> = (0..3)
+            .flat_map(|_| 0..4096)
+            .map(|b| failure(b, b % 2, &format!("FileNotFoundError('data/{b}.npy')")))
+            .collect();
+        failures.insert(5, failure(7, 1, "MemoryError()"));
+        let state = TaskState {
+            total_block_count: 4096,
+            failed_count: 4096,
+            ..Default::default()
+        };
+        let text = one_task(state, failures).to_string();
+        let listed: Vec<&str> = text
+            .lines()
+            .skip_while(|l| !l.contains("Failed Blocks:"))
+            .skip(2)
+            .take_while(|l| !l.is_empty())
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "      block 0 in worker 0 with exception FileNotFoundError('data/0.npy')",
+                "        and 12287 more like it (12288 in all, of blocks 0, 1, 2, 3, 4 and 4091 others)",
+                "      block 7 in worker 1 with exception MemoryError()",
+            ]
+        );
+        // Each worker's log once.
+        assert_eq!(text.matches(" / .out").count(), 2, "{text}");
+        assert!(text.lines().count() < 30, "{text}");
+    }
+
+    #[test]
+    fn errors_differing_in_numbers_are_one_kind() {
+        assert_eq!(
+            error_kind("RuntimeError('no such file: data/12.npy')"),
+            error_kind("RuntimeError('no such file: data/3407.npy')")
+        );
+        assert_eq!(
+            error_kind("<Thing object at 0x7f3a9c0e1d50> failed"),
+            error_kind("<Thing object at 0x7f3a9c0e2f10> failed")
+        );
+        assert_eq!(error_kind("block 3 failed"), "block # failed");
+        assert_ne!(error_kind("KeyError('a')"), error_kind("KeyError('b')"));
+        assert_ne!(error_kind("ValueError()"), error_kind("TypeError()"));
+        assert_eq!(error_kind("deadbeef café"), "deadbeef café");
     }
 }

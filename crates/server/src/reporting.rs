@@ -1,12 +1,19 @@
 //! What observers hear of a run, and the final [`RunReport`]
 //! (docs/semantics.md#progress-and-the-execution-summary).
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use daisy_core::{Scheduler, Task, TaskState};
 
+use crate::report::error_kind;
 use crate::supervision::Supervisor;
 use crate::{BlockFailure, Observer, RunEvent, RunReport, TaskReport, WorkerFailure};
+
+/// How often a repeated error is counted in the log while it keeps happening.
+const REPEAT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// The observers of a run, and what the report will say.
 pub(crate) struct Reporting {
@@ -19,6 +26,95 @@ pub(crate) struct Reporting {
     failures: Vec<Vec<BlockFailure>>,
     /// Per task: every failed worker, in the order they were reaped.
     worker_failures: Vec<Vec<WorkerFailure>>,
+    /// Per task: the log lines of its failures, each error once with a count.
+    failure_logs: Vec<FailureLog>,
+    /// Per task: why the scheduler gave it up on its own, once it did.
+    gave_up: Vec<Option<String>>,
+}
+
+/// Logs each distinct error of a task's blocks once, then how often it happened again
+/// (every [`REPEAT_INTERVAL`] while it goes on, and at the end of the run).
+#[derive(Default)]
+struct FailureLog {
+    /// [`error_kind`] to its index in `repeats`.
+    errors: HashMap<String, usize>,
+    /// The distinct errors, in the order they first happened.
+    repeats: Vec<Repeats>,
+}
+
+/// One distinct error of a task.
+struct Repeats {
+    /// The first failure with it.
+    first: String,
+    /// Failures with it since it was last logged.
+    unlogged: u64,
+    /// The last block it failed.
+    last_block: String,
+    /// When it was last logged.
+    logged_at: Instant,
+}
+
+impl FailureLog {
+    /// A failure: the line to log if its error is new (or it has repeated for a while),
+    /// else `None` (it is counted).
+    fn record(&mut self, failure: &BlockFailure, now: Instant) -> Option<String> {
+        let block = failure.block_id.to_string();
+        match self.errors.entry(error_kind(&failure.error)) {
+            Entry::Occupied(seen) => {
+                let seen = &mut self.repeats[*seen.get()];
+                seen.unlogged += 1;
+                seen.last_block = block;
+                (now.duration_since(seen.logged_at) >= REPEAT_INTERVAL)
+                    .then(|| seen.repeats_line(now))
+            }
+            Entry::Vacant(new) => {
+                let worker = crate::error::worker_text(failure.worker_id);
+                let log = failure
+                    .log_files
+                    .as_ref()
+                    .map_or_else(String::new, |(_, err)| {
+                        format!(" (its log: {})", err.display())
+                    });
+                let line = format!(
+                    "Block {block} failed in {worker} with {}{log}; the same error of other \
+                     blocks is counted, not logged again",
+                    failure.error
+                );
+                let first = format!("block {block} failed in {worker} with {}", failure.error);
+                new.insert(self.repeats.len());
+                self.repeats.push(Repeats {
+                    first,
+                    unlogged: 0,
+                    last_block: block,
+                    logged_at: now,
+                });
+                Some(line)
+            }
+        }
+    }
+
+    /// The counts not logged yet (at the end of the run).
+    fn flush(&mut self, now: Instant) -> Vec<String> {
+        self.repeats
+            .iter_mut()
+            .filter(|seen| seen.unlogged > 0)
+            .map(|seen| seen.repeats_line(now))
+            .collect()
+    }
+}
+
+impl Repeats {
+    /// How often the error happened since it was last logged; resets the count.
+    fn repeats_line(&mut self, now: Instant) -> String {
+        let times = if self.unlogged == 1 { "time" } else { "times" };
+        let line = format!(
+            "... the error of {} happened {} more {times}, last in block {}",
+            self.first, self.unlogged, self.last_block
+        );
+        self.unlogged = 0;
+        self.logged_at = now;
+        line
+    }
 }
 
 /// The counters of a task (zeros if the scheduler does not know it).
@@ -38,6 +134,8 @@ impl Reporting {
             done: vec![false; tasks],
             failures: vec![Vec::new(); tasks],
             worker_failures: vec![Vec::new(); tasks],
+            failure_logs: (0..tasks).map(|_| FailureLog::default()).collect(),
+            gave_up: vec![None; tasks],
         }
     }
 
@@ -74,8 +172,12 @@ impl Reporting {
         self.emit(&RunEvent::WorkerStarted { task_id, worker_id });
     }
 
-    /// A block attempt of task `t` failed.
+    /// A block attempt of task `t` failed: logged (each distinct error once, then counted),
+    /// told to the observers and kept for the report.
     pub fn block_failed(&mut self, t: usize, failure: BlockFailure) {
+        if let Some(line) = self.failure_logs[t].record(&failure, Instant::now()) {
+            tracing::error!("{line}");
+        }
         self.emit(&RunEvent::BlockFailure { failure: &failure });
         self.failures[t].push(failure);
     }
@@ -96,8 +198,25 @@ impl Reporting {
     }
 
     /// Reports task `t` done if it is and was not reported yet; whether it was reported now.
+    ///
+    /// Before that, reports it abandoned if the scheduler just gave it up because its first
+    /// block attempts all failed (docs/semantics.md#progress-and-the-execution-summary).
     pub fn task_done(&mut self, t: usize, task: &Task, scheduler: &Scheduler) -> bool {
         let state = state(scheduler, task);
+        // Cheap first: a task given up this way has a block failed for good.
+        if self.gave_up[t].is_none() && state.failed_count > 0 {
+            if let Some(limit) = scheduler.failure_limit(task.task_id()) {
+                let last = self.failures[t].last().map(|f| f.error.as_str());
+                let reason = limit.reason(last);
+                tracing::error!("abandoning task {}: {reason}", task.task_id());
+                self.emit(&RunEvent::TaskAbandoned {
+                    task_id: task.task_id(),
+                    state: &state,
+                    reason: &reason,
+                });
+                self.gave_up[t] = Some(reason);
+            }
+        }
         if self.done[t] || !state.is_done() {
             return false;
         }
@@ -121,6 +240,12 @@ impl Reporting {
         supervisor: &Supervisor,
         interrupted: bool,
     ) -> RunReport {
+        let now = Instant::now();
+        for log in &mut self.failure_logs {
+            for line in log.flush(now) {
+                tracing::error!("{line}");
+            }
+        }
         let mut order = std::mem::take(&mut self.order);
         for (id, _) in scheduler.task_states() {
             if let Some(t) = tasks.iter().position(|task| task.task_id() == id) {
@@ -135,7 +260,10 @@ impl Reporting {
                 .map(|t| TaskReport {
                     task_id: tasks[t].task_id().to_string(),
                     state: state(scheduler, &tasks[t]),
-                    abandoned: supervisor.abandoned(t).map(str::to_owned),
+                    abandoned: supervisor
+                        .abandoned(t)
+                        .map(str::to_owned)
+                        .or_else(|| self.gave_up[t].take()),
                     failures: std::mem::take(&mut self.failures[t]),
                     worker_failures: std::mem::take(&mut self.worker_failures[t]),
                     workers_started: supervisor.workers_started(t),
@@ -215,7 +343,7 @@ mod tests {
         let events = Arc::new(Mutex::new(Vec::new()));
         let mut reporting = Reporting::new(vec![Box::new(Record(Arc::clone(&events)))], 2);
         reporting.task_started(ta, &tasks[ta], &scheduler);
-        let mut block = scheduler.acquire_block_unchecked("A").unwrap();
+        let mut block = scheduler.acquire_block_unchecked("A").unwrap().unwrap();
         block.status = BlockStatus::Success;
         scheduler.release_block(&block).unwrap();
         reporting.progress(&tasks[ta], &scheduler);
@@ -280,5 +408,131 @@ mod tests {
         let mut reporting = Reporting::new(Vec::new(), 1);
         reporting.progress(&a, &scheduler);
         assert!(reporting.order.is_empty());
+    }
+
+    fn failure(spatial_id: u64, error: &str) -> BlockFailure {
+        BlockFailure {
+            block_id: BlockId {
+                task_id: "A".into(),
+                spatial_id,
+            },
+            worker_id: Some(0),
+            error: error.into(),
+            log_files: Some(daisy_launch::log_file_paths(std::path::Path::new(
+                "daisy_logs/A/worker_0",
+            ))),
+        }
+    }
+
+    #[test]
+    fn the_same_error_repeated_is_logged_once_with_a_count() {
+        let mut log = FailureLog::default();
+        let start = Instant::now();
+        let mut lines = Vec::new();
+        for b in 0..4096 {
+            let error = format!("RuntimeError('no such file: data/{b}.npy')");
+            lines.extend(log.record(&failure(b, &error), start));
+        }
+        lines.extend(log.record(&failure(7, "MemoryError()"), start));
+        assert_eq!(
+            lines,
+            [
+                "Block A/0 failed in worker 0 with RuntimeError('no such file: data/0.npy') \
+                 (its log: daisy_logs/A/worker_0.err); the same error of other blocks is \
+                 counted, not logged again",
+                "Block A/7 failed in worker 0 with MemoryError() (its log: \
+                 daisy_logs/A/worker_0.err); the same error of other blocks is counted, not \
+                 logged again",
+            ]
+        );
+        // While it goes on, a count every REPEAT_INTERVAL ...
+        let later = start + REPEAT_INTERVAL;
+        assert_eq!(
+            log.record(
+                &failure(5000, "RuntimeError('no such file: data/5000.npy')"),
+                later
+            )
+            .as_deref(),
+            Some(
+                "... the error of block A/0 failed in worker 0 with RuntimeError('no such \
+                 file: data/0.npy') happened 4096 more times, last in block A/5000"
+            )
+        );
+        assert_eq!(
+            log.record(&failure(5001, "RuntimeError('x 1')"), later),
+            log_line_of_new()
+        );
+        // ... and what is left at the end.
+        assert!(
+            log.record(&failure(5002, "RuntimeError('x 2')"), later)
+                .is_none()
+        );
+        assert_eq!(
+            log.flush(later),
+            [
+                "... the error of block A/5001 failed in worker 0 with RuntimeError('x 1') \
+              happened 1 more time, last in block A/5002"
+            ]
+        );
+        assert!(log.flush(later).is_empty());
+    }
+
+    fn log_line_of_new() -> Option<String> {
+        Some(
+            "Block A/5001 failed in worker 0 with RuntimeError('x 1') (its log: \
+             daisy_logs/A/worker_0.err); the same error of other blocks is counted, not logged \
+             again"
+                .to_owned(),
+        )
+    }
+
+    #[test]
+    fn a_task_the_scheduler_gives_up_is_reported_abandoned_with_the_last_error() {
+        let a = Task::builder(
+            "A",
+            Roi::from_values(&[0], &[10]).unwrap(),
+            Roi::from_values(&[0], &[1]).unwrap(),
+            Roi::from_values(&[0], &[1]).unwrap(),
+        )
+        .max_retries(0)
+        .max_failures_before_success(2)
+        .build()
+        .unwrap();
+        let mut scheduler = Scheduler::new(&[Arc::clone(&a)], true).unwrap();
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let mut reporting = Reporting::new(vec![Box::new(Record(Arc::clone(&events)))], 1);
+        reporting.task_started(0, &a, &scheduler);
+        for error in ["KeyError('x')", "OSError('disk full')"] {
+            let mut block = scheduler.acquire_block_unchecked("A").unwrap().unwrap();
+            block.status = BlockStatus::Failed;
+            reporting.block_failed(0, failure(block.spatial_id(), error));
+            scheduler.release_block(&block).unwrap();
+            reporting.task_done(0, &a, &scheduler);
+        }
+        let reason = "the first 2 block attempts all failed and none succeeded \
+                      (max_failures_before_success=2); the last error: OSError('disk full')";
+        let events = events.lock().unwrap().clone();
+        assert_eq!(
+            events[events.len() - 2..],
+            [format!("abandoned A: {reason}"), "done A".to_owned()]
+        );
+        let launcher: Arc<dyn daisy_launch::Launcher> =
+            Arc::new(daisy_launch::ThreadLauncher::new(|_| Ok(())));
+        let config = PoolConfig {
+            hostname: "h".into(),
+            port: 1,
+            token: "t".into(),
+            logdir: None,
+            prefetch: 1,
+        };
+        let supervisor =
+            Supervisor::new(vec![WorkerPool::new(&a, launcher)], config, Duration::ZERO);
+        let report = reporting.finish(&[a], &scheduler, &supervisor, false);
+        assert_eq!(report.tasks[0].abandoned.as_deref(), Some(reason));
+        assert!(
+            report
+                .to_string()
+                .contains(&format!("    abandoned  : {reason}\n"))
+        );
     }
 }

@@ -22,7 +22,6 @@ use tokio::sync::mpsc;
 use crate::checks::{CheckDone, Checks};
 use crate::connection::{self, ConnEvent, ConnId, Connections};
 use crate::dispatch::{Dispatch, Out, now_seconds};
-use crate::error::worker_text;
 use crate::reporting::{self, Reporting};
 use crate::supervision::{Health, PoolConfig, PoolEvent, Supervisor, WorkerPool};
 use crate::{
@@ -381,7 +380,6 @@ impl Run {
     /// A block that is out will not come back: it fails (and may be retried).
     fn lose(&mut self, t: usize, out: Out, why: &str) {
         let mut block = out.block;
-        tracing::warn!("block {} lost: {why}", block.block_id);
         block.status = BlockStatus::Failed;
         self.record_failure(t, &block.block_id, out.worker_id, format!("lost: {why}"));
         self.release_to_scheduler(t, &block);
@@ -400,10 +398,7 @@ impl Run {
         block.stopped_processing = Some(now_seconds());
         if let Some(error) = error {
             block.status = BlockStatus::Failed;
-            tracing::error!(
-                "Block {block} failed in {} with {error}",
-                worker_text(out.worker_id)
-            );
+            // Logged by `reporting`, each distinct error once.
             self.record_failure(t, &block.block_id, out.worker_id, error);
             self.release_to_scheduler(t, &block);
             return;
@@ -470,7 +465,6 @@ impl Run {
             } => {
                 if !ok {
                     block.status = BlockStatus::Failed;
-                    tracing::error!("Block {block} failed its post-check");
                     self.record_failure(
                         t,
                         &block.block_id,
