@@ -45,8 +45,10 @@ class Block:
     ValueError; `block_id` takes a (task_id, spatial_id) tuple). Constructor arguments are kept
     as given (`block.read_roi is read_roi`); blocks made by the engine create their funlib Rois
     on first access. repr/str: "<task_id>/<spatial_id> with read ROI <roi> and write ROI <roi>".
-    A negative or >= 2**64 block_id is a ValueError. Picklable (copy, multiprocessing,
-    daisy.messages): pickles as `Block._from_state(state)` with ROIs as plain tuples.
+    A negative or >= 2**64 block_id is a ValueError. task_id takes any value, as in daisy 1.x
+    (kept as given; a Scheduler or DependencyGraph given a block whose task_id is not a str
+    raises TaskTypeError). Picklable (copy, multiprocessing, daisy.messages): pickles as
+    `Block._from_state(state)` with ROIs as plain tuples.
     """
 
     def __new__(
@@ -55,7 +57,7 @@ class Block:
         read_roi: Roi,
         write_roi: Roi,
         block_id: int | None = None,
-        task_id: str | None = None,
+        task_id: Any = None,
     ) -> Block: ...
     read_roi: Roi
     write_roi: Roi
@@ -63,8 +65,8 @@ class Block:
     status: BlockStatus
     started_processing: float | None
     stopped_processing: float | None
-    task_id: str | None
-    block_id: tuple[str | None, int]
+    task_id: Any  # a str for blocks of a scheduler or graph
+    block_id: tuple[Any, int]
     def copy(self) -> Block: ...  # independent deep copy
     def __copy__(self) -> Block: ...
     def __deepcopy__(self, memo: Any = None) -> Block: ...
@@ -272,18 +274,21 @@ class BlockwiseDependencyGraph:
 
 @final
 class BlockIterator(Iterator[Block]):
-    """A lazy iterator over blocks; it keeps its graph alive."""
+    """A lazy iterator over blocks; it keeps its graph alive. len(): the blocks not yet yielded."""
 
     def __iter__(self) -> BlockIterator: ...
     def __next__(self) -> Block: ...
+    def __len__(self) -> int: ...
     def __length_hint__(self) -> int: ...
 
 @final
 class DependencyIterator(Iterator[tuple[Block, list[Block]]]):
-    """A lazy iterator over (block, upstream blocks) pairs."""
+    """A lazy iterator over (block, upstream blocks) pairs. len(): the pairs not yet yielded."""
 
     def __iter__(self) -> DependencyIterator: ...
     def __next__(self) -> tuple[Block, list[Block]]: ...
+    def __len__(self) -> int: ...
+    def __length_hint__(self) -> int: ...
 
 @final
 class DependencyGraph:

@@ -134,6 +134,12 @@ class CLMonitor(ServerObserver):
         # When each task's bar last took the counts: formatting them for tqdm costs more than
         # the rest of a release, so they are handed over at tqdm's own redraw rate.
         self._last_show: dict[str, float] = {}
+        # The latest counts a bar skipped, and the timer that hands them over once the
+        # redraw interval has passed: without it a bar would show stale counts until the
+        # next event (one block processing while two workers are busy, for as long as their
+        # blocks take).
+        self._skipped: dict[str, Any] = {}
+        self._timers: dict[str, threading.Timer] = {}
         self.lock = threading.RLock()
         self._wrap_logging_handlers()
 
@@ -183,6 +189,7 @@ class CLMonitor(ServerObserver):
                 self.summaries[task_id] = TaskSummary(task_id, task_state)
             else:
                 summary.state = task_state
+            self._cancel_timer(task_id)
             progress = self.progresses.get(task_id)
             if progress is None:
                 return
@@ -209,6 +216,8 @@ class CLMonitor(ServerObserver):
     def on_server_exit(self) -> None:
         """Closes the bars and prints the engine's Execution Summary, if the server has one."""
         with self.lock:
+            for task_id in list(self._timers):
+                self._cancel_timer(task_id)
             for progress in self.progresses.values():
                 progress.close()
             self.run_report = getattr(self.server, "run_report", None)
@@ -237,10 +246,39 @@ class CLMonitor(ServerObserver):
                     leave=True,
                 )
             now = time.monotonic()
-            if now - self._last_show.get(task_id, -progress.mininterval) < progress.mininterval:
+            waited = now - self._last_show.get(task_id, -progress.mininterval)
+            if waited < progress.mininterval:
+                # Too soon to redraw: keep the counts for the timer (one per bar at a time).
+                self._skipped[task_id] = task_state
+                if task_id not in self._timers:
+                    timer = threading.Timer(
+                        progress.mininterval - waited, self._show_skipped, (task_id,)
+                    )
+                    timer.daemon = True
+                    self._timers[task_id] = timer
+                    timer.start()
                 return
             self._last_show[task_id] = now
+            self._skipped.pop(task_id, None)
             self._show(progress, task_state)
+
+    def _show_skipped(self, task_id: str) -> None:
+        """Hands a bar the counts it skipped (the timer's thread)."""
+        with self.lock:
+            self._timers.pop(task_id, None)
+            task_state = self._skipped.pop(task_id, None)
+            progress = self.progresses.get(task_id)
+            if task_state is None or progress is None or progress.disable:
+                return
+            self._last_show[task_id] = time.monotonic()
+            self._show(progress, task_state)
+            progress.refresh()
+
+    def _cancel_timer(self, task_id: str) -> None:
+        timer = self._timers.pop(task_id, None)
+        if timer is not None:
+            timer.cancel()
+        self._skipped.pop(task_id, None)
 
     @staticmethod
     def _show(progress: Any, task_state: Any) -> None:

@@ -2,11 +2,15 @@
 
 Both classes wrap the engine's implementations, which compute everything from a block's
 position on the grid: nothing enumerates all blocks of a task.
+
+``level_blocks``, ``root_gen`` and ``enumerate_all_dependencies`` return lazy iterators, as
+daisy 1.x's generators (``next()``, ``for``), which also have a ``len()``, as daisy 2.0's
+lists: the number of items not yet yielded. Use ``list(...)`` to index or iterate twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from funlib.geometry import Coordinate, Roi
@@ -128,16 +132,17 @@ class BlockwiseDependencyGraph:
         """The distance between two blocks of one level (docs/semantics.md#levels-and-conflicts)."""
         return self._graph.level_stride
 
-    def level_blocks(self, level: int) -> Iterator[Block]:
-        """The blocks of a level, lazily, in row-major order."""
+    def level_blocks(self, level: int) -> _daisy.BlockIterator:
+        """The blocks of a level, lazily, in row-major order (``len()``: those not yet yielded)."""
         return self._graph.level_blocks(level)
 
-    def root_gen(self) -> Iterator[Block]:
-        """The blocks of level 0, lazily."""
+    def root_gen(self) -> _daisy.BlockIterator:
+        """The blocks of level 0, lazily (``len()``: those not yet yielded)."""
         return self._graph.root_gen()
 
-    def enumerate_all_dependencies(self) -> Iterator[tuple[Block, list[Block]]]:
-        """Yields ``(block, upstream(block))`` for every block, level by level."""
+    def enumerate_all_dependencies(self) -> _daisy.DependencyIterator:
+        """Yields ``(block, upstream(block))`` for every block, level by level (``len()``:
+        the pairs not yet yielded, at first :attr:`num_blocks`)."""
         return self._graph.enumerate_all_dependencies()
 
     def get_subgraph_blocks(self, sub_roi: Roi, read_roi: bool = False) -> list[Block]:
@@ -217,7 +222,7 @@ class DependencyGraph:
         """IDs of the tasks without upstream tasks, in registration order."""
         return list(self._graph.root_tasks())
 
-    def roots(self) -> dict[str, tuple[int, Iterator[Block]]]:
+    def roots(self) -> dict[str, tuple[int, _daisy.BlockIterator]]:
         """``{task_id: (num_roots, root_generator)}`` for the root tasks."""
         return {
             task_id: (self.num_roots(task_id), self.root_gen(task_id))
@@ -236,8 +241,8 @@ class DependencyGraph:
         """The number of levels of a task."""
         return self.task_dependency_graphs[task_id].num_levels
 
-    def root_gen(self, task_id: str) -> Iterator[Block]:
-        """The level-0 blocks of a task, lazily."""
+    def root_gen(self, task_id: str) -> _daisy.BlockIterator:
+        """The level-0 blocks of a task, lazily (``len()``: those not yet yielded)."""
         return self._graph.root_gen(task_id)
 
     def __repr__(self) -> str:

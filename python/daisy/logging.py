@@ -11,6 +11,12 @@ defaults to ``./daisy_logs`` and can be changed (or redirection switched off) wi
 
 The redirection happens at the level of file descriptors 1 and 2, so programs started by
 a worker (``subprocess.run([...])``) write into the same files.
+
+Log records of daisy, from its Python modules and from the Rust engine alike, go to
+Python's :mod:`logging` under the ``daisy`` logger: the engine's module
+``daisy_server::run`` logs as ``daisy.server.run``, ``daisy_launch::pid`` as
+``daisy.launch.pid``, and libraries the engine uses under ``daisy.engine.*``. So
+``logging.getLogger("daisy").setLevel(logging.ERROR)`` silences all of daisy's warnings.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use crate::convert::{
     is_int, repr, roi_from_py, roi_from_tuples, roi_to_py, roi_to_tuples, type_name,
 };
-use crate::errors::core_error;
+use crate::errors::{core_error, task_type_error};
 
 /// The members of `daisy.block.BlockStatus`, by value (imported on first use).
 static STATUS_MEMBERS: PyOnceLock<[Py<PyAny>; 4]> = PyOnceLock::new();
@@ -86,19 +86,26 @@ fn spatial_id_from_py(value: &Bound<'_, PyAny>) -> PyResult<u64> {
     })
 }
 
-/// A task id from Python: a str or None.
-fn task_id_from_py(value: &Bound<'_, PyAny>) -> PyResult<Option<TaskId>> {
+/// A block's task id as Python gave it.
+enum TaskIdValue {
+    /// A str: the engine's task id.
+    Str(TaskId),
+    /// None.
+    Null,
+    /// Any other object (daisy 1.x accepts any value): kept as given; the engine cannot
+    /// schedule such a block ([`PyBlock::engine_block`]).
+    Other(Py<PyAny>),
+}
+
+/// A task id from Python: any value, as in daisy 1.x (a str is the engine's task id).
+fn task_id_from_py(value: &Bound<'_, PyAny>) -> PyResult<TaskIdValue> {
     if value.is_none() {
-        return Ok(None);
+        return Ok(TaskIdValue::Null);
     }
-    let s = value.cast::<PyString>().map_err(|_| {
-        PyTypeError::new_err(format!(
-            "task_id must be a str or None, got {} ({})",
-            repr(value),
-            type_name(value)
-        ))
-    })?;
-    Ok(Some(TaskId::from(s.to_str()?)))
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(TaskIdValue::Str(TaskId::from(s.to_str()?))),
+        Err(_) => Ok(TaskIdValue::Other(value.clone().unbind())),
+    }
 }
 
 /// A time in seconds since the epoch, or None.
@@ -138,7 +145,11 @@ impl Which {
 pub struct PyBlock {
     /// The engine's block; its task id is empty when `has_task_id` is false.
     pub(crate) block: Block,
+    /// Whether the task id is a str (the one in `block`); if not, it is `other_task_id`, or
+    /// None when that is unset.
     has_task_id: bool,
+    /// A task id that is neither a str nor None (daisy 1.x accepts any value).
+    other_task_id: Option<Py<PyAny>>,
     /// Python objects for the ROIs: cached funlib Rois, or objects assigned from Python. When
     /// set, they (not the ROIs in `block`) are the block's ROIs.
     read_obj: Option<Py<PyAny>>,
@@ -152,6 +163,7 @@ impl PyBlock {
         Self {
             block,
             has_task_id: true,
+            other_task_id: None,
             read_obj: None,
             write_obj: None,
             requested_obj: None,
@@ -199,10 +211,33 @@ impl PyBlock {
 
     /// A block with this one's task-id presence (a task id of None stays None) and another
     /// engine block's contents.
-    pub(crate) fn with_core(&self, block: Block) -> Self {
+    pub(crate) fn with_core(&self, py: Python<'_>, block: Block) -> Self {
         let mut copy = Self::from_core(block);
         copy.has_task_id = self.has_task_id;
+        copy.other_task_id = self.other_task_id.as_ref().map(|t| t.clone_ref(py));
         copy
+    }
+
+    /// The engine's block, for handing a Python block back to a scheduler.
+    ///
+    /// # Errors
+    ///
+    /// `TaskTypeError` if the task id is not a str: the engine knows tasks by their str ids
+    /// (a Block may carry any task id, as in daisy 1.x, until it is given to a scheduler).
+    pub(crate) fn engine_block(&self, py: Python<'_>) -> PyResult<&Block> {
+        match &self.other_task_id {
+            None => Ok(&self.block),
+            Some(task_id) => {
+                let task_id = task_id.bind(py);
+                Err(task_type_error(format!(
+                    "block {} has task_id {} ({}): a scheduler knows tasks by their str ids, \
+                     so a block released to it needs the task_id of one of its tasks",
+                    self.__repr__(py)?,
+                    repr(task_id),
+                    type_name(task_id)
+                )))
+            }
+        }
     }
 
     /// The ROI as the engine sees it.
@@ -247,9 +282,19 @@ impl PyBlock {
     fn task_id_object<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         if self.has_task_id {
             PyString::new(py, &self.block.block_id.task_id).into_any()
+        } else if let Some(task_id) = &self.other_task_id {
+            task_id.bind(py).clone()
         } else {
             py.None().into_bound(py)
         }
+    }
+
+    /// The task id's text in the block's repr (`str(task_id)`, as daisy 1.x prints it).
+    fn task_id_text(&self, py: Python<'_>) -> PyResult<String> {
+        if self.has_task_id {
+            return Ok(self.block.block_id.task_id.to_string());
+        }
+        Ok(self.task_id_object(py).str()?.to_string())
     }
 
     fn block_id_tuple<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyTuple>> {
@@ -257,9 +302,15 @@ impl PyBlock {
         PyTuple::new(py, [self.task_id_object(py), spatial])
     }
 
-    fn set_task_id(&mut self, task_id: Option<TaskId>) {
-        self.has_task_id = task_id.is_some();
-        self.block.block_id.task_id = task_id.unwrap_or_else(|| TaskId::from(""));
+    fn set_task_id(&mut self, task_id: TaskIdValue) {
+        let (has_task_id, other, engine_id) = match task_id {
+            TaskIdValue::Str(id) => (true, None, id),
+            TaskIdValue::Null => (false, None, TaskId::from("")),
+            TaskIdValue::Other(obj) => (false, Some(obj), TaskId::from("")),
+        };
+        self.has_task_id = has_task_id;
+        self.other_task_id = other;
+        self.block.block_id.task_id = engine_id;
     }
 
     /// A ROI encoded for pickling: `(offset, shape)`, or `(obj,)` for an object that is not a
@@ -295,9 +346,18 @@ impl PyBlock {
     /// An independent copy: ROIs that are Rois are copied as values (new funlib objects on
     /// access), other assigned objects are deep-copied.
     fn deep_copy(&self, py: Python<'_>) -> PyResult<Self> {
+        let other_task_id = match &self.other_task_id {
+            Some(t) => Some(
+                py.import("copy")?
+                    .call_method1("deepcopy", (t.bind(py),))?
+                    .unbind(),
+            ),
+            None => None,
+        };
         let mut copy = Self {
             block: self.block.clone(),
             has_task_id: self.has_task_id,
+            other_task_id,
             read_obj: None,
             write_obj: None,
             requested_obj: None,
@@ -343,7 +403,7 @@ impl PyBlock {
         };
         let task_id = match task_id {
             Some(t) => task_id_from_py(t)?,
-            None => None,
+            None => TaskIdValue::Null,
         };
         let mut block = Self::from_core(Block::new(TaskId::from(""), spatial_id, read, write));
         block.set_task_id(task_id);
@@ -390,7 +450,7 @@ impl PyBlock {
         self.block.stopped_processing
     }
 
-    /// The task id (str or None).
+    /// The task id (a str, None, or the value it was given).
     #[getter]
     fn task_id<'py>(&self, py: Python<'py>) -> Bound<'py, PyAny> {
         self.task_id_object(py)
@@ -454,22 +514,27 @@ impl PyBlock {
     }
 
     /// Equal to another Block with the same `block_id`; never equal to anything else.
-    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
-        match other.cast::<PyBlock>() {
-            Ok(other) => match other.try_borrow() {
-                Ok(other) => {
-                    self.has_task_id == other.has_task_id
-                        && self.block.block_id == other.block.block_id
-                }
-                // Borrowed mutably elsewhere: only possible for the same object.
-                Err(_) => false,
-            },
-            Err(_) => false,
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let py = other.py();
+        let Ok(other) = other.cast::<PyBlock>() else {
+            return Ok(false);
+        };
+        // Borrowed mutably elsewhere: only possible for the same object.
+        let Ok(other) = other.try_borrow() else {
+            return Ok(false);
+        };
+        if self.has_task_id != other.has_task_id || self.block.block_id != other.block.block_id {
+            return Ok(false);
+        }
+        match (&self.other_task_id, &other.other_task_id) {
+            (None, None) => Ok(true),
+            (Some(a), Some(b)) => a.bind(py).eq(b.bind(py)),
+            _ => Ok(false),
         }
     }
 
-    fn __ne__(&self, other: &Bound<'_, PyAny>) -> bool {
-        !self.__eq__(other)
+    fn __ne__(&self, other: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(!self.__eq__(other)?)
     }
 
     /// `hash(block.block_id)`.
@@ -479,13 +544,9 @@ impl PyBlock {
 
     /// `"<task_id>/<spatial_id> with read ROI <read> and write ROI <write>"`.
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let task = if self.has_task_id {
-            &*self.block.block_id.task_id
-        } else {
-            "None"
-        };
         Ok(format!(
-            "{task}/{} with read ROI {} and write ROI {}",
+            "{}/{} with read ROI {} and write ROI {}",
+            self.task_id_text(py)?,
             self.block.block_id.spatial_id,
             self.roi_text(py, Which::Read)?,
             self.roi_text(py, Which::Write)?

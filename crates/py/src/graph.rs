@@ -3,7 +3,8 @@
 //!
 //! The iterators own an `Arc` of the graph together with the engine's borrowing iterator over
 //! it (a self-referential pair, built with `self_cell`), so Python can walk a level of 10^9
-//! blocks one block at a time.
+//! blocks one block at a time. They are lazy like daisy 1.x's generators and have a `len()`
+//! (the blocks not yet yielded) like daisy 2.0's lists.
 
 use std::sync::Arc;
 
@@ -51,13 +52,23 @@ fn core_block(block: &Bound<'_, PyBlock>) -> PyResult<Block> {
     block.borrow().to_core(block.py())
 }
 
+/// The engine's copy of a Block argument whose task the graph checks or looks up.
+///
+/// # Errors
+///
+/// `TaskTypeError` for a task id that is not a str (see [`PyBlock::engine_block`]).
+fn task_block(block: &Bound<'_, PyBlock>) -> PyResult<Block> {
+    block.borrow().engine_block(block.py())?;
+    core_block(block)
+}
+
 /// What `related` (the upstream or downstream blocks of a graph) gives for a Block argument,
 /// as a Python list of Blocks.
 fn related_blocks<'py>(
     block: &Bound<'py, PyBlock>,
     related: impl FnOnce(&Block) -> Result<Vec<Block>, CoreError>,
 ) -> PyResult<Bound<'py, PyList>> {
-    let blocks = related(&core_block(block)?).map_err(core_error)?;
+    let blocks = related(&task_block(block)?).map_err(core_error)?;
     block_list(block.py(), blocks)
 }
 
@@ -68,7 +79,7 @@ fn changed_copy(
 ) -> PyResult<PyBlock> {
     let mut core = core_block(block)?;
     change(&mut core).map_err(core_error)?;
-    Ok(block.borrow().with_core(core))
+    Ok(block.borrow().with_core(block.py(), core))
 }
 
 /// A lazy iterator over blocks (`level_blocks`, `root_gen`).
@@ -97,8 +108,13 @@ impl BlockIterator {
             .map(PyBlock::from_core)
     }
 
-    fn __length_hint__(&self) -> usize {
+    /// The number of blocks not yet yielded.
+    fn __len__(&self) -> usize {
         self.cell.borrow_dependent().size_hint().0
+    }
+
+    fn __length_hint__(&self) -> usize {
+        self.__len__()
     }
 }
 
@@ -106,6 +122,8 @@ impl BlockIterator {
 #[pyclass(module = "daisy._daisy", name = "DependencyIterator")]
 pub struct DependencyIterator {
     cell: DependencyCell,
+    /// The pairs not yet yielded (one per block of the graph).
+    remaining: u64,
 }
 
 #[pymethods]
@@ -120,10 +138,23 @@ impl DependencyIterator {
     ) -> PyResult<Option<(PyBlock, Bound<'py, PyList>)>> {
         match self.cell.with_dependent_mut(|_, deps| deps.next()) {
             Some((block, upstream)) => {
+                self.remaining = self.remaining.saturating_sub(1);
                 Ok(Some((PyBlock::from_core(block), block_list(py, upstream)?)))
             }
-            None => Ok(None),
+            None => {
+                self.remaining = 0;
+                Ok(None)
+            }
         }
+    }
+
+    /// The number of pairs not yet yielded.
+    fn __len__(&self) -> usize {
+        usize::try_from(self.remaining).unwrap_or(usize::MAX)
+    }
+
+    fn __length_hint__(&self) -> usize {
+        self.__len__()
     }
 }
 
@@ -302,6 +333,7 @@ impl PyBlockwiseDependencyGraph {
             cell: DependencyCell::new(Arc::clone(&self.graph), |g| {
                 Box::new(g.enumerate_all_dependencies())
             }),
+            remaining: self.graph.num_blocks(),
         }
     }
 

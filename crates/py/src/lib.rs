@@ -27,6 +27,7 @@ mod errors;
 mod events;
 mod graph;
 mod grid;
+mod logging;
 mod run;
 mod run_report;
 mod scheduler;
@@ -39,11 +40,8 @@ use pyo3::prelude::*;
 /// The module `daisy._daisy`.
 #[pymodule(name = "_daisy")]
 fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
-    // The engine logs through `tracing`; without a subscriber its events go to the `log`
-    // facade, which pyo3-log forwards to Python's `logging` (levels are looked up live).
-    // Installing fails if a logger is already set (e.g. a second interpreter): keep that one.
-    let _ = pyo3_log::Logger::new(m.py(), pyo3_log::Caching::Loggers)
-        .map(|logger| logger.filter(log::LevelFilter::Debug).install());
+    // The engine's log records go to Python's `logging` under `daisy.*` names.
+    logging::install(m.py());
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_class::<block::PyBlock>()?;
     task::add_to_module(m)?;

@@ -55,7 +55,7 @@ impl PyScheduler {
         block: PyRef<'_, PyBlock>,
     ) -> PyResult<Bound<'py, PyList>> {
         self.scheduler
-            .release_block(&block.block)
+            .release_block(block.engine_block(py)?)
             .map_err(core_error)?;
         PyList::new(py, self.scheduler.last_release_ready_tasks().map(|t| &**t))
     }
