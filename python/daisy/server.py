@@ -272,7 +272,7 @@ def _drain_interrupt() -> None:
     engine saw it, so that it does not interrupt a later call into the engine."""
     try:
         _daisy.Scheduler([]).acquire_block("")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, KeyError):  # no pending stop: the task "" is unknown
         pass
 
 
