@@ -1,6 +1,6 @@
 //! Which address the server listens on and tells workers to connect to (docs/semantics.md#the-distributed-run).
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::Duration;
 
 /// Where workers may run, which decides where the server listens.
@@ -29,7 +29,12 @@ impl Listen {
             ),
             Self::Network { host } => {
                 let host = host.clone().unwrap_or_else(default_route_address);
-                (SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), host)
+                // Workers told an IPv6 address need a socket that takes IPv6.
+                let any = match host.parse::<IpAddr>() {
+                    Ok(IpAddr::V6(_)) => IpAddr::from(Ipv6Addr::UNSPECIFIED),
+                    _ => IpAddr::from(Ipv4Addr::UNSPECIFIED),
+                };
+                (SocketAddr::from((any, 0)), host)
             }
         }
     }
@@ -81,5 +86,19 @@ mod tests {
         }
         .resolve();
         assert_eq!(given, "node7");
+    }
+
+    #[test]
+    fn an_ipv6_host_gets_an_ipv6_socket() {
+        let (bind, host) = Listen::Network {
+            host: Some("::1".into()),
+        }
+        .resolve();
+        assert_eq!(
+            (bind.ip(), host.as_str()),
+            (IpAddr::from(Ipv6Addr::UNSPECIFIED), "::1")
+        );
+        let listener = TcpListener::bind(bind).unwrap();
+        TcpStream::connect(("::1", listener.local_addr().unwrap().port())).unwrap();
     }
 }
