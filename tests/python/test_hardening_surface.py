@@ -72,6 +72,15 @@ def test_block_with_a_task_id_that_is_not_a_str_is_refused_when_released_to_a_sc
         with pytest.raises(daisy.TaskTypeError, match=r"task_id 7 \(int\)"):
             upstream(foreign)
     assert tiling.upstream(block) != []
+    # None is not a task's id either (it said "unknown task ''").
+    foreign.task_id = None
+    with pytest.raises(daisy.TaskTypeError, match=r"task_id None \(NoneType\)"):
+        graph.upstream(foreign)
+    out = daisy.Scheduler([line(2)])
+    block = out.acquire_block("t")
+    block.task_id = None
+    with pytest.raises(daisy.TaskTypeError, match="task_id None"):
+        out.release_block(block)
 
 
 # --- graph iterators: lazy, with a len() --------------------------------------------------

@@ -79,7 +79,7 @@ fn spatial_id_from_py(value: &Bound<'_, PyAny>) -> PyResult<u64> {
         )));
     }
     value.extract::<u64>().map_err(|_| {
-        PyValueError::new_err(format!(
+        crate::errors::DaisyError::Block.new_err(format!(
             "block_id must be a non-negative int below 2**64, got {}",
             repr(value)
         ))
@@ -222,22 +222,21 @@ impl PyBlock {
     ///
     /// # Errors
     ///
-    /// `TaskTypeError` if the task id is not a str: the engine knows tasks by their str ids
-    /// (a Block may carry any task id, as in daisy 1.x, until it is given to a scheduler).
+    /// `TaskTypeError` if the task id is not a str (None or another value): the engine knows
+    /// tasks by their str ids (a Block may carry any task id, as in daisy 1.x, until it is
+    /// given to a scheduler or a graph).
     pub(crate) fn engine_block(&self, py: Python<'_>) -> PyResult<&Block> {
-        match &self.other_task_id {
-            None => Ok(&self.block),
-            Some(task_id) => {
-                let task_id = task_id.bind(py);
-                Err(task_type_error(format!(
-                    "block {} has task_id {} ({}): a scheduler knows tasks by their str ids, \
-                     so a block released to it needs the task_id of one of its tasks",
-                    self.__repr__(py)?,
-                    repr(task_id),
-                    type_name(task_id)
-                )))
-            }
+        if self.has_task_id {
+            return Ok(&self.block);
         }
+        let task_id = self.task_id_object(py);
+        Err(task_type_error(format!(
+            "block {} has task_id {} ({}): a scheduler knows tasks by their str ids, so a \
+             block given to it needs the task_id of one of its tasks",
+            self.__repr__(py)?,
+            repr(&task_id),
+            type_name(&task_id)
+        )))
     }
 
     /// The ROI as the engine sees it.
