@@ -5,7 +5,7 @@
 //!
 //! - `record=<path>`: append `<task>/<spatial id>` of every block it succeeds to `<path>`;
 //! - `sleep_ms=<n>`: sleep that long in every block;
-//! - `fail=<id>`: block `<id>` fails (returns an error) every time;
+//! - `fail=<id>`: block `<id>` fails (returns an error) every time; `fail=all`: every block;
 //! - `kill_once=<id>@<marker>`: on block `<id>`, if `<marker>` does not exist, create it and
 //!   SIGKILL itself (holding its blocks);
 //! - `hang_once=<id>@<marker>`: likewise, but hang forever instead;
@@ -35,6 +35,7 @@ fn run(directives: &str) -> Result<ExitCode, Box<dyn std::error::Error + Send + 
     let mut record = None;
     let mut sleep = Duration::ZERO;
     let mut fail = Vec::new();
+    let mut fail_all = false;
     let mut kill_once = None;
     let mut hang_once = None;
     for directive in directives.split(',').filter(|d| !d.is_empty()) {
@@ -42,6 +43,7 @@ fn run(directives: &str) -> Result<ExitCode, Box<dyn std::error::Error + Send + 
         match key {
             "record" => record = Some(value.to_owned()),
             "sleep_ms" => sleep = Duration::from_millis(value.parse()?),
+            "fail" if value == "all" => fail_all = true,
             "fail" => fail.push(value.parse::<u64>()?),
             "kill_once" => kill_once = Some(once(value)?),
             "hang_once" => hang_once = Some(once(value)?),
@@ -70,7 +72,7 @@ fn run(directives: &str) -> Result<ExitCode, Box<dyn std::error::Error + Send + 
             }
         }
         std::thread::sleep(sleep);
-        if fail.contains(&id) {
+        if fail_all || fail.contains(&id) {
             return Err(format!("block {id} fails on purpose").into());
         }
         if let Some(path) = &record {
