@@ -248,14 +248,7 @@ fn thread_launcher(scheduler: &Scheduler, connector: LocalConnector) -> Arc<dyn 
                     Outcome::Failed(error) => {
                         let error =
                             error.unwrap_or_else(|| daisy_protocol::RELEASED_AS_FAILED.to_owned());
-                        match worker_id {
-                            Some(w) => {
-                                tracing::error!("Block {block} failed in worker {w}: {error}");
-                            }
-                            None => tracing::error!(
-                                "Block {block} failed in an unknown worker: {error}"
-                            ),
-                        }
+                        // The server logs it (in this same process), each distinct error once.
                         client.fail(block, error);
                     }
                 }
