@@ -30,6 +30,8 @@ pub(crate) struct Reporting {
     failure_logs: Vec<FailureLog>,
     /// Per task: why the scheduler gave it up on its own, once it did.
     gave_up: Vec<Option<String>>,
+    /// Per task: whether the scheduler may still give it up that way (no success seen yet).
+    watch_limit: Vec<bool>,
 }
 
 /// Logs each distinct error of a task's blocks once, then how often it happened again
@@ -136,6 +138,7 @@ impl Reporting {
             worker_failures: vec![Vec::new(); tasks],
             failure_logs: (0..tasks).map(|_| FailureLog::default()).collect(),
             gave_up: vec![None; tasks],
+            watch_limit: vec![true; tasks],
         }
     }
 
@@ -203,9 +206,11 @@ impl Reporting {
     /// block attempts all failed (docs/semantics.md#progress-and-the-execution-summary).
     pub fn task_done(&mut self, t: usize, task: &Task, scheduler: &Scheduler) -> bool {
         let state = state(scheduler, task);
-        // Cheap first: a task given up this way has a block failed for good.
-        if self.gave_up[t].is_none() && state.failed_count > 0 {
+        // Cheap first: a task given up this way has a block failed for good, and once one of
+        // its blocks succeeded without the limit reached, it never will be.
+        if self.watch_limit[t] && state.failed_count > 0 {
             if let Some(limit) = scheduler.failure_limit(task.task_id()) {
+                self.watch_limit[t] = false;
                 let last = self.failures[t].last().map(|f| f.error.as_str());
                 let reason = limit.reason(last);
                 tracing::error!("abandoning task {}: {reason}", task.task_id());
@@ -215,6 +220,8 @@ impl Reporting {
                     reason: &reason,
                 });
                 self.gave_up[t] = Some(reason);
+            } else if state.completed_count > state.skipped_count {
+                self.watch_limit[t] = false;
             }
         }
         if self.done[t] || !state.is_done() {
