@@ -157,7 +157,8 @@ class TCPServer(IOLooper):
         self.client_streams: set[TCPStream] = set()
         self.token = server_token(token)
         self._streams_lock = threading.Lock()
-        self._pending_handshakes = 0
+        # The connections in the token handshake (closed by close() too).
+        self._handshaking: set[socket.socket] = set()
         self._events: queue.Queue[tuple[int, Any]] = queue.Queue()
         self._closing = False
         detect = host is None or host == ""
@@ -236,12 +237,19 @@ class TCPServer(IOLooper):
 
     def close(self) -> None:
         """Stops listening and closes all client connections."""
-        self._closing = True
+        with self._streams_lock:
+            self._closing = True
+            handshaking = list(self._handshaking)
         try:
             self._listener.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self._listener.close()
+        for sock in handshaking:  # their threads close them
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         self.disconnect()
 
     # internal -------------------------------------------------------------------------
@@ -262,9 +270,9 @@ class TCPServer(IOLooper):
                 sock.close()
                 return
             with self._streams_lock:
-                full = self._pending_handshakes >= MAX_PENDING_HANDSHAKES
+                full = len(self._handshaking) >= MAX_PENDING_HANDSHAKES
                 if not full:
-                    self._pending_handshakes += 1
+                    self._handshaking.add(sock)
             if full:
                 logger.debug(
                     "TCPServer: closed a connection from %s: %d connections are in the "
@@ -294,14 +302,16 @@ class TCPServer(IOLooper):
             return
         finally:
             with self._streams_lock:
-                self._pending_handshakes -= 1
-        if self._closing:
-            sock.close()
-            return
+                self._handshaking.discard(sock)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         stream = TCPStream(sock, address)
         with self._streams_lock:
-            self.client_streams.add(stream)
+            closing = self._closing
+            if not closing:
+                self.client_streams.add(stream)
+        if closing:
+            stream.close()
+            return
         logger.debug("TCPServer: client %s connected", stream)
         self._serve(stream)
 
