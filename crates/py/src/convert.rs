@@ -10,9 +10,9 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyInt, PyTuple, PyType};
+use pyo3::types::{PyBool, PyFloat, PyInt, PyTuple, PyType};
 
-use crate::errors::geometry_error;
+use crate::errors::{DaisyError, geometry_error};
 
 static ROI_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static COORDINATE_CLASS: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -27,24 +27,36 @@ fn coordinate_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
     COORDINATE_CLASS.import(py, "funlib.geometry", "Coordinate")
 }
 
-/// The elements of a Python coordinate (an iterable of int or None), for argument `what`.
+/// The elements of a Python coordinate (an iterable of int or None), for argument `what`;
+/// a value that is not such a coordinate is a `daisy.BlockError` (a `ValueError`) naming it.
 fn coordinate_from_py(value: &Bound<'_, PyAny>, what: &str) -> PyResult<Coordinate> {
     let mut values = [None; MAX_DIMS];
     let mut dims = 0;
     let mut push = |item: Bound<'_, PyAny>| -> PyResult<()> {
         let slot = values.get_mut(dims).ok_or_else(|| {
-            PyValueError::new_err(format!(
+            DaisyError::Block.new_err(format!(
                 "{what} has more than {MAX_DIMS} dimensions: {}",
                 repr(value)
             ))
         })?;
         if !item.is_none() {
-            let v: i64 = item.extract().map_err(|_| {
-                PyValueError::new_err(format!(
-                    "{what} must hold integers or None, got {}",
-                    repr(value)
-                ))
-            })?;
+            let v = match item.extract::<i64>() {
+                Ok(v) => v,
+                Err(_) if item.is_instance_of::<PyInt>() => {
+                    return Err(DaisyError::Block.new_err(format!(
+                        "{what} must hold integers from {} to {} or None, got {}",
+                        i64::MIN,
+                        i64::MAX,
+                        repr(value)
+                    )));
+                }
+                Err(_) => {
+                    return Err(DaisyError::Block.new_err(format!(
+                        "{what} must hold integers or None, got {}",
+                        repr(value)
+                    )));
+                }
+            };
             *slot = Some(v);
         }
         dims += 1;
@@ -142,6 +154,74 @@ pub(crate) fn roi_from_tuples(value: &Bound<'_, PyAny>, what: &str) -> PyResult<
     let offset = coordinate_from_py(&offset, what)?;
     let shape = coordinate_from_py(&shape, what)?;
     Roi::new(offset, shape).map_err(|e| geometry_error(what, e))
+}
+
+/// An integer argument in `min..=max`, for argument `what`: a Python int (a bool or an object
+/// with `__index__` too), or a float with an integral value, as daisy 1.x accepted.
+///
+/// The one rule for the integer arguments of the constructors: the message names the argument,
+/// and the range when the value is out of it.
+///
+/// # Errors
+///
+/// `TypeError` naming `what` for a value that is not an integer, `ValueError` naming `what`
+/// and the range for an integer outside `min..=max`.
+pub(crate) fn int_in_range(
+    value: &Bound<'_, PyAny>,
+    what: &str,
+    min: i128,
+    max: i128,
+) -> PyResult<i128> {
+    let out_of_range = || {
+        PyValueError::new_err(format!(
+            "{what} must be an int from {min} to {max}, got {}",
+            repr(value)
+        ))
+    };
+    let n = if let Ok(n) = value.extract::<i64>() {
+        i128::from(n)
+    } else if let Ok(n) = value.extract::<i128>() {
+        n
+    } else if value.is_instance_of::<PyInt>() {
+        return Err(out_of_range()); // beyond 128 bits
+    } else if let Some(x) = value
+        .cast::<PyFloat>()
+        .ok()
+        .map(|f| f.value())
+        .filter(|x| x.is_finite() && x.fract() == 0.0)
+    {
+        if x < min as f64 || x > max as f64 {
+            return Err(out_of_range());
+        }
+        #[allow(clippy::cast_possible_truncation)]
+        let n = x as i128;
+        n
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "{what} must be an int, got {} of type {}",
+            repr(value),
+            type_name(value)
+        )));
+    };
+    if (min..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(out_of_range())
+    }
+}
+
+/// [`int_in_range`] converted to `T`, for `min..=max` within `T`.
+///
+/// # Errors
+///
+/// Those of [`int_in_range`].
+pub(crate) fn int_of<T>(value: &Bound<'_, PyAny>, what: &str, min: T, max: T) -> PyResult<T>
+where
+    T: TryFrom<i128> + Into<i128>,
+{
+    let n = int_in_range(value, what, min.into(), max.into())?;
+    // In range by construction.
+    T::try_from(n).map_err(|_| PyValueError::new_err(format!("{what}: {n} is out of range")))
 }
 
 /// `repr(value)`, or a placeholder if that fails; for error messages.

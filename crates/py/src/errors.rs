@@ -13,7 +13,7 @@
 //!   `BlockNotProcessingError` (both `KeyError`); any other status: `BlockStatusError`
 //!   (`RuntimeError`);
 //! - done markers: I/O `DoneMarkerError` (`OSError`, with `errno` when the OS gave one), a
-//!   marker of another task `DoneMarkerMismatchError` (`ValueError`);
+//!   marker of another task or layout, or a corrupt one, `DoneMarkerMismatchError` (`ValueError`);
 //! - a run that could not start or had to stop: `RunError` (`RuntimeError`);
 //! - the worker client: `ClientError` (`ConnectionError`), a malformed context `ContextError`
 //!   (`ValueError`).
@@ -125,6 +125,8 @@ fn core_class(error: &CoreError) -> DaisyError {
         CoreError::DoneMarkerIo { .. } => DaisyError::DoneMarker,
         CoreError::DoneMarkerLayoutMismatch { .. }
         | CoreError::DoneMarkerShapeMismatch { .. }
+        | CoreError::DoneMarkerOwnedByAnotherTask { .. }
+        | CoreError::DoneMarkerCorrupt { .. }
         | CoreError::DoneMarkerInvalid { .. } => DaisyError::DoneMarkerMismatch,
         CoreError::BlockFunctionFailed { .. } | CoreError::DoneMarkerIdOutOfRange { .. } => {
             DaisyError::Run

@@ -2,21 +2,22 @@
 //! grid of a task, computed by the engine's [`Tiling`] (docs/semantics.md#tiling).
 //!
 //! The argument checks keep the messages of the Python helpers they replace: the function's
-//! name, the argument's name and the value.
+//! name, the argument's name and the value; a bad value is a `daisy.BlockError` (a
+//! `ValueError`).
 
 use daisy_core::Tiling;
 use daisy_geometry::{Coordinate, Roi};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
 use crate::convert::{repr, roi_from_py, roi_to_py, type_name};
-use crate::errors::core_error;
+use crate::errors::{DaisyError, core_error};
 
 /// A bounded ROI argument `name` of `function`, with the helpers' messages.
 fn bounded_roi(function: &str, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Roi> {
     let roi = roi_argument(function, name, value)?;
     if roi.is_unbounded() || !roi.offset().is_bounded() {
-        return Err(PyValueError::new_err(format!(
+        return Err(DaisyError::Block.new_err(format!(
             "{function}(): {name} must be bounded, got {}",
             value.str()?
         )));
@@ -47,7 +48,7 @@ fn same_dims(function: &str, rois: &[(&str, &Roi)]) -> PyResult<()> {
         .iter()
         .map(|(name, roi)| format!("{name} has {}", roi.dims()))
         .collect();
-    Err(PyValueError::new_err(format!(
+    Err(DaisyError::Block.new_err(format!(
         "{function}(): all ROIs must have the same dimensions, but {}",
         listed.join(", ")
     )))
@@ -57,7 +58,7 @@ fn same_dims(function: &str, rois: &[(&str, &Roi)]) -> PyResult<()> {
 fn write_step(function: &str, write_roi: &Roi, value: &Bound<'_, PyAny>) -> PyResult<Coordinate> {
     let shape = write_roi.shape();
     if shape.iter().any(|s| s.is_some_and(|s| s <= 0)) {
-        return Err(PyValueError::new_err(format!(
+        return Err(DaisyError::Block.new_err(format!(
             "{function}(): write_roi must have a positive shape in every dimension, got {}",
             value.str()?
         )));
@@ -146,7 +147,7 @@ pub(crate) fn expand_write_roi_to_grid<'py>(
     let write = roi_argument(function, "write_roi", write_roi)?;
     same_dims(function, &[("roi", &given), ("write_roi", &write)])?;
     if !write.shape().is_bounded() {
-        return Err(PyValueError::new_err(format!(
+        return Err(DaisyError::Block.new_err(format!(
             "{function}(): write_roi must have a bounded shape, got {}",
             write_roi.str()?
         )));

@@ -8,14 +8,14 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use daisy_core::{DEFAULT_MAX_WORKER_RESTARTS, Fit, Task};
+use daisy_core::{DEFAULT_MAX_WORKER_RESTARTS, Fit, MIN_NUM_WORKERS, Task};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyDelta, PyString, PyTuple};
+use pyo3::types::{PyBool, PyDelta, PyInt, PyString, PyTuple};
 
 use crate::callbacks::{self, ErrorSlot};
-use crate::convert::{repr, roi_from_py, roi_to_py, type_name};
+use crate::convert::{int_of, repr, roi_from_py, roi_to_py, type_name};
 use crate::errors::{core_error, task_type_error, task_value_error};
 
 /// The engine's copy of a daisy.Task (see the stub for the arguments).
@@ -106,31 +106,18 @@ fn checks(value: Option<Bound<'_, PyAny>>) -> PyResult<(Option<Py<PyAny>>, Optio
     }
 }
 
-/// An int argument (an int, or a float with an integral value, as daisy 1.x accepted).
-fn int_arg(value: &Bound<'_, PyAny>, what: &str) -> PyResult<i64> {
-    if let Ok(n) = value.extract::<i64>() {
-        return Ok(n);
-    }
-    if let Ok(x) = value.extract::<f64>() {
-        if x.fract() == 0.0 && x.abs() < 2f64.powi(63) && !value.is_instance_of::<PyString>() {
-            #[allow(clippy::cast_possible_truncation)]
-            return Ok(x as i64);
-        }
-    }
-    Err(task_type_error(format!(
-        "{what} must be an int, got {}",
-        repr(value)
-    )))
+/// A count argument in `min..=u32::MAX` (the engine's types), naming itself and the range
+/// when out of it.
+fn count(py: Python<'_>, value: &Bound<'_, PyAny>, what: &str, min: u32) -> PyResult<u32> {
+    task_arg(py, int_of(value, what, min, u32::MAX))
 }
 
-/// A non-negative count argument.
-fn count<T: TryFrom<i64>>(value: &Bound<'_, PyAny>, what: &str) -> PyResult<T> {
-    let n = int_arg(value, what)?;
-    T::try_from(n).map_err(|_| {
-        task_value_error(format!(
-            "{what} must be a non-negative int below 2**32, got {n}"
-        ))
-    })
+/// The `num_workers` argument: at least the engine's [`MIN_NUM_WORKERS`].
+fn num_workers_arg(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+    let min = u64::try_from(MIN_NUM_WORKERS).unwrap_or(1);
+    let max = u64::try_from(usize::MAX).unwrap_or(u64::MAX);
+    let n = task_arg(py, int_of(value, "num_workers", min, max))?;
+    Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
 /// A timeout argument in seconds: a number or a `datetime.timedelta` (the engine checks that
@@ -144,6 +131,12 @@ fn timeout_secs(value: &Bound<'_, PyAny>) -> PyResult<f64> {
     if !value.is_instance_of::<PyBool>() && !value.is_instance_of::<PyString>() {
         if let Ok(seconds) = value.extract::<f64>() {
             return Ok(seconds);
+        }
+        if value.is_instance_of::<PyInt>() {
+            // An int beyond a float: finite and huge, clamped by the engine (MAX_TIMEOUT) if
+            // positive.
+            let positive = value.gt(0)?;
+            return Ok(if positive { f64::MAX } else { f64::MIN });
         }
     }
     Err(task_type_error(format!(
@@ -205,17 +198,21 @@ impl TaskSpec {
             builder = builder.read_write_conflict(conflict.is_truthy()?);
         }
         if let Some(n) = num_workers.filter(|v| !v.is_none()) {
-            builder = builder.num_workers(count(n, "num_workers")?);
+            builder = builder.num_workers(num_workers_arg(py, n)?);
         }
         if let Some(n) = max_retries.filter(|v| !v.is_none()) {
-            builder = builder.max_retries(count(n, "max_retries")?);
+            builder = builder.max_retries(count(py, n, "max_retries", 0)?);
         }
         if let Some(n) = max_worker_restarts.filter(|v| !v.is_none()) {
-            builder = builder.max_worker_restarts(count(n, "max_worker_restarts")?);
+            builder = builder.max_worker_restarts(count(py, n, "max_worker_restarts", 0)?);
         }
         if let Some(n) = max_failures_before_success.filter(|v| !v.is_none()) {
-            builder =
-                builder.max_failures_before_success(count(n, "max_failures_before_success")?);
+            builder = builder.max_failures_before_success(count(
+                py,
+                n,
+                "max_failures_before_success",
+                0,
+            )?);
         }
         if let Some(timeout) = timeout.filter(|v| !v.is_none()) {
             builder = builder.timeout_secs(timeout_secs(timeout)?);
