@@ -100,9 +100,12 @@ class TaskSpec:
 
     - read_write_conflict: anything truthy (default True);
     - fit: "valid" | "overhang" | "shrink" (default "valid");
-    - num_workers (default 1), max_retries (default 2), max_worker_restarts (default
-      DEFAULT_MAX_WORKER_RESTARTS): ints >= 0 (a float with an integral value is accepted);
+    - num_workers (default 1): an int from 1 to 2**64 - 1; max_retries (default 2),
+      max_worker_restarts (default DEFAULT_MAX_WORKER_RESTARTS): ints from 0 to 2**32 - 1 (a
+      float with an integral value is accepted); out of range: a TaskError naming the
+      argument and the range;
     - timeout: seconds (a number) or a datetime.timedelta, positive and finite; None: no limit;
+      longer than about 100 years (the engine's MAX_TIMEOUT): clamped to it;
     - check_function: a pre-check, a tuple (pre_check, post_check) (either may be None), or
       None; checks are called block -> bool with the GIL (with a copy of the block); an
       exception is logged on the "daisy" logger ("pre_check() exception for block
@@ -112,8 +115,10 @@ class TaskSpec:
     - done_marker_path: str or os.PathLike, or None.
 
     Raises daisy.TaskError (a ValueError) for a value the engine rejects (mismatched ROI
-    dimensions, unbounded ROIs, a non-positive write shape, an invalid task id, an unknown fit,
-    negative counts, a timeout that is not positive), daisy.RoiContainmentError (a TaskError and
+    dimensions, unbounded ROIs, a negative total or read shape, a non-positive write shape, a
+    task id that is not one safe path component (empty, ".", "..", "/", "\\", control
+    characters, over 255 bytes) or holds ":" or "=", an unknown fit, counts out of range, a
+    timeout that is not positive), daisy.RoiContainmentError (a TaskError and
     an AssertionError; the message starts with "Read ROI must contain write ROI.") for a write
     ROI outside the read ROI with read_write_conflict, and daisy.TaskTypeError (a TypeError)
     for an argument of the wrong type. Link specs to their upstream specs with link_tasks.
