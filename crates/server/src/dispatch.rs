@@ -150,7 +150,8 @@ impl Dispatch {
         conns: &Connections,
     ) {
         let now = Instant::now();
-        let deadline = task.timeout().map(|d| now + d);
+        // A deadline beyond the clock's range is none (the engine clamps timeouts far below it).
+        let deadline = task.timeout().and_then(|d| now.checked_add(d));
         let sent = now_seconds();
         let worker_id = conns.peer(conn).and_then(|(_, w)| w);
         for block in &mut blocks {
