@@ -36,7 +36,9 @@ class Task:
 
         task_id (``str``):
             The unique name of the task (used in block IDs, log paths and progress bars).
-            Non-empty, without ``:`` or ``=``.
+            It names the task's log directory, so it must be one safe path component: not
+            empty, ``.`` or ``..``, at most 255 bytes, without ``/``, ``\\``, NUL or other
+            control characters; and without ``:`` or ``=``.
 
         total_roi (:class:`daisy.Roi`):
             The region of interest (ROI) of the complete volume to process: the total
@@ -74,7 +76,8 @@ class Task:
             the read ROI must contain the write ROI.
 
         num_workers (``int``, optional):
-            The number of worker processes to run for this task (also ``max_workers``).
+            The number of worker processes to run for this task (also ``max_workers``):
+            at least 1.
 
         max_retries (``int``, optional):
             How often a failed block is retried: it is attempted up to
@@ -87,7 +90,8 @@ class Task:
 
         timeout (number or :class:`datetime.timedelta`, optional):
             Seconds a block may stay out before it counts as lost (the worker holding it is
-            stopped and the block retried). None (the default) means no limit.
+            stopped and the block retried). None (the default) means no limit; a timeout
+            longer than about 100 years is clamped to that.
 
         upstream_tasks (list of :class:`Task`, optional):
             Tasks this task depends on: a block waits for the upstream blocks whose writes
@@ -116,7 +120,8 @@ class Task:
 
     Raises:
 
-        daisy.TaskError: (a ``ValueError``) for a value the engine rejects, with
+        daisy.TaskError: (a ``ValueError``) for a value the engine rejects (an int out of
+            range names the argument and the range), with
             :class:`daisy.RoiContainmentError` (also an ``AssertionError``) for a read ROI
             that does not contain the write ROI.
         daisy.TaskTypeError: (a ``TypeError``) for an argument of the wrong type.
