@@ -113,20 +113,40 @@ impl DependencyGraph {
         self.index.get(task_id).map(|&i| &self.graphs[i])
     }
     /// The ids of the tasks a task reads from, in registration order.
-    pub fn upstream_tasks(&self, task_id: &str) -> impl Iterator<Item = &TaskId> {
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] for a task id the graph does not know (not "no upstream
+    /// tasks").
+    pub fn upstream_tasks(
+        &self,
+        task_id: &str,
+    ) -> Result<impl Iterator<Item = &TaskId>, CoreError> {
         self.related(task_id, &self.upstream_tasks)
     }
     /// The ids of the tasks that read from a task, in registration order.
-    pub fn downstream_tasks(&self, task_id: &str) -> impl Iterator<Item = &TaskId> {
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] for a task id the graph does not know.
+    pub fn downstream_tasks(
+        &self,
+        task_id: &str,
+    ) -> Result<impl Iterator<Item = &TaskId>, CoreError> {
         self.related(task_id, &self.downstream_tasks)
     }
     fn related<'a>(
         &'a self,
         task_id: &str,
         lists: &'a [Vec<usize>],
-    ) -> impl Iterator<Item = &'a TaskId> {
-        let list = self.index.get(task_id).map_or(&[][..], |&i| &lists[i][..]);
-        list.iter().map(|&i| self.tasks[i].task_id())
+    ) -> Result<impl Iterator<Item = &'a TaskId>, CoreError> {
+        let &i = self
+            .index
+            .get(task_id)
+            .ok_or_else(|| CoreError::UnknownTask {
+                task_id: task_id.to_owned(),
+            })?;
+        Ok(lists[i].iter().map(|&i| self.tasks[i].task_id()))
     }
     /// The ids of the tasks without upstream tasks, in registration order.
     pub fn root_tasks(&self) -> impl Iterator<Item = &TaskId> {

@@ -380,8 +380,12 @@ fn chained_tasks() {
     let g = DependencyGraph::new([&b]).unwrap();
     assert_eq!(names(g.task_ids()), ["B", "A"]);
     assert_eq!(names(g.root_tasks()), ["A"]);
-    assert_eq!(names(g.upstream_tasks("B")), ["A"]);
-    assert_eq!(names(g.downstream_tasks("A")), ["B"]);
+    assert_eq!(names(g.upstream_tasks("B").unwrap()), ["A"]);
+    assert_eq!(names(g.downstream_tasks("A").unwrap()), ["B"]);
+    assert!(matches!(
+        g.upstream_tasks("nope").map(|_| ()),
+        Err(CoreError::UnknownTask { .. })
+    ));
 
     let b12 = find(&g, "B", 12);
     assert_eq!(b12.read_roi.to_string(), "[1:4, 1:4] (3, 3)");

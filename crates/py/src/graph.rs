@@ -409,19 +409,19 @@ impl PyDependencyGraph {
     }
 
     fn upstream_tasks(&self, task_id: &str) -> PyResult<Vec<String>> {
-        self.task_graph(task_id)?;
         Ok(self
             .graph
             .upstream_tasks(task_id)
+            .map_err(core_error)?
             .map(|t| t.to_string())
             .collect())
     }
 
     fn downstream_tasks(&self, task_id: &str) -> PyResult<Vec<String>> {
-        self.task_graph(task_id)?;
         Ok(self
             .graph
             .downstream_tasks(task_id)
+            .map_err(core_error)?
             .map(|t| t.to_string())
             .collect())
     }
