@@ -418,26 +418,32 @@ def run(
 ) -> RunReport:
     """Runs the tasks (upstream tasks included) with the Rust server, GIL released.
 
-    Workers are started by calling `launch_worker(task_id, worker_id, daisy_context, log_basename)`
-    with the GIL, on the thread that called `run` (the server's event loop runs on it). It must
-    start the worker as a new OS process that is a child of this process, in its own process
-    group, and return its pid; the engine then watches it (waitpid) and, on timeouts or at the
-    end, kills its group (killpg). Python does this with os.fork(): the child must NOT return
-    into the engine (its copy of this thread is inside the engine's event loop): it resets
+    The server's event loop runs on the thread that called `run` and never waits on Python
+    code. Workers are started by calling `launch_worker(task_id, worker_id, daisy_context,
+    log_basename)` with the GIL on a thread of the launch's own (one launch per task at a time;
+    never more workers than `num_workers` or than blocks left), and a task's init callback and
+    checks also run on threads of their own. It must start the worker as a new OS process that
+    is a child of this process, in its own process group, and return its pid; the engine then
+    watches it (waitpid) and, on timeouts or at the end, kills its group (killpg). Python does
+    this with os.fork() (the child's only thread is then the launch thread): the child must
+    NOT return into the engine: it resets
     SIGINT to Python's default handler, runs the worker on a NEW thread (a fresh thread has no
     engine state, so the worker's own `Client` can start its runtime), joins it, flushes and
     calls os._exit(code) (0 normally, 1 after an exception, which it reports first with
     `Client.client_exception`). `host`: None listens on loopback; a string listens on all interfaces and
     advertises that host ("" = detect). `on_event` is called with each event (TaskStarted,
-    BlockProgress, TaskDone, BlockFailed, TaskAbandoned, RunFinished last); an exception it
-    raises is logged and ignored, a KeyboardInterrupt stops the run like Ctrl-C.
+    BlockProgress, TaskDone, BlockFailed, TaskAbandoned, RunFinished last), in order, on a
+    delivery thread: while it is slow, a task's queued BlockProgress is replaced by the newer
+    one, and RunFinished is delivered before `run` returns; no worker is forked while it runs
+    (unless it takes over 100 ms). An exception it raises is logged and ignored, a
+    KeyboardInterrupt stops the run like Ctrl-C.
     Ctrl-C (KeyboardInterrupt) stops handing out blocks, stops the workers and returns
     normally (the report says interrupted=True; the counters show what was left); an
     exception raised by another Python signal handler is raised after cleanup. A
     ClientException from a worker is raised after cleanup as RuntimeError (with the worker's
     error text); a failing init callback's own exception is raised after cleanup. If
     launch_worker raises or returns no pid, the exception is logged and the worker counts as
-    not started (the server's restart rules apply).
+    one that crashed at start (replaced within max_worker_restarts, after a backoff).
 
     Returns the engine's RunReport: counters per task id (in the report's order: tasks in
     the order they started, then the others), failures, interrupted, succeeded, summary.

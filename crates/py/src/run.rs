@@ -6,13 +6,15 @@
 //! supervision starts one per launch), which forks and returns the child's pid; [`PidHandle`]
 //! watches it. Events go to the Python callable `on_event`, as the event classes of
 //! [`crate::events`], on a delivery thread of their own ([`ObserverThread`]), in order; the last
-//! one (`RunFinished`) is delivered before `run` returns. A launch never forks while `on_event`
-//! runs, so the child gets no lock the observer held. Ctrl-C is noticed by polling Python's
+//! one (`RunFinished`) is delivered before `run` returns. A launch does not fork while
+//! `on_event` runs (unless it runs longer than 100 ms), so the child gets no lock the observer
+//! held. Ctrl-C is noticed by polling Python's
 //! signal handlers every 50 ms on the calling thread.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, TryLockError};
+use std::time::{Duration, Instant};
 
 use daisy::{Listen, RunError};
 use daisy_core::Scheduler;
@@ -33,14 +35,44 @@ use crate::task::TaskSpec;
 /// How often the run looks at Python's signal handlers (Ctrl-C).
 const SIGNAL_POLL: Duration = Duration::from_millis(50);
 
-/// Held while `launch_worker` or `on_event` runs: a worker is never forked while the observer
+/// Held while `launch_worker` or `on_event` runs: a worker is not forked while the observer
 /// is inside Python code, which may hold locks (a stream's, a progress bar's) the child would
 /// inherit held.
 static PYTHON_CALLBACK: Mutex<()> = Mutex::new(());
 
-/// Runs `f` holding [`PYTHON_CALLBACK`] (taken before the GIL, so nobody waits for it with
-/// the GIL held).
-fn one_callback_at_a_time<T>(f: impl FnOnce() -> T) -> T {
+/// Launches waiting for [`PYTHON_CALLBACK`]: the observer lets them go first.
+static LAUNCHES_WAITING: AtomicUsize = AtomicUsize::new(0);
+
+/// How long a launch waits for the observer to return from Python before it goes ahead
+/// anyway: a slow observer delays a worker's start by this much at most.
+const OBSERVER_WAIT: Duration = Duration::from_millis(100);
+
+/// Runs the launch `f` holding [`PYTHON_CALLBACK`] if the observer returns within
+/// [`OBSERVER_WAIT`]. The lock is taken before the GIL, so nobody waits for it with the GIL held.
+fn as_launch<T>(f: impl FnOnce() -> T) -> T {
+    LAUNCHES_WAITING.fetch_add(1, Ordering::SeqCst);
+    let until = Instant::now() + OBSERVER_WAIT;
+    let guard = loop {
+        match PYTHON_CALLBACK.try_lock() {
+            Ok(guard) => break Some(guard),
+            Err(TryLockError::Poisoned(poisoned)) => break Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) if Instant::now() < until => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(TryLockError::WouldBlock) => break None,
+        }
+    };
+    LAUNCHES_WAITING.fetch_sub(1, Ordering::SeqCst);
+    let result = f();
+    drop(guard);
+    result
+}
+
+/// Runs the observer call `f` holding [`PYTHON_CALLBACK`], after any launch that waits.
+fn as_observer<T>(f: impl FnOnce() -> T) -> T {
+    while LAUNCHES_WAITING.load(Ordering::SeqCst) > 0 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
     let _guard = PYTHON_CALLBACK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -57,7 +89,7 @@ struct PyLauncher {
 
 impl PyLauncher {
     fn call(&self, spec: &WorkerSpec) -> Result<u32, String> {
-        let result = one_callback_at_a_time(|| self.call_python(spec));
+        let result = as_launch(|| self.call_python(spec));
         if std::process::id() != self.server_pid {
             // A forked worker returned from launch_worker into the engine: its copy of the
             // server must not run. (The stub tells the child to end with os._exit.)
@@ -131,7 +163,7 @@ struct PyObserver {
 
 impl Observer for PyObserver {
     fn on_event(&mut self, event: &RunEvent<'_>) {
-        one_callback_at_a_time(|| self.deliver(event));
+        as_observer(|| self.deliver(event));
     }
 }
 

@@ -8,12 +8,13 @@
 //! left to finish (ready, waiting for upstream blocks, or out): `num_workers = 1_000_000` on
 //! a two-block task starts two workers.
 //!
-//! A worker that crashes while its task is not done is replaced, and so is the last worker of
-//! a task that has ready blocks but nobody to take them (after a grace period); each
-//! replacement uses one restart of the task's budget (`max_worker_restarts`), which the pool
-//! owns. Replacements back off: the n-th worker in a row to fail (or not start) without a
-//! block completed in between is replaced after `100 ms * 2^(n-1)`, at most 5 s. A task that
-//! needs a replacement after its budget is used up is abandoned.
+//! A worker that crashes (or cannot be started) while its task is not done is replaced, and so
+//! is the last worker of a task that has ready blocks but nobody to take them (after a grace
+//! period); each replacement uses one restart of the task's budget (`max_worker_restarts`),
+//! which the pool owns. Launches back off: after the n-th worker in a row to fail (or not
+//! start) without a block completed in between, the task's next launch waits
+//! `100 ms * 2^(n-1)`, at most 2 s. A task that needs a replacement after its budget is used
+//! up is abandoned.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -34,7 +35,7 @@ type LogFiles = (PathBuf, PathBuf);
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The longest replacement delay.
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 /// How long the replacement of the `failures`-th worker in a row to fail waits.
 fn backoff(failures: u32) -> Duration {
@@ -413,7 +414,11 @@ impl Supervisor {
                             "cannot start worker {worker_id} of task {}: {e}",
                             pool.task_id
                         );
+                        // Like a worker that crashed at start: replaced within the budget.
                         pool.failed_once(Instant::now());
+                        if !pool.owe_replacement() {
+                            pool.initial = 0;
+                        }
                     }
                 }
                 Ok(())
@@ -421,8 +426,8 @@ impl Supervisor {
         }
     }
 
-    /// Starts the next worker task `t` is owed, if one is and no launch of the task is running:
-    /// a first worker, or a replacement whose backoff passed. Nothing is started (and nothing
+    /// Starts the next worker task `t` is owed, if one is, no launch of the task is running
+    /// and the backoff after a failed worker passed: a first worker, or a replacement. Nothing is started (and nothing
     /// owed any more) once the task has as many workers as `num_workers` or as blocks left;
     /// `state` gives the task's counters.
     pub fn start_due(&mut self, t: usize, state: impl FnOnce() -> TaskState) {
@@ -442,12 +447,12 @@ impl Supervisor {
             pool.replacements = 0;
             return;
         }
+        if pool.not_before.is_some_and(|at| Instant::now() < at) {
+            return;
+        }
         if pool.initial > 0 {
             pool.initial -= 1;
         } else {
-            if pool.not_before.is_some_and(|at| Instant::now() < at) {
-                return;
-            }
             pool.replacements -= 1;
             pool.restarts += 1;
         }
@@ -768,11 +773,11 @@ mod tests {
     }
 
     #[test]
-    fn replacements_back_off_exponentially_up_to_five_seconds() {
-        let delays: Vec<u128> = [1, 2, 3, 4, 6, 7, 40, u32::MAX]
+    fn replacements_back_off_exponentially_up_to_two_seconds() {
+        let delays: Vec<u128> = [1, 2, 3, 4, 5, 6, 40, u32::MAX]
             .map(|n| backoff(n).as_millis())
             .to_vec();
-        assert_eq!(delays, [100, 200, 400, 800, 3200, 5000, 5000, 5000]);
+        assert_eq!(delays, [100, 200, 400, 800, 1600, 2000, 2000, 2000]);
     }
 
     #[tokio::test]
@@ -935,6 +940,47 @@ mod tests {
         f.supervisor.apply(event, &mut f.reporting).unwrap();
         f.settle(counters(4, 0)).await;
         assert_eq!(f.launched(), 2);
+    }
+
+    /// Refuses every launch.
+    struct Refusing(Arc<Mutex<u32>>);
+
+    impl Launcher for Refusing {
+        fn launch(&self, _: &WorkerSpec) -> Result<Box<dyn WorkerHandle>, LaunchError> {
+            *self.0.lock().unwrap() += 1;
+            Err(LaunchError::Spawn {
+                program: "nothing".into(),
+                source: "refused".into(),
+            })
+        }
+
+        fn name(&self) -> &str {
+            "refusing"
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_launches_use_the_budget_and_back_off() {
+        let tries = Arc::new(Mutex::new(0));
+        let task = task(1, 2);
+        let mut f = fixture(1, 0, Duration::ZERO);
+        f.supervisor.pools[0] = WorkerPool::new(&task, Arc::new(Refusing(Arc::clone(&tries))));
+        f.supervisor.recruit(0, &task);
+        f.settle(counters(4, 0)).await;
+        assert_eq!(
+            *tries.lock().unwrap(),
+            1,
+            "launched again without backing off"
+        );
+        for _ in 0..2 {
+            f.supervisor.progressed(0);
+            f.settle(counters(4, 0)).await;
+        }
+        // One worker and two replacements; then nothing is owed, and the task stalls.
+        assert_eq!(*tries.lock().unwrap(), 3);
+        assert!(f.supervisor.pools[0].settled());
+        assert!(f.check(4, Instant::now()).is_some(), "not abandoned");
+        assert_eq!(f.supervisor.workers_started(0), 3);
     }
 
     #[tokio::test]
