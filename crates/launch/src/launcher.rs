@@ -12,6 +12,9 @@ use crate::LaunchError;
 ///
 /// The server calls [`launch`](Launcher::launch) whenever a task's pool needs a worker
 /// (docs/semantics.md#the-distributed-run, #worker-restarts) and watches the returned [`WorkerHandle`].
+/// It calls it on a thread of the launch's own, never on its event loop, so `launch` may block
+/// (e.g. to submit a cluster job); a task has one launch running at a time, and never more
+/// workers than its `num_workers` or than blocks left.
 pub trait Launcher: Send + Sync {
     /// Starts one worker. `spec.context` is the worker's context; it must reach the worker as
     /// the DAISY_CONTEXT environment variable (processes) or as an argument (threads).

@@ -301,10 +301,15 @@ impl Observer for ObserverThread {
         }
         let exit = matches!(event, RunEvent::Exit { .. });
         let (queue, signal) = &*self.shared;
-        if let Ok(mut queue) = queue.lock() {
+        // The delivery thread waits only on an empty queue: wake it only then.
+        let was_empty = queue.lock().is_ok_and(|mut queue| {
+            let was_empty = queue.events.is_empty();
             queue.push(OwnedEvent::new(event));
+            was_empty
+        });
+        if was_empty {
+            signal.notify_one();
         }
-        signal.notify_one();
         if exit {
             self.finish();
         }
