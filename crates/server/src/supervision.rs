@@ -791,8 +791,11 @@ mod tests {
         f.settle(counters(4, 0)).await;
         assert_eq!(f.launched(), 2);
         f.crash_all();
-        assert!(f.check(4, Instant::now()).is_none());
+        // Noticed "an hour from now": the backoff ends well after this test.
+        let later = Instant::now() + Duration::from_secs(3600);
+        assert!(f.check(4, later).is_none());
         // Two crashed, one replacement owed (the budget is 1), after a backoff.
+        assert_eq!(f.supervisor.pools[0].replacements, 1);
         f.settle(counters(4, 0)).await;
         assert_eq!(f.launched(), 2, "replaced without backing off");
         // A completed block ends the backoff.
