@@ -4,25 +4,29 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::sync::Arc;
 
 use daisy_protocol::{
-    ClientMessage, Peer, ProtocolError, ServerMessage, check_hello, decode_frame, encode_frame,
+    ClientMessage, Peer, ProtocolError, ServerMessage, Stream, TlsIdentity, check_hello,
+    decode_frame, encode_frame,
 };
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
+
+use crate::admission::{Refusal, Ticket};
 
 /// Identifies a connection within a run.
 pub(crate) type ConnId = u64;
 
-/// How long a new connection may take to say Hello.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(30);
+/// The largest first frame: a Hello is tiny (task ids are at most 255 bytes), and nobody
+/// unauthenticated gets to make the server buffer more.
+pub(crate) const MAX_HELLO_FRAME: u32 = 4096;
 
-/// The largest first frame: a Hello is tiny, and nobody unauthenticated gets to make the
-/// server buffer more.
-const MAX_HELLO_FRAME: u32 = 64 * 1024;
+/// How much is read at a time after the handshake (the buffer grows only for larger frames).
+const READ_SIZE: usize = 16 * 1024;
+
+/// A buffer larger than this is given back once it is empty (after a large frame).
+const KEPT_BUFFER: usize = 64 * 1024;
 
 /// Why reading from a connection failed.
 #[derive(Debug, thiserror::Error)]
@@ -71,62 +75,151 @@ pub(crate) enum Outgoing {
     Close,
 }
 
-/// Serves one connection until it closes: handshake, then frames in, replies out.
+/// What a connection's first frame gave, before the deadline.
+enum Handshake {
+    /// A Hello with the run's token.
+    Done(Peer),
+    /// The peer closed the connection without a word.
+    Gone,
+    /// Anything else: why, for the warning.
+    Refused(String),
+}
+
+/// Serves one accepted connection until it closes: the handshake (under `ticket`: within its
+/// deadline, and unless it is evicted to make room for a newer connection), then frames in,
+/// replies out.
+///
+/// With `tls`, the socket is wrapped in TLS first (docs/protocol.md), within the same
+/// deadline.
+#[allow(clippy::too_many_arguments)] // the connection's parts, passed once
 pub(crate) async fn serve(
-    stream: TcpStream,
+    tcp: tokio::net::TcpStream,
     address: SocketAddr,
     conn: ConnId,
-    token: String,
+    token: Arc<str>,
     max_frame: u32,
     events: mpsc::UnboundedSender<ConnEvent>,
+    mut ticket: Ticket,
+    tls: Option<Arc<TlsIdentity>>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (mut reader, mut writer) = stream.into_split();
-    let mut buffer = Vec::with_capacity(4096);
-    let hello = tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
-        read_messages(&mut reader, &mut buffer, MAX_HELLO_FRAME.min(max_frame)),
-    )
-    .await;
-    let first = match hello {
-        Ok(Ok(Some(mut messages))) if !messages.is_empty() => {
-            let first = messages.remove(0);
-            (first, messages)
+    let deadline = ticket.deadline();
+    let shaking = async {
+        let (mut reader, mut writer) = Stream::accept(tcp, tls.as_deref()).await?.into_split();
+        let shaken = shake_hands(&mut reader, &mut writer, &token, max_frame).await;
+        Ok::<_, daisy_protocol::TlsError>((shaken, reader, writer))
+    };
+    let handshake = tokio::select! {
+        biased;
+        shaken = tokio::time::timeout(deadline, shaking) => shaken,
+        () = ticket.evicted() => return, // counted where it was evicted
+    };
+    let (peer, reader, writer) = match handshake {
+        Ok(Ok((Handshake::Done(peer), reader, writer))) => (peer, reader, writer),
+        Ok(Ok((Handshake::Gone, ..))) => return,
+        Ok(Ok((Handshake::Refused(why), ..))) => {
+            return ticket.refuse(Refusal::BadHandshake, &format!("{address}: {why}"));
         }
-        Ok(Ok(_)) => return,
-        Ok(Err(e)) => {
-            tracing::warn!("closing connection from {address}: {e}");
-            return;
+        Ok(Err(tls)) => {
+            return ticket.refuse(Refusal::BadHandshake, &format!("{address}: {tls}"));
         }
         Err(_) => {
-            tracing::warn!(
-                "closing connection from {address}: no handshake within {} s",
-                HANDSHAKE_TIMEOUT.as_secs()
+            let detail = format!(
+                "{address}: no handshake within {} s",
+                deadline.as_secs_f64()
             );
-            return;
+            return ticket.refuse(Refusal::Deadline, &detail);
         }
     };
-    let (hello, rest) = first;
-    let peer = match check_hello(hello, &token) {
-        Ok(peer) => peer,
+    drop(ticket);
+    // Boxed: the state of an authenticated connection (its buffers) is allocated only once the
+    // handshake is done, and waiting connections stay small.
+    Box::pin(authenticated(
+        reader, writer, address, conn, peer, max_frame, events,
+    ))
+    .await;
+}
+
+/// Reads the first frame (and nothing more: at most [`MAX_HELLO_FRAME`] bytes, buffered as
+/// they arrive) and checks it; a refused peer is told why.
+async fn shake_hands<R, W>(reader: &mut R, writer: &mut W, token: &str, max_frame: u32) -> Handshake
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let hello = match read_hello(reader, MAX_HELLO_FRAME.min(max_frame)).await {
+        Ok(Some(hello)) => hello,
+        Ok(None) => return Handshake::Gone,
+        Err(e) => return Handshake::Refused(e.to_string()),
+    };
+    match check_hello(hello, token) {
+        Ok(peer) => Handshake::Done(peer),
         Err(e) => {
-            tracing::warn!("refusing connection from {address}: {e}");
             let mut out = Vec::new();
-            if encode_frame(
-                &ServerMessage::Refused {
-                    reason: e.to_string(),
-                },
-                max_frame,
-                &mut out,
-            )
-            .is_ok()
-            {
+            let refused = ServerMessage::Refused {
+                reason: e.to_string(),
+            };
+            if encode_frame(&refused, max_frame, &mut out).is_ok() {
                 let _ = writer.write_all(&out).await;
             }
             let _ = writer.shutdown().await;
-            return;
+            Handshake::Refused(e.to_string())
         }
-    };
+    }
+}
+
+/// Reads exactly one frame of at most `max` bytes; `None` if the peer closes before a byte.
+async fn read_hello(
+    reader: &mut (impl AsyncRead + Unpin),
+    max: u32,
+) -> Result<Option<ClientMessage>, ReadError> {
+    let mut header = [0u8; 4];
+    let mut got = 0;
+    while got < header.len() {
+        let n = reader
+            .read(&mut header[got..])
+            .await
+            .map_err(ReadError::Io)?;
+        if n == 0 {
+            return if got == 0 {
+                Ok(None)
+            } else {
+                Err(ReadError::Truncated { buffered: got })
+            };
+        }
+        got += n;
+    }
+    // The length is checked before anything is allocated for the payload.
+    decode_frame::<ClientMessage>(&header, max)?;
+    let len = u32::from_be_bytes(header);
+    let mut frame = Vec::with_capacity(64);
+    frame.extend_from_slice(&header);
+    // Grows as bytes arrive: a peer that announces a frame and sends nothing costs nothing.
+    (&mut *reader)
+        .take(u64::from(len))
+        .read_to_end(&mut frame)
+        .await
+        .map_err(ReadError::Io)?;
+    match decode_frame(&frame, max)? {
+        Some((hello, _)) => Ok(Some(hello)),
+        None => Err(ReadError::Truncated {
+            buffered: frame.len(),
+        }),
+    }
+}
+
+/// Serves a connection that passed the handshake: tells the run, then frames in, replies out.
+async fn authenticated<R, W>(
+    mut reader: R,
+    writer: W,
+    address: SocketAddr,
+    conn: ConnId,
+    peer: Peer,
+    max_frame: u32,
+    events: mpsc::UnboundedSender<ConnEvent>,
+) where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (outbox, inbox) = mpsc::unbounded_channel();
     let _ = outbox.send(Outgoing::Message(ServerMessage::Welcome {
         version: daisy_protocol::PROTOCOL_VERSION,
@@ -137,17 +230,8 @@ pub(crate) async fn serve(
     {
         return;
     }
-    if !rest.is_empty()
-        && events
-            .send(ConnEvent::Messages {
-                conn,
-                messages: rest,
-            })
-            .is_err()
-    {
-        return;
-    }
     let writing = tokio::spawn(write_loop(writer, inbox, max_frame));
+    let mut buffer = Vec::new();
     let reason = loop {
         match read_messages(&mut reader, &mut buffer, max_frame).await {
             Ok(Some(messages)) => {
@@ -189,11 +273,16 @@ async fn read_messages(
             }
         }
         buffer.drain(..used);
+        if buffer.is_empty() && buffer.capacity() > KEPT_BUFFER {
+            buffer.shrink_to(READ_SIZE);
+        }
         if !messages.is_empty() {
             return Ok(Some(messages));
         }
-        let mut chunk = [0u8; 16 * 1024];
-        let n = reader.read(&mut chunk).await.map_err(ReadError::Io)?;
+        if buffer.capacity() - buffer.len() < READ_SIZE / 4 {
+            buffer.reserve(READ_SIZE);
+        }
+        let n = reader.read_buf(buffer).await.map_err(ReadError::Io)?;
         if n == 0 {
             return if buffer.is_empty() {
                 Ok(None)
@@ -203,13 +292,12 @@ async fn read_messages(
                 })
             };
         }
-        buffer.extend_from_slice(&chunk[..n]);
     }
 }
 
 /// Writes replies, coalescing everything queued into one write.
 async fn write_loop(
-    mut writer: OwnedWriteHalf,
+    mut writer: impl AsyncWrite + Unpin,
     mut inbox: mpsc::UnboundedReceiver<Outgoing>,
     max_frame: u32,
 ) {
@@ -231,6 +319,9 @@ async fn write_loop(
         }
         if !out.is_empty() && writer.write_all(&out).await.is_err() {
             return;
+        }
+        if out.capacity() > KEPT_BUFFER {
+            out = Vec::with_capacity(4096);
         }
         if close {
             let _ = writer.shutdown().await;

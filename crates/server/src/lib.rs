@@ -13,8 +13,10 @@
 //! [`Observer`]s see every event: progress bars, status lines and the JSON event stream are
 //! observers. The facade crate `daisy` wraps all of this in `run_blockwise`.
 
+mod admission;
 mod checks;
 mod connection;
+mod descriptor_limit;
 mod dispatch;
 mod error;
 mod local;

@@ -61,6 +61,16 @@ pub struct ServerOptions {
     pub health_interval: Duration,
     /// How long workers get to exit on their own when the run ends, before they are killed.
     pub shutdown_grace: Duration,
+    /// Whether connections are encrypted with TLS (docs/protocol.md): `None` (the default)
+    /// for TLS unless the listener's address is loopback; `Some(true)` or `Some(false)` force
+    /// it on or off.
+    pub tls: Option<bool>,
+    /// How long a new connection may take to complete the handshake before it is closed.
+    pub handshake_timeout: Duration,
+    /// The most connections that may wait for their handshake at once (over it, the oldest
+    /// waiting one of the address with the most is closed); `None`: a quarter of the open
+    /// file limit, between 16 and 1,024.
+    pub max_unauthenticated: Option<usize>,
 }
 
 impl Default for ServerOptions {
@@ -73,6 +83,9 @@ impl Default for ServerOptions {
             stall_grace: Duration::from_secs(5),
             health_interval: Duration::from_millis(100),
             shutdown_grace: Duration::from_secs(2),
+            tls: None,
+            handshake_timeout: Duration::from_secs(5),
+            max_unauthenticated: None,
         }
     }
 }

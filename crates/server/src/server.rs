@@ -15,10 +15,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use daisy_core::{Block, BlockId, BlockStatus, Scheduler, Task};
-use daisy_protocol::{ClientMessage, ServerMessage};
+use daisy_protocol::{ClientMessage, ServerMessage, TlsIdentity};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+use crate::admission::Admission;
 use crate::checks::{CheckDone, Checks};
 use crate::connection::{self, ConnEvent, ConnId, Connections};
 use crate::dispatch::{Dispatch, Out, now_seconds};
@@ -108,7 +109,8 @@ impl Server {
     ///
     /// Before anything starts: [`ServerError::NoLauncher`] if a task has no launcher,
     /// [`ServerError::Listen`] if the listener has no address, [`ServerError::Token`] if no
-    /// token can be generated. After cleanup: [`ServerError::ClientException`] if a client
+    /// token can be generated, [`ServerError::Tls`] if TLS is on and no certificate can be
+    /// made. After cleanup: [`ServerError::ClientException`] if a client
     /// sent one, [`ServerError::InitCallback`] if a task's init callback failed.
     pub async fn run(
         self,
@@ -121,10 +123,17 @@ impl Server {
                 address: "the given listener".to_owned(),
                 source,
             })?;
+        widen_backlog(&listener);
         let hostname = self.advertise.unwrap_or_else(|| advertised(address));
         let token = match &self.options.token {
             Some(t) => t.clone(),
             None => crate::token::generate()?,
+        };
+        // TLS unless on loopback (docs/protocol.md): a new certificate for every run.
+        let tls = if self.options.tls.unwrap_or(!address.ip().is_loopback()) {
+            Some(Arc::new(TlsIdentity::generate()?))
+        } else {
+            None
         };
         let tasks: Vec<Arc<Task>> = self.scheduler.dependency_graph().tasks().to_vec();
         let mut pools = Vec::with_capacity(tasks.len());
@@ -145,11 +154,20 @@ impl Server {
         // Graceful shutdown starts here: the accept loop is a task of its own, aborted the
         // moment the event loop ends, so no connection is accepted while the run winds down
         // (connections already accepted keep their tasks until `Run::finish` closes them).
+        let limit = crate::descriptor_limit::raise();
+        let admission = Admission::new(
+            self.options
+                .max_unauthenticated
+                .unwrap_or_else(|| crate::descriptor_limit::waiting_cap(limit)),
+            self.options.handshake_timeout,
+        );
         let accepting = tokio::spawn(accept_loop(
             listener,
-            token.clone(),
+            Arc::from(token.as_str()),
             self.options.max_frame,
             events_tx,
+            Arc::clone(&admission),
+            tls.clone(),
         ));
         let config = PoolConfig {
             hostname,
@@ -157,6 +175,7 @@ impl Server {
             token,
             logdir: self.options.logdir.clone(),
             prefetch: self.options.prefetch,
+            tls_fingerprint: tls.as_ref().map(|t| t.fingerprint().to_owned()),
         };
         let mut run = Run {
             index: tasks
@@ -177,6 +196,7 @@ impl Server {
         };
         let interrupted = run.event_loop(events, check_results, shutdown).await;
         accepting.abort();
+        admission.flush();
         let report = run.finish(interrupted).await;
         match run.abort.take() {
             Some(error) => Err(error),
@@ -194,25 +214,59 @@ fn advertised(address: SocketAddr) -> String {
     }
 }
 
-/// Accepts connections until aborted; each is served on its own task.
+/// The most connections the kernel queues for `accept` (tokio listens with 128).
+const BACKLOG: i32 = 1024;
+
+/// Lets the kernel queue [`BACKLOG`] connections for `accept` (listening again only changes
+/// the queue's length): with tokio's 128, a thousand workers starting together, or a flood
+/// of idle connections, overflow the queue, and every dropped connection request costs its
+/// worker a second before it is sent again.
+fn widen_backlog(listener: &TcpListener) {
+    use nix::sys::socket::{Backlog, listen};
+    let backlog = Backlog::new(BACKLOG).unwrap_or(Backlog::MAXCONN);
+    if let Err(e) = listen(listener, backlog) {
+        tracing::debug!("cannot lengthen the listener's queue to {BACKLOG}: {e}");
+    }
+}
+
+/// Accepts connections until aborted; each is served on its own task, and waits for its
+/// handshake under `admission` (`admission.rs`: the cap, the deadline, the warnings).
+///
+/// A connection is accepted as a [`tokio::net::TcpStream`] here and handed to
+/// [`connection::serve`], which wraps it in TLS if `tls` is given.
 async fn accept_loop(
     listener: TcpListener,
-    token: String,
+    token: Arc<str>,
     max_frame: u32,
     events: mpsc::UnboundedSender<ConnEvent>,
+    admission: Arc<Admission>,
+    tls: Option<Arc<TlsIdentity>>,
 ) {
     let mut next: ConnId = 0;
+    let mut warnings = tokio::time::interval(crate::admission::WARNING_INTERVAL);
+    warnings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        match listener.accept().await {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = warnings.tick() => {
+                admission.flush();
+                continue;
+            }
+        };
+        match accepted {
             Ok((stream, address)) => {
                 next += 1;
+                let _ = stream.set_nodelay(true);
+                let ticket = admission.admit(next, address);
                 tokio::spawn(connection::serve(
                     stream,
                     address,
                     next,
-                    token.clone(),
+                    Arc::clone(&token),
                     max_frame,
                     events.clone(),
+                    ticket,
+                    tls.clone(),
                 ));
             }
             Err(e) => {
@@ -274,7 +328,9 @@ impl Run {
         shutdown: impl Future<Output = ()>,
     ) -> bool {
         tokio::pin!(shutdown);
-        let mut health = tokio::time::interval(self.health_interval);
+        // tokio's interval panics on a zero period.
+        let mut health =
+            tokio::time::interval(self.health_interval.max(Duration::from_millis(1)));
         health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.after_change();
         while !self.scheduler.all_done() && self.abort.is_none() {
