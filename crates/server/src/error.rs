@@ -20,6 +20,9 @@ pub enum ServerError {
         #[source]
         source: io::Error,
     },
+    /// TLS is on and the run's certificate could not be made.
+    #[error(transparent)]
+    Tls(#[from] daisy_protocol::TlsError),
     /// A client reported a failure outside any block (daisy's `ClientException`): the run aborted.
     #[error("{} of task {task_id} failed: {error}", worker_text(*worker_id))]
     ClientException {

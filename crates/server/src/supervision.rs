@@ -77,6 +77,8 @@ pub(crate) struct PoolConfig {
     pub logdir: Option<PathBuf>,
     /// The most blocks a worker asks for at a time.
     pub prefetch: u32,
+    /// The SHA-256 fingerprint of the run's TLS certificate, if connections use TLS.
+    pub tls_fingerprint: Option<String>,
 }
 
 /// What a task looks like to its pool when the workers are checked.
@@ -189,6 +191,9 @@ impl WorkerPool {
             &config.token,
         );
         context.set("prefetch", &config.prefetch.to_string());
+        if let Some(fingerprint) = &config.tls_fingerprint {
+            context.set(daisy_protocol::TLS_FINGERPRINT_KEY, fingerprint);
+        }
         context
     }
 
