@@ -415,6 +415,7 @@ def run(
     prefetch: int = 32,
     stall_grace: float = 5.0,
     count_all_orphans: bool = True,
+    tls: bool | None = None,
 ) -> RunReport:
     """Runs the tasks (upstream tasks included) with the Rust server, GIL released.
 
@@ -431,7 +432,8 @@ def run(
     engine state, so the worker's own `Client` can start its runtime), joins it, flushes and
     calls os._exit(code) (0 normally, 1 after an exception, which it reports first with
     `Client.client_exception`). `host`: None listens on loopback; a string listens on all interfaces and
-    advertises that host ("" = detect). `on_event` is called with each event (TaskStarted,
+    advertises that host ("" = detect). `tls`: None encrypts the connections with TLS unless
+    the server listens on loopback (docs/protocol.md), True / False force it on / off. `on_event` is called with each event (TaskStarted,
     BlockProgress, TaskDone, BlockFailed, TaskAbandoned, RunFinished last), in order, on a
     delivery thread: while it is slow, a task's queued BlockProgress is replaced by the newer
     one, and RunFinished is delivered before `run` returns; no worker is forked while it runs

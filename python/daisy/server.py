@@ -81,6 +81,12 @@ class Server(ServerObservee):
             Seconds a task may have ready blocks but no worker before a replacement
             worker is started (default 5).
 
+        tls (``bool``, optional, keyword only):
+            Whether the connections to the workers are encrypted with TLS (a certificate
+            generated for each run, trusted by the fingerprint in each worker's
+            ``DAISY_CONTEXT``: nothing to set up). None (the default): encrypted unless the
+            server listens on loopback, i.e. whenever ``host`` is given.
+
     Constructing a Server does nothing else: the engine opens its listening socket when
     :meth:`run_blockwise` starts. ``hostname`` and ``port`` are the address workers
     connect to; ``port`` is known once a run has started workers (it is that of the last
@@ -98,6 +104,7 @@ class Server(ServerObservee):
         *,
         prefetch: int = 32,
         stall_grace: float = 5.0,
+        tls: bool | None = None,
     ) -> None:
         super().__init__()
         self.stop_event: StopEvent = stop_event if stop_event is not None else threading.Event()
@@ -106,6 +113,7 @@ class Server(ServerObservee):
         self.port: int | None = None
         self.prefetch = int(prefetch)
         self.stall_grace = float(stall_grace)
+        self.tls = None if tls is None else bool(tls)
         self.scheduler: Scheduler | None = None
         self.failures: list[dict[str, Any]] = []
         self.interrupted = False
@@ -158,6 +166,7 @@ class Server(ServerObservee):
                 prefetch=self.prefetch,
                 stall_grace=self.stall_grace,
                 count_all_orphans=count_all_orphans,
+                tls=self.tls,
             )
         finally:
             if self._stopping:

@@ -210,3 +210,34 @@ def test_workers_of_a_log_directory_with_colon_and_equals(in_tmp_dir):
     assert sorted(p.name for p in seen.iterdir()) == ["0", "1", "2", "3"]
     assert {p.read_text() for p in seen.iterdir()} == {str(logdir)}
     assert sorted(p.name for p in (logdir / "t").glob("worker_*.out"))
+
+
+def worker_contexts(tmp_path, server):
+    """Runs a 4-block task on `server`; the DAISY_CONTEXT items each block's worker saw."""
+    seen = tmp_path / "seen"
+    seen.mkdir()
+
+    def process(block):
+        items = dict(Context.from_env().items())
+        seen.joinpath(str(block.block_id[1])).write_text(json.dumps(items))
+
+    states = server.run_blockwise([line(4, process, task_id="t", num_workers=2)])
+    assert states["t"].completed_count == 4
+    return [json.loads(p.read_text()) for p in sorted(seen.iterdir())]
+
+
+def test_a_run_advertising_an_ipv6_address_is_encrypted(in_tmp_dir):
+    # An IPv6 host cannot be written in daisy 1.x's format; the server listens on all
+    # interfaces for it, so TLS is on by default.
+    contexts = worker_contexts(in_tmp_dir, daisy.Server(host="::1"))
+    assert {c["hostname"] for c in contexts} == {"::1"}
+    fingerprints = {c.get("tls_sha256") for c in contexts}
+    assert len(fingerprints) == 1 and len(fingerprints.pop() or "") == 64
+
+
+@pytest.mark.parametrize(
+    "host, tls, encrypted", [(None, None, False), (None, True, True), ("::1", False, False)]
+)
+def test_tls_follows_the_address_unless_forced(in_tmp_dir, host, tls, encrypted):
+    contexts = worker_contexts(in_tmp_dir, daisy.Server(host=host, tls=tls))
+    assert {("tls_sha256" in c) for c in contexts} == {encrypted}

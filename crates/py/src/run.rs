@@ -244,7 +244,7 @@ fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> 
 #[pyfunction]
 #[pyo3(signature = (
     tasks, *, launch_worker, on_event = None, host = None, logdir = None, prefetch = 32,
-    stall_grace = 5.0, count_all_orphans = true
+    stall_grace = 5.0, count_all_orphans = true, tls = None
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only arguments of a Python function
 pub(crate) fn run<'py>(
@@ -257,6 +257,7 @@ pub(crate) fn run<'py>(
     prefetch: u32,
     stall_grace: f64,
     count_all_orphans: bool,
+    tls: Option<bool>,
 ) -> PyResult<PyRunReport> {
     if !launch_worker.is_callable() {
         return Err(PyTypeError::new_err(format!(
@@ -295,6 +296,7 @@ pub(crate) fn run<'py>(
         logdir,
         prefetch,
         stall_grace,
+        tls,
         ..ServerOptions::default()
     };
     let observer = match on_event {
