@@ -382,6 +382,7 @@ mod tests {
             token: "t".into(),
             logdir: None,
             prefetch: 1,
+            tls_fingerprint: None,
         };
         let launcher: Arc<dyn daisy_launch::Launcher> =
             Arc::new(daisy_launch::ThreadLauncher::new(|_| Ok(())));
@@ -531,6 +532,7 @@ mod tests {
             token: "t".into(),
             logdir: None,
             prefetch: 1,
+            tls_fingerprint: None,
         };
         let supervisor =
             Supervisor::new(vec![WorkerPool::new(&a, launcher)], config, Duration::ZERO);

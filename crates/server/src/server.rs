@@ -813,6 +813,7 @@ mod tests {
             token: "secret".into(),
             logdir: None,
             prefetch: 1,
+            tls_fingerprint: None,
         };
         Run {
             index: HashMap::from([("t".to_owned(), 0)]),

@@ -704,6 +704,7 @@ mod tests {
             token: "t".into(),
             logdir: None,
             prefetch: 1,
+            tls_fingerprint: None,
         };
         let heard = Arc::new(Mutex::new(0));
         Fixture {

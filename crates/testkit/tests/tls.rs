@@ -243,8 +243,7 @@ async fn sniffed_run(tls: bool) -> Vec<u8> {
     let report = finished(start(listener, 20, tls, launcher)).await;
     proxying.abort();
     assert!(report.succeeded(), "{report}");
-    let seen = seen.lock().unwrap().clone();
-    seen
+    seen.lock().unwrap().clone()
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
