@@ -43,8 +43,8 @@ pub use daisy_launch::{
 };
 pub use daisy_protocol::{Context, ENV_VARIABLE};
 pub use daisy_server::{
-    BlockFailure, JsonEvents, Launchers, Observer, Progress, RunEvent, RunReport, Server,
-    ServerError, ServerOptions, TaskReport,
+    BlockFailure, JsonEvents, Launchers, Observer, ObserverThread, Progress, RunEvent, RunReport,
+    Server, ServerError, ServerOptions, TaskReport,
 };
 pub use run_blockwise::{ProgressMode, RunError, RunOptions, run_blockwise, serve_on_this_thread};
 
