@@ -5,14 +5,16 @@
 //! ```
 //!
 //! ```text
-//! cargo run --release -p daisy-bench -- e2e --blocks N --workers W [--conflict] [--threads] [--prefetch P]
+//! cargo run --release -p daisy-bench -- e2e --blocks N --workers W [--conflict] [--threads] [--prefetch P] [--tls]
 //! ```
 //!
 //! `e2e` runs the same task end to end with no-op blocks: `run_blockwise` with W worker
 //! processes over TCP on loopback (this program, as `daisy-bench worker`), or W threads of this
-//! process with `--threads`, and prints `scenario`, `blocks`, `workers`, `conflict`, `threads`,
-//! `prefetch`, `seconds` (from building the task to the end of the run, workers' start-up
-//! included), `blocks_per_s` and `peak_rss_mb` (of the server process).
+//! process with `--threads`, with the worker connections encrypted with TLS if `--tls` is given
+//! (on loopback they are plain otherwise), and prints `scenario`, `blocks`, `workers`,
+//! `conflict`, `threads`, `prefetch`, `tls`, `seconds` (from building the task to the end of
+//! the run, workers' start-up included), `blocks_per_s` and `peak_rss_mb` (of the server
+//! process).
 //!
 //! `scheduler` drives the in-process acquire+release loop over a 3-D task of 64³ write blocks
 //! with 8 voxels of context (read blocks of 80³), on a grid as close to a cube as the number of
@@ -27,7 +29,7 @@ use daisy_core::{BlockStatus, Scheduler, Task};
 use daisy_geometry::Roi;
 
 const USAGE: &str = "usage: daisy-bench scheduler --blocks N [--conflict] [--first-block]\n       \
-                     daisy-bench e2e --blocks N --workers W [--conflict] [--threads] [--prefetch P]";
+                     daisy-bench e2e --blocks N --workers W [--conflict] [--threads] [--prefetch P] [--tls]";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,7 +57,7 @@ fn run(args: &[String]) -> Result<String, String> {
         other => return Err(format!("unknown scenario {other:?}")),
     }
     let mut blocks = None;
-    let (mut conflict, mut first_only, mut threads) = (false, false, false);
+    let (mut conflict, mut first_only, mut threads, mut tls) = (false, false, false, false);
     let (mut workers, mut prefetch) = (2usize, 64u32);
     let mut rest = rest.iter();
     let value = |name: &str, rest: &mut std::slice::Iter<'_, String>| -> Result<u64, String> {
@@ -73,6 +75,7 @@ fn run(args: &[String]) -> Result<String, String> {
             "--conflict" => conflict = true,
             "--first-block" => first_only = true,
             "--threads" => threads = true,
+            "--tls" => tls = true,
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
@@ -80,7 +83,7 @@ fn run(args: &[String]) -> Result<String, String> {
     if scenario == "scheduler" {
         scheduler(blocks, conflict, first_only)
     } else {
-        end_to_end(blocks, workers, conflict, threads, prefetch)
+        end_to_end(blocks, workers, conflict, threads, prefetch, tls)
     }
 }
 
@@ -111,6 +114,7 @@ fn end_to_end(
     conflict: bool,
     threads: bool,
     prefetch: u32,
+    tls: bool,
 ) -> Result<String, String> {
     use daisy::{Launchers, ProcessLauncher, ProgressMode, RunOptions, ServerOptions};
     let start = Instant::now();
@@ -129,6 +133,7 @@ fn end_to_end(
         server: ServerOptions {
             logdir: None,
             prefetch,
+            tls: Some(tls),
             ..ServerOptions::default()
         },
         launchers,
@@ -148,6 +153,7 @@ fn end_to_end(
         "conflict": conflict,
         "threads": threads,
         "prefetch": prefetch,
+        "tls": tls,
         "seconds": seconds,
         "blocks_per_s": (blocks as f64 / seconds).round(),
         "peak_rss_mb": peak_rss_mb(),
