@@ -105,10 +105,7 @@ impl Admission {
                     warning = self.closed(
                         &mut state,
                         Refusal::OverCap,
-                        &format!(
-                            "{gone}: over the cap of {} connections waiting for their handshake",
-                            self.cap
-                        ),
+                        &format!("{gone}: the oldest waiting of the busiest address"),
                     );
                 }
             }

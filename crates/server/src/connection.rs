@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use daisy_protocol::{
     ClientMessage, Peer, ProtocolError, ServerMessage, Stream, TlsIdentity, check_hello,
     decode_frame, encode_frame,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 
 use crate::admission::{Refusal, Ticket};
 
@@ -230,9 +231,16 @@ async fn authenticated<R, W>(
     {
         return;
     }
-    let writing = tokio::spawn(write_loop(writer, inbox, max_frame));
+    let backpressure = Arc::new(Backpressure::default());
+    let writing = tokio::spawn(write_loop(
+        writer,
+        inbox,
+        max_frame,
+        Arc::clone(&backpressure),
+    ));
     let mut buffer = Vec::new();
     let reason = loop {
+        backpressure.writer_caught_up().await;
         match read_messages(&mut reader, &mut buffer, max_frame).await {
             Ok(Some(messages)) => {
                 let goodbye = messages.last() == Some(&ClientMessage::Goodbye);
@@ -295,11 +303,51 @@ async fn read_messages(
     }
 }
 
+/// Whether a connection's writer is in the middle of a write: while it is (its peer does not
+/// read its replies, so the socket is full), the reader reads nothing more, so the replies
+/// queued for a peer that never reads stay as few as one read's worth of requests asks for.
+#[derive(Default)]
+struct Backpressure {
+    writing: AtomicBool,
+    done: Notify,
+}
+
+impl Backpressure {
+    /// Resolves once the writer is not in the middle of a write.
+    async fn writer_caught_up(&self) {
+        loop {
+            // Created before the check: a notification in between is not missed.
+            let done = self.done.notified();
+            if !self.writing.load(Ordering::Acquire) {
+                return;
+            }
+            done.await;
+        }
+    }
+
+    /// Marks a write in progress until the returned guard is dropped.
+    fn writing(&self) -> Writing<'_> {
+        self.writing.store(true, Ordering::Release);
+        Writing(self)
+    }
+}
+
+/// A write in progress ([`Backpressure::writing`]); dropped when it ends, however it ends.
+struct Writing<'a>(&'a Backpressure);
+
+impl Drop for Writing<'_> {
+    fn drop(&mut self) {
+        self.0.writing.store(false, Ordering::Release);
+        self.0.done.notify_waiters();
+    }
+}
+
 /// Writes replies, coalescing everything queued into one write.
 async fn write_loop(
     mut writer: impl AsyncWrite + Unpin,
     mut inbox: mpsc::UnboundedReceiver<Outgoing>,
     max_frame: u32,
+    backpressure: Arc<Backpressure>,
 ) {
     let mut out = Vec::with_capacity(4096);
     while let Some(first) = inbox.recv().await {
@@ -317,8 +365,11 @@ async fn write_loop(
             }
             next = inbox.try_recv().ok();
         }
-        if !out.is_empty() && writer.write_all(&out).await.is_err() {
-            return;
+        if !out.is_empty() {
+            let _writing = backpressure.writing();
+            if writer.write_all(&out).await.is_err() {
+                return;
+            }
         }
         if out.capacity() > KEPT_BUFFER {
             out = Vec::with_capacity(4096);
@@ -428,6 +479,8 @@ mod tests {
     use std::pin::Pin;
     use std::task::{Context, Poll};
 
+    use std::time::Duration;
+
     use tokio::io::ReadBuf;
 
     use super::*;
@@ -494,6 +547,54 @@ mod tests {
                 cut.len()
             )
         );
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_never_reads_its_replies_is_not_read_from() {
+        // Requests come in through a small pipe; replies go to one nobody reads.
+        let (mut peer, requests) = tokio::io::duplex(1024);
+        let (replies, _unread) = tokio::io::duplex(64);
+        let (events, mut run) = mpsc::unbounded_channel();
+        let peer_is = Peer {
+            task_id: "t".into(),
+            worker_id: None,
+        };
+        let address = SocketAddr::from(([127, 0, 0, 1], 1));
+        let serving = tokio::spawn(authenticated(
+            requests, replies, address, 1, peer_is, 1024, events,
+        ));
+        let Some(ConnEvent::Opened { outbox, .. }) = run.recv().await else {
+            panic!("no Opened event");
+        };
+        // The run answers every request.
+        let answering = tokio::spawn(async move {
+            while let Some(ConnEvent::Messages { messages, .. }) = run.recv().await {
+                for _ in messages {
+                    let _ = outbox.send(Outgoing::Message(ServerMessage::RequestShutdown));
+                }
+            }
+        });
+        let mut frame = Vec::new();
+        let request = ClientMessage::AcquireBlocks {
+            task_id: "t".into(),
+            max: 1,
+        };
+        encode_frame(&request, 1024, &mut frame).unwrap();
+        let mut sent = 0;
+        while let Ok(Ok(())) =
+            tokio::time::timeout(Duration::from_millis(200), peer.write_all(&frame)).await
+        {
+            sent += 1;
+            assert!(
+                sent < 100_000,
+                "the server reads on while its replies pile up"
+            );
+        }
+        // A few replies fill the unread pipe; then the reader stops, and the requests fill
+        // theirs: the peer is held back after a few hundred requests.
+        assert!(sent < 1000, "{sent} requests were read");
+        serving.abort();
+        answering.abort();
     }
 
     #[test]

@@ -4,9 +4,10 @@
 //! holds them, and closes them. Prints the process's resident memory (`VmRSS`) and open
 //! descriptors (and the soft limit on them) before the first flood, while each flood is held
 //! and after it is gone, as JSON lines. The server's default caps apply, unless `cap` (the
-//! most connections waiting for their handshake) is given.
+//! most connections waiting for their handshake) is given (0: the default); `tls` forces TLS
+//! on (off on loopback by default).
 //!
-//! `daisy-flood [connections (2000)] [rounds (2)] [hold seconds (1)] [cap]`
+//! `daisy-flood [connections (2000)] [rounds (2)] [hold seconds (1)] [cap] [tls]`
 
 use std::net::TcpStream;
 use std::process::ExitCode;
@@ -19,14 +20,22 @@ use nix::sys::resource::{Resource, getrlimit};
 use daisy::{Launchers, Roi, Scheduler, Server, ServerOptions, Task, ThreadLauncher};
 
 fn main() -> ExitCode {
-    let args: Vec<u64> = std::env::args()
-        .skip(1)
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let tls = args.last().is_some_and(|a| a == "tls");
+    if tls {
+        args.pop();
+    }
+    let args: Vec<u64> = args
+        .iter()
         .map(|a| a.parse().unwrap_or_else(|_| usage()))
         .collect();
     let arg = |i: usize, default: u64| args.get(i).copied().unwrap_or(default);
     let (connections, rounds, hold) = (arg(0, 2000), arg(1, 2), Duration::from_secs(arg(2, 1)));
-    let cap = args.get(3).and_then(|&c| usize::try_from(c).ok());
-    match flood(connections, rounds, hold, cap) {
+    let cap = args
+        .get(3)
+        .and_then(|&c| usize::try_from(c).ok())
+        .filter(|&c| c > 0);
+    match flood(connections, rounds, hold, cap, tls) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("daisy-flood: {e}");
@@ -36,7 +45,7 @@ fn main() -> ExitCode {
 }
 
 fn usage() -> ! {
-    eprintln!("usage: daisy-flood [connections] [rounds] [hold seconds] [cap]");
+    eprintln!("usage: daisy-flood [connections] [rounds] [hold seconds] [cap] [tls]");
     std::process::exit(2)
 }
 
@@ -47,8 +56,9 @@ fn flood(
     rounds: u64,
     hold: Duration,
     cap: Option<usize>,
+    tls: bool,
 ) -> Result<(), BoxError> {
-    let (port, stop) = start_run(cap)?;
+    let (port, stop) = start_run(cap, tls)?;
     settle();
     print("before", 0);
     for round in 1..=rounds {
@@ -75,7 +85,7 @@ fn flood(
 }
 
 /// Starts the run on a thread of its own; returns its port and what stops it when dropped.
-fn start_run(cap: Option<usize>) -> Result<(u16, mpsc::Sender<()>), BoxError> {
+fn start_run(cap: Option<usize>, tls: bool) -> Result<(u16, mpsc::Sender<()>), BoxError> {
     let task = Task::builder(
         "flooded",
         Roi::from_values(&[0], &[1])?,
@@ -97,6 +107,7 @@ fn start_run(cap: Option<usize>) -> Result<(u16, mpsc::Sender<()>), BoxError> {
         logdir: None,
         stall_grace: Duration::from_secs(3600),
         max_unauthenticated: cap,
+        tls: Some(tls),
         ..ServerOptions::default()
     };
     let (bound, port) = mpsc::channel();
