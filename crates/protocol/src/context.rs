@@ -496,6 +496,15 @@ mod tests {
         }
 
         #[test]
+        fn any_text_parses_or_is_refused_and_what_parses_round_trips(
+            text in prop::collection::vec(any_text(), 0..4).prop_map(|p| p.concat()),
+        ) {
+            if let Ok(ctx) = Context::from_env_str(&text) {
+                prop_assert_eq!(Context::from_env_str(&ctx.to_env()).unwrap(), ctx);
+            }
+        }
+
+        #[test]
         fn daisy1_items_are_written_as_daisy1_writes_them(
             items in prop::collection::vec((daisy1_text(), daisy1_text()), 1..6),
         ) {
