@@ -114,7 +114,12 @@ impl AsyncClient {
         let port = context.port().map_err(ClientError::Context)?;
         let task_id = context.task_id().map_err(ClientError::Context)?.to_owned();
         let worker_id = context.worker_id().map_err(ClientError::Context)?;
-        let address = format!("{host}:{port}");
+        // An IPv6 literal in brackets, so the port stays readable.
+        let address = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
         let stream =
             match tokio::time::timeout(timeouts.connect, TcpStream::connect((host, port))).await {
                 Ok(Ok(stream)) => stream,

@@ -317,8 +317,7 @@ fn connecting_to_a_closed_port_names_the_address() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     drop(listener);
-    let context =
-        daisy_protocol::Context::for_worker(None, "127.0.0.1", port, TASK, 0, "t");
+    let context = daisy_protocol::Context::for_worker(None, "127.0.0.1", port, TASK, 0, "t");
     let error = Client::new(&context, 1).unwrap_err();
     let address = format!("127.0.0.1:{port}");
     assert!(
@@ -326,6 +325,19 @@ fn connecting_to_a_closed_port_names_the_address() {
         "{error:?}"
     );
     assert!(error.to_string().contains(&address), "{error}");
+}
+
+#[test]
+fn an_ipv6_server_address_is_written_in_brackets() {
+    let listener = TcpListener::bind("[::1]:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let context = daisy_protocol::Context::for_worker(None, "::1", port, TASK, 0, "t");
+    let error = Client::new(&context, 1).unwrap_err();
+    assert!(
+        matches!(&error, ClientError::Connect { address, .. } if *address == format!("[::1]:{port}")),
+        "{error}"
+    );
 }
 
 #[test]

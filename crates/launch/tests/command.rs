@@ -20,8 +20,7 @@ fn with_pid_file(template: &str, pid_file: &Path) -> CommandLauncher {
 fn placeholders_are_substituted_and_quoted() {
     let dir = tempfile::tempdir().unwrap();
     let logdir = dir.path().join("my logs");
-    let context =
-        Context::for_worker(Some("a dir with spaces"), "127.0.0.1", 4242, "A", 3, "tok");
+    let context = Context::for_worker(Some("a dir with spaces"), "127.0.0.1", 4242, "A", 3, "tok");
     let spec = WorkerSpec {
         task_id: "A".into(),
         worker_id: 3,
