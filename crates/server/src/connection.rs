@@ -12,7 +12,7 @@ use daisy_protocol::{
     decode_frame, encode_frame,
 };
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::admission::{Refusal, Ticket};
 
@@ -25,6 +25,10 @@ pub(crate) const MAX_HELLO_FRAME: u32 = 4096;
 
 /// How much is read at a time after the handshake (the buffer grows only for larger frames).
 const READ_SIZE: usize = 16 * 1024;
+
+/// How many reads of a connection may wait for the run at once: a worker that sends faster
+/// than the run applies its messages is not read from meanwhile, so they cannot pile up.
+const MAX_IN_FLIGHT: usize = 16;
 
 /// A buffer larger than this is given back once it is empty (after a large frame).
 const KEPT_BUFFER: usize = 64 * 1024;
@@ -59,6 +63,9 @@ pub(crate) enum ConnEvent {
     Messages {
         conn: ConnId,
         messages: Vec<ClientMessage>,
+        /// Holds one of the connection's [`MAX_IN_FLIGHT`] places until the run has applied
+        /// the messages (dropped with the event); `None` for in-process workers.
+        in_flight: Option<OwnedSemaphorePermit>,
     },
     /// The connection is gone; `reason` says why if it was not a clean close.
     Closed {
@@ -239,12 +246,21 @@ async fn authenticated<R, W>(
         Arc::clone(&backpressure),
     ));
     let mut buffer = Vec::new();
+    let places = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let reason = loop {
         backpressure.writer_caught_up().await;
+        let Ok(in_flight) = Arc::clone(&places).acquire_owned().await else {
+            break None; // never closed
+        };
         match read_messages(&mut reader, &mut buffer, max_frame).await {
             Ok(Some(messages)) => {
                 let goodbye = messages.last() == Some(&ClientMessage::Goodbye);
-                if events.send(ConnEvent::Messages { conn, messages }).is_err() || goodbye {
+                let event = ConnEvent::Messages {
+                    conn,
+                    messages,
+                    in_flight: Some(in_flight),
+                };
+                if events.send(event).is_err() || goodbye {
                     break None;
                 }
             }
@@ -595,6 +611,45 @@ mod tests {
         assert!(sent < 1000, "{sent} requests were read");
         serving.abort();
         answering.abort();
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_sends_faster_than_the_run_applies_is_not_read_from() {
+        let (mut peer, requests) = tokio::io::duplex(1024);
+        let (replies, _unread) = tokio::io::duplex(1024);
+        let (events, mut run) = mpsc::unbounded_channel();
+        let peer_is = Peer {
+            task_id: "t".into(),
+            worker_id: None,
+        };
+        let address = SocketAddr::from(([127, 0, 0, 1], 1));
+        let serving = tokio::spawn(authenticated(
+            requests, replies, address, 1, peer_is, 1024, events,
+        ));
+        // The run is busy: it takes no event.
+        let mut frame = Vec::new();
+        let request = ClientMessage::AcquireBlocks {
+            task_id: "t".into(),
+            max: 1,
+        };
+        encode_frame(&request, 1024, &mut frame).unwrap();
+        let mut sent = 0;
+        while let Ok(Ok(())) =
+            tokio::time::timeout(Duration::from_millis(200), peer.write_all(&frame)).await
+        {
+            sent += 1;
+            assert!(
+                sent < 100_000,
+                "the server reads on while the run lags behind"
+            );
+        }
+        // Reads waiting for the run hold at most MAX_IN_FLIGHT places; then the pipe fills.
+        let mut waiting = 0;
+        while let Ok(event) = run.try_recv() {
+            waiting += usize::from(matches!(event, ConnEvent::Messages { .. }));
+        }
+        assert!(waiting <= MAX_IN_FLIGHT, "{waiting} reads wait for the run");
+        serving.abort();
     }
 
     #[test]

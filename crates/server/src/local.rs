@@ -125,6 +125,7 @@ impl LocalClient {
             let _ = self.events.send(ConnEvent::Messages {
                 conn: self.conn,
                 messages,
+                in_flight: None,
             });
         }
     }

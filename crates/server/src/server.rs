@@ -360,10 +360,16 @@ impl Run {
                 let task = self.index.get(&peer.task_id).copied();
                 self.conns.open(conn, task, peer.worker_id, outbox);
             }
-            ConnEvent::Messages { conn, messages } => {
+            ConnEvent::Messages {
+                conn,
+                messages,
+                in_flight,
+            } => {
                 for message in messages {
                     self.apply(conn, message);
                 }
+                // Applied: the connection may be read from again.
+                drop(in_flight);
             }
             ConnEvent::Closed { conn, reason } => {
                 let why = reason.map_or_else(
