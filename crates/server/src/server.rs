@@ -329,8 +329,7 @@ impl Run {
     ) -> bool {
         tokio::pin!(shutdown);
         // tokio's interval panics on a zero period.
-        let mut health =
-            tokio::time::interval(self.health_interval.max(Duration::from_millis(1)));
+        let mut health = tokio::time::interval(self.health_interval.max(Duration::from_millis(1)));
         health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         self.after_change();
         while !self.scheduler.all_done() && self.abort.is_none() {
