@@ -488,7 +488,7 @@ impl Scheduler {
 }
 
 /// A task given up because its first block attempts all failed
-/// ([`Task::max_failures_before_success`], docs/semantics.md#progress-and-the-execution-summary).
+/// ([`Task::max_failures_before_success`], docs/semantics.md#when-blocks-fail).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FailureLimit {
     /// The number of failed attempts, none succeeded: the task's limit.

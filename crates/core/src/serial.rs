@@ -129,7 +129,7 @@ pub trait SerialHooks {
 /// function runs ([`SerialHooks::process`]); a block left FAILED, or one whose post-check
 /// fails, is a failure ([`SerialEvent::BlockFailure`], recorded in the report) and is retried
 /// or given up by the scheduler as usual; a task whose first attempts all fail is abandoned
-/// ([`SerialEvent::TaskAbandoned`], docs/semantics.md#progress-and-the-execution-summary). Timeouts and
+/// ([`SerialEvent::TaskAbandoned`], docs/semantics.md#when-blocks-fail). Timeouts and
 /// worker options do not apply.
 ///
 /// # Errors

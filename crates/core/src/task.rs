@@ -211,7 +211,7 @@ impl Task {
     }
     /// After this many failed block attempts with no block processed successfully yet, the
     /// task is abandoned (`None`: never). By default
-    /// `(max_retries + 1) × max(10, 2 × num_workers)` (docs/semantics.md#progress-and-the-execution-summary).
+    /// `(max_retries + 1) × max(10, 2 × num_workers)` (docs/semantics.md#when-blocks-fail).
     #[must_use]
     pub fn max_failures_before_success(&self) -> Option<u32> {
         match self.options.max_failures_before_success {

@@ -203,7 +203,7 @@ impl Reporting {
     /// Reports task `t` done if it is and was not reported yet; whether it was reported now.
     ///
     /// Before that, reports it abandoned if the scheduler just gave it up because its first
-    /// block attempts all failed (docs/semantics.md#progress-and-the-execution-summary).
+    /// block attempts all failed (docs/semantics.md#when-blocks-fail).
     pub fn task_done(&mut self, t: usize, task: &Task, scheduler: &Scheduler) -> bool {
         let state = state(scheduler, task);
         // Cheap first: a task given up this way has a block failed for good, and once one of
