@@ -519,6 +519,18 @@ def format_context(items: list[tuple[str, str]]) -> str:
     joined by ':' as daisy 1.x writes it; an item whose key or value holds ':', '=' or NUL is
     written key==value with '%', ':', '=' and NUL percent-encoded in both."""
 
+def _become_worker(server_pid: int, what: str, *, death_signal: bool = True) -> bool:
+    """Makes a freshly forked process a worker that does not outlive the server process
+    server_pid (docs/semantics.md#workers-and-daisy_context). With death_signal, the kernel
+    sends SIGHUP when the forking thread ends (PR_SET_PDEATHSIG; ask for it only from a thread
+    that outlives the workers, and install a SIGHUP handler first). Returns False, doing nothing else, if server_pid is no longer
+    the parent. Otherwise starts a watchdog thread that kills the worker's process group (with
+    a line "daisy: <what>: the scheduler process <pid> is gone" on stderr) if the parent
+    changes, and replaces every inherited socket and epoll/eventfd/timerfd/signalfd/pidfd
+    descriptor above 2 by /dev/null (tokio's inherited signal pipe by a fresh socket of the
+    worker's own), keeping the numbers; regular files, pipes and terminals stay. OSError if a
+    step fails."""
+
 @final
 class Client:
     """The blocking worker client (docs/semantics.md#workers-and-daisy_context); daisy.Client wraps it.
@@ -527,7 +539,11 @@ class Client:
     (ConnectionError if it cannot; ValueError for a malformed context); prefetch None takes the
     context's `prefetch` entry (1 if absent). Every call waiting on the network releases the
     GIL. Releases are queued and sent with the next request (acquire) or at disconnect, so a
-    worker should call disconnect() (or drop the client) before it exits.
+    worker should call disconnect() (or drop the client) before it exits. No wait is
+    unbounded: connect 10 s, handshake 15 s, each write 30 s (ClientError naming the server's
+    host:port when one passes); acquire waits as long as the server keeps the request (no
+    block ready yet), watched by TCP keepalive, and returns None if the server closes the
+    connection (logged as a warning naming the server).
     """
 
     def __new__(cls, daisy_context: str, prefetch: int | None = None) -> Client: ...

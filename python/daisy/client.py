@@ -2,11 +2,13 @@
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterator
 
 from . import _daisy
 from .block import Block, BlockStatus
 from .context import Context
+from .errors import MissingContextError
 from .logging import set_log_basedir
 
 logger = logging.getLogger(__name__)
@@ -43,12 +45,24 @@ class Client:
     Args:
 
         context (:class:`daisy.Context`, optional):
-            Where to connect to; ``Context.from_env()`` if not given (which raises
-            ``KeyError('DAISY_CONTEXT')`` outside a worker).
+            Where to connect to; ``Context.from_env()`` if not given.
+
+    Raises:
+        daisy.MissingContextError: no ``context`` was given and ``DAISY_CONTEXT`` is not
+            set, i.e. outside a worker (a ``KeyError`` and a :class:`daisy.ContextError`).
+        daisy.ClientError: the server cannot be reached, refuses the worker, or does not
+            answer the handshake in time.
+
+    A worker never waits forever on its server: connecting, the handshake and every
+    write have deadlines, and the wait for a block is watched by TCP keepalive, so a
+    worker whose server is gone gets a :class:`daisy.ClientError` (or, mid-run, no more
+    blocks) within seconds, with a line in its log naming the server.
     """
 
     def __init__(self, context: Context | None = None) -> None:
         if context is None:
+            if Context.ENV_VARIABLE not in os.environ:
+                raise MissingContextError(_MISSING_CONTEXT)
             context = Context.from_env()
         self.context = context
         logdir = context.get("logdir")
@@ -106,6 +120,15 @@ class Client:
     def release_block(self, block: Block) -> None:
         """Returns a block to the server: as SUCCESS if its status says so, else FAILED."""
         self._connection.release(block)
+
+
+_MISSING_CONTEXT = (
+    "daisy.Client() needs the DAISY_CONTEXT environment variable, which is not set: "
+    "workers started by the daisy server (its spawn functions and the programs they start) "
+    "get it in their environment. Outside such a worker, pass the context explicitly: "
+    "daisy.Client(daisy.Context(hostname=..., port=..., task_id=..., worker_id=..., "
+    "token=...)), or set DAISY_CONTEXT to a worker's context text first"
+)
 
 
 class _MessagesConnection:

@@ -32,6 +32,7 @@ __all__ = [
     "RunError",
     "ClientError",
     "ContextError",
+    "MissingContextError",
 ]
 
 
@@ -152,3 +153,15 @@ class ContextError(DaisyError, ValueError):
 
     A ``ValueError``.
     """
+
+
+class MissingContextError(ContextError, KeyError):
+    """``DAISY_CONTEXT`` is not set: :class:`daisy.Client` was made outside a worker started
+    by the daisy server, without a context (docs/semantics.md#workers-and-daisy_context).
+
+    A ``KeyError``, as the bare ``KeyError('DAISY_CONTEXT')`` of daisy 1.x, and a
+    :class:`ContextError`.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()

@@ -13,9 +13,11 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import queue
 import signal
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import _daisy
 from .client import _context_from_string
 from .context import Context
+from .errors import ClientError
 from .logging import get_log_basedir, redirect_stdouterr, set_log_basedir
 from .remote_error import RemoteException
 from .server_observer import ServerObservee
@@ -255,15 +258,18 @@ class Server(ServerObservee):
     def _launch_worker(
         self, task_id: str, worker_id: int, daisy_context: str, log_basename: str | None
     ) -> int:
-        """Starts one worker process (called by the engine with the GIL); returns its pid."""
+        """Starts one worker process (called by the engine with the GIL); returns its pid.
+
+        The worker dies with this process and holds none of the server's descriptors
+        (see ``_worker_process``).
+        """
         task = self._tasks_by_id[task_id]
         if self.port is None or self.hostname is None:
             self._learn_address(daisy_context)
-        _flush_stdio()
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover  (runs in the child)
-            _worker_process(task, worker_id, daisy_context, log_basename)
-        return pid
+        server_pid = os.getpid()
+        return _FORKER.fork(
+            lambda: _worker_process(task, worker_id, daisy_context, log_basename, server_pid)
+        )
 
     def _learn_address(self, daisy_context: str) -> None:
         context = _context_from_string(daisy_context)
@@ -274,6 +280,57 @@ class Server(ServerObservee):
                 self.port = int(port)
             except ValueError:
                 pass
+
+
+class _ForkThread:
+    """Forks worker processes from one thread that lives as long as this process.
+
+    A worker's parent-death signal (``PR_SET_PDEATHSIG``) fires when the *thread* that forked
+    it ends, and the engine launches each worker from a short-lived thread of its own:
+    forking here instead ties the signal to the life of the scheduler process.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests: queue.SimpleQueue[tuple[Callable[[], None], queue.SimpleQueue[Any]]]
+        self._requests = queue.SimpleQueue()
+        self._pid: int | None = None
+
+    def fork(self, child: Callable[[], None]) -> int:
+        """Forks; the child runs ``child`` (which must end the process). Returns its pid."""
+        with self._lock:
+            if self._pid != os.getpid():
+                # First use in this process (a forked process's copy of the thread is gone).
+                self._requests = queue.SimpleQueue()
+                self._pid = os.getpid()
+                threading.Thread(target=self._serve, name="daisy-fork", daemon=True).start()
+            requests = self._requests
+        done: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        requests.put((child, done))
+        result = done.get()
+        if isinstance(result, BaseException):
+            raise result
+        return int(result)
+
+    def _serve(self) -> None:
+        requests = self._requests
+        while True:
+            child, done = requests.get()
+            _flush_stdio()
+            try:
+                pid = os.fork()
+            except BaseException as e:
+                done.put(e)
+                continue
+            if pid == 0:  # pragma: no cover  (runs in the child)
+                try:
+                    child()
+                finally:
+                    os._exit(1)
+            done.put(pid)
+
+
+_FORKER = _ForkThread()
 
 
 def _drain_interrupt() -> None:
@@ -295,9 +352,19 @@ def _flush_stdio() -> None:
 
 
 def _worker_process(  # pragma: no cover
-    task: Task, worker_id: int, daisy_context: str, log_basename: str | None
+    task: Task,
+    worker_id: int,
+    daisy_context: str,
+    log_basename: str | None,
+    server_pid: int,
 ) -> None:
-    """The body of a forked worker process. Never returns."""
+    """The body of a forked worker process (forked by ``_FORKER``). Never returns.
+
+    The worker never outlives the server process ``server_pid``
+    (docs/semantics.md#workers-and-daisy_context): the kernel sends it ``SIGHUP`` when the
+    server dies, a watchdog thread kills it if its parent changes, and it holds none of
+    the server's sockets, so its connection ends when the server does.
+    """
     code = 1
     try:
         try:
@@ -305,16 +372,29 @@ def _worker_process(  # pragma: no cover
         except OSError:
             pass
         signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.environ[Context.ENV_VARIABLE] = daisy_context
+        context = _context_from_string(daisy_context)
+        what = (
+            f"worker {worker_id} of task {task.task_id} "
+            f"(server {context.get('hostname')}:{context.get('port')})"
+        )
         # The server stops workers with signals: a handler the user installed in the
         # parent must not keep a worker alive.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.environ[Context.ENV_VARIABLE] = daisy_context
-        context = _context_from_string(daisy_context)
+        # The parent-death signal (see _become_worker).
+        signal.signal(signal.SIGHUP, _scheduler_gone_handler(server_pid, what))
         logdir = context.get("logdir")
         set_log_basedir(None if logdir is None or logdir == "None" else logdir)
         _forget_progress_bars()
         if log_basename is not None:
             redirect_stdouterr(log_basename)
+        if not _daisy._become_worker(server_pid, what):
+            print(
+                f"daisy: {what}: the scheduler process {server_pid} is gone; not starting",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(1)
         outcome: dict[str, int] = {}
         thread = threading.Thread(
             target=_run_spawn_function,
@@ -341,6 +421,38 @@ def _worker_process(  # pragma: no cover
         os._exit(code)
 
 
+def _scheduler_gone_handler(  # pragma: no cover
+    server_pid: int, what: str
+) -> Callable[[int, Any], None]:
+    """The ``SIGHUP`` handler of a worker: the parent-death signal, sent when the server
+    process ends (the server itself never sends ``SIGHUP``).
+
+    The worker says so on its stderr (its ``.err`` log) and kills its process group, so the
+    programs it started end with it.
+    """
+
+    def handler(signum: int, frame: Any) -> None:
+        # The signal comes as the server's threads end, a moment before this process is
+        # handed to another parent.
+        deadline = time.monotonic() + 0.5
+        while os.getppid() == server_pid and time.monotonic() < deadline:
+            time.sleep(0.01)
+        reason = "is gone" if os.getppid() != server_pid else "is ending (SIGHUP)"
+        try:
+            print(
+                f"daisy: {what}: the scheduler process {server_pid} {reason}; stopping this worker",
+                file=sys.stderr,
+                flush=True,
+            )
+        except BaseException:
+            pass
+        if os.getpgrp() == os.getpid():
+            os.killpg(os.getpid(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    return handler
+
+
 def _run_spawn_function(  # pragma: no cover
     task: Task, worker_id: int, daisy_context: str, outcome: dict[str, int]
 ) -> None:
@@ -364,6 +476,13 @@ def _run_spawn_function(  # pragma: no cover
         else:
             print(e.code, file=sys.stderr)
             outcome["code"] = 1
+    except ClientError as e:
+        # The server is gone or hung: one line says which and what happened.
+        outcome["code"] = 1
+        try:
+            print(f"daisy: worker {worker_id} of task {task.task_id} stops: {e}", file=sys.stderr)
+        except BaseException:
+            pass
     except BaseException as e:
         outcome["code"] = 1
         try:

@@ -34,6 +34,7 @@ mod scheduler;
 mod serial;
 mod task;
 mod task_state;
+mod worker_process;
 
 use pyo3::prelude::*;
 
@@ -61,6 +62,7 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<run_report::PyRunReport>()?;
     m.add_function(wrap_pyfunction!(serial::run_serial, m)?)?;
     m.add_function(wrap_pyfunction!(client::parse_context, m)?)?;
+    m.add_function(wrap_pyfunction!(worker_process::become_worker, m)?)?;
     m.add_function(wrap_pyfunction!(client::format_context, m)?)?;
     Ok(())
 }
