@@ -35,6 +35,7 @@ def test_every_class_is_a_daisy_error_and_its_builtin():
         errors.RunError: RuntimeError,
         errors.ClientError: ConnectionError,
         errors.ContextError: ValueError,
+        errors.MissingContextError: (ValueError, KeyError),
     }
     assert set(builtins) == {getattr(errors, name) for name in errors.__all__} - {errors.DaisyError}
     for cls, builtin in builtins.items():
