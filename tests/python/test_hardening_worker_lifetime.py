@@ -39,6 +39,9 @@ SCHEDULER = textwrap.dedent(
     def worker():
         me = out / f"worker-{os.getpid()}"
         me.write_text(os.environ["DAISY_CONTEXT"])
+        if mode == "handshake":
+            while not (out / "connect").exists():
+                time.sleep(0.01)
         client = daisy.Client()
         (out / f"connected-{os.getpid()}").touch()
         while True:
@@ -108,6 +111,17 @@ def _listening(port: int) -> bool:
         return True
 
 
+def _established_to(port: int) -> int:
+    """How many TCP connections to ``port`` on loopback are established (from either end's
+    table line whose remote port is ``port``)."""
+    count = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[2].split(":")[1], 16) == port and fields[3] == "01":
+            count += 1
+    return count
+
+
 def _start_scheduler(tmp_path: Path, mode: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", SCHEDULER, str(tmp_path), mode],
@@ -144,6 +158,12 @@ def test_workers_exit_when_scheduler_killed_during_handshake(tmp_path):
     try:
         _wait_for(lambda: len(_worker_pids(tmp_path)) == 3, 30, "three forked workers")
         _wait_for(lambda: (tmp_path / "busy").exists(), 30, "the busy init callback")
+        # A server too busy to answer: stopped, it still completes connections (backlog)
+        # but never replies to a Hello.
+        scheduler.send_signal(signal.SIGSTOP)
+        (tmp_path / "connect").touch()
+        port = _port_of(tmp_path)
+        _wait_for(lambda: _established_to(port) >= 3, 30, "three workers in the handshake")
         took = _kill_and_time_the_workers(scheduler, tmp_path)
     finally:
         if scheduler.poll() is None:
