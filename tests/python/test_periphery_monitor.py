@@ -348,6 +348,7 @@ def test_summary_after_success_on_retry_lists_failures_then_success(capsys):
 def test_summary_truncates_long_failure_lists(capsys):
     server = ReportingServer()
     CLMonitor(server)
+
     # 105 different errors (errors that differ only in digits are one error).
     def error(i):
         return "RuntimeError('" + "".join("ghijklmnop"[int(d)] for d in str(i)) + "')"
