@@ -422,6 +422,39 @@ def test_ctrl_c_server_raises_keyboard_interrupt_after_summary(tmp_path):
     assert out.rstrip().endswith("raised KeyboardInterrupt"), out
 
 
+def test_ctrl_c_while_the_engine_logs_on_the_main_thread_is_not_lost(in_tmp_dir):
+    # Python runs signal handlers in whatever Python code the main thread runs; during a
+    # run that includes the logging of the engine's records. A KeyboardInterrupt raised
+    # there (here: by a handler, as the signal handler would) must stop the run, not vanish
+    # inside `logging`.
+    import threading
+
+    class InterruptOnce(logging.Handler):
+        fired = False
+
+        def emit(self, record):
+            main = threading.current_thread() is threading.main_thread()
+            if main and record.name.startswith("daisy.") and not self.fired:
+                InterruptOnce.fired = True
+                raise KeyboardInterrupt
+
+    def process(block):
+        time.sleep(0.01)
+
+    handler = InterruptOnce(level=logging.DEBUG)
+    engine = logging.getLogger("daisy")
+    old_level = engine.level
+    engine.addHandler(handler)
+    engine.setLevel(logging.DEBUG)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            daisy.Server().run_blockwise([line(2000, process, task_id="logged", num_workers=1)])
+    finally:
+        engine.removeHandler(handler)
+        engine.setLevel(old_level)
+    assert InterruptOnce.fired
+
+
 def test_stop_event_stops_the_run(tmp_path):
     import threading
 

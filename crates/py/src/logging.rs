@@ -19,6 +19,8 @@ use std::borrow::Cow;
 use log::{LevelFilter, Log, Metadata, Record};
 use pyo3::prelude::*;
 
+use crate::callbacks::keep_interrupt;
+
 /// The `log` logger of the extension module: pyo3-log with targets renamed into `daisy.*`.
 struct EngineLogger {
     /// The logger that forwards to Python.
@@ -60,16 +62,33 @@ impl Log for EngineLogger {
 
     fn log(&self, record: &Record<'_>) {
         let target = python_target(record.target());
-        self.inner.log(
-            &Record::builder()
-                .level(record.level())
-                .target(&target)
-                .args(*record.args())
-                .module_path(record.module_path())
-                .file(record.file())
-                .line(record.line())
-                .build(),
-        );
+        let record = Record::builder()
+            .level(record.level())
+            .target(&target)
+            .args(*record.args())
+            .module_path(record.module_path())
+            .file(record.file())
+            .line(record.line())
+            .build();
+        if !self.inner.enabled(record.metadata()) {
+            return;
+        }
+        Python::attach(|py| {
+            // Python code runs here, on whichever thread logged: on the main thread, Python
+            // runs its signal handlers in it, so Ctrl-C can raise KeyboardInterrupt inside
+            // `logging`. pyo3-log leaves such an exception set; it is kept for the run (which
+            // polls `take_interrupt`) instead of being lost, and an exception that was set
+            // before the record is set again afterwards.
+            let earlier = PyErr::take(py);
+            self.inner.log(&record);
+            if let Some(error) = PyErr::take(py) {
+                // Any other exception of `logging` itself is dropped, as pyo3-log would.
+                let _ = keep_interrupt(py, error);
+            }
+            if let Some(earlier) = earlier {
+                earlier.restore(py);
+            }
+        });
     }
 
     fn flush(&self) {
