@@ -7,38 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use daisy::{
-    DependencyGraph, Launcher, Launchers, ProcessLauncher, ProgressMode, RunOptions, RunReport,
-    ServerOptions, run_blockwise,
-};
+use daisy::{DependencyGraph, RunReport, run_blockwise};
 
 mod common;
-use common::grid;
-
-fn worker(directives: &str) -> Arc<dyn Launcher> {
-    Arc::new(
-        ProcessLauncher::new(
-            env!("CARGO_BIN_EXE_daisy-test-worker"),
-            Vec::<String>::new(),
-        )
-        .env("DAISY_TEST_WORKER", directives),
-    )
-}
-
-fn options(dir: &Path, launcher: Arc<dyn Launcher>) -> RunOptions {
-    RunOptions {
-        server: ServerOptions {
-            logdir: Some(dir.join("daisy_logs")),
-            stall_grace: Duration::from_millis(300),
-            prefetch: 2,
-            ..ServerOptions::default()
-        },
-        launchers: Launchers::all(launcher),
-        progress: ProgressMode::Off,
-        handle_ctrl_c: false,
-        ..RunOptions::default()
-    }
-}
+use common::{grid, options, worker};
 
 fn recorded(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path)

@@ -8,42 +8,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use daisy::{
-    LaunchError, Launcher, Launchers, ProcessLauncher, ProgressMode, Roi, RunOptions,
-    ServerOptions, TaskBuilder, WorkerHandle, WorkerSpec, run_blockwise,
+    LaunchError, Launcher, Launchers, Roi, TaskBuilder, WorkerHandle, WorkerSpec, run_blockwise,
 };
 
 mod common;
+use common::{options_with as options, worker};
 
 /// Blocks of the fast task ("B"), which runs while the slow task's user code waits.
 const FAST_BLOCKS: usize = 16;
 
 /// How long slow user code waits at most for the fast task to finish.
 const PATIENCE: Duration = Duration::from_secs(10);
-
-fn worker(directives: &str) -> Arc<ProcessLauncher> {
-    Arc::new(
-        ProcessLauncher::new(
-            env!("CARGO_BIN_EXE_daisy-test-worker"),
-            Vec::<String>::new(),
-        )
-        .env("DAISY_TEST_WORKER", directives),
-    )
-}
-
-fn options(dir: &Path, launchers: Launchers) -> RunOptions {
-    RunOptions {
-        server: ServerOptions {
-            logdir: Some(dir.join("daisy_logs")),
-            stall_grace: Duration::from_millis(300),
-            prefetch: 2,
-            ..ServerOptions::default()
-        },
-        launchers,
-        progress: ProgressMode::Off,
-        handle_ctrl_c: false,
-        ..RunOptions::default()
-    }
-}
 
 /// A 4×4 grid task (16 blocks) with two workers.
 fn grid(id: &str) -> TaskBuilder {

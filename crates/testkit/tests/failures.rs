@@ -4,41 +4,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use daisy::{
-    Launcher, Launchers, ProcessLauncher, ProgressMode, RunOptions, ServerOptions, run_blockwise,
-};
+use daisy::run_blockwise;
 
 mod common;
-use common::grid;
-
-fn worker(directives: &str) -> Arc<dyn Launcher> {
-    Arc::new(
-        ProcessLauncher::new(
-            env!("CARGO_BIN_EXE_daisy-test-worker"),
-            Vec::<String>::new(),
-        )
-        .env("DAISY_TEST_WORKER", directives),
-    )
-}
-
-fn options(dir: &Path, launcher: Arc<dyn Launcher>) -> RunOptions {
-    RunOptions {
-        server: ServerOptions {
-            logdir: Some(dir.join("daisy_logs")),
-            stall_grace: Duration::from_millis(300),
-            prefetch: 2,
-            ..ServerOptions::default()
-        },
-        launchers: Launchers::all(launcher),
-        progress: ProgressMode::Off,
-        handle_ctrl_c: false,
-        ..RunOptions::default()
-    }
-}
+use common::{grid, options, worker};
 
 #[test]
 fn a_task_whose_blocks_all_fail_stops_early_instead_of_running_every_retry() {

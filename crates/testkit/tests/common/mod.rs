@@ -1,6 +1,16 @@
 //! What the end-to-end tests share.
 
-use daisy::{Roi, Task, TaskBuilder};
+// Each test file uses part of this module.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use daisy::{
+    Launcher, Launchers, ProcessLauncher, ProgressMode, Roi, RunOptions, ServerOptions, Task,
+    TaskBuilder,
+};
 
 /// An n×n grid of 10×10 write blocks with one voxel of context.
 pub fn grid(id: &str, n: i64) -> TaskBuilder {
@@ -10,4 +20,37 @@ pub fn grid(id: &str, n: i64) -> TaskBuilder {
         Roi::from_values(&[0, 0], &[12, 12]).unwrap(),
         Roi::from_values(&[1, 1], &[10, 10]).unwrap(),
     )
+}
+
+/// Worker processes of the testkit's worker program, told what to do by `directives`
+/// (`DAISY_TEST_WORKER`, see the program).
+pub fn worker(directives: &str) -> Arc<ProcessLauncher> {
+    Arc::new(
+        ProcessLauncher::new(
+            env!("CARGO_BIN_EXE_daisy-test-worker"),
+            Vec::<String>::new(),
+        )
+        .env("DAISY_TEST_WORKER", directives),
+    )
+}
+
+/// Run options for tests: logs under `dir`, a short stall grace, no progress, no Ctrl-C.
+pub fn options_with(dir: &Path, launchers: Launchers) -> RunOptions {
+    RunOptions {
+        server: ServerOptions {
+            logdir: Some(dir.join("daisy_logs")),
+            stall_grace: Duration::from_millis(300),
+            prefetch: 2,
+            ..ServerOptions::default()
+        },
+        launchers,
+        progress: ProgressMode::Off,
+        handle_ctrl_c: false,
+        ..RunOptions::default()
+    }
+}
+
+/// [`options_with`] with one launcher for every task.
+pub fn options(dir: &Path, launcher: Arc<dyn Launcher>) -> RunOptions {
+    options_with(dir, Launchers::all(launcher))
 }
