@@ -1,5 +1,10 @@
 """Builders the test modules share (pytest puts this directory on sys.path)."""
 
+import signal
+import subprocess
+import sys
+import time
+
 import daisy
 from daisy import Roi
 
@@ -34,3 +39,25 @@ def chain(process_a=lambda b: None, process_b=lambda b: None, **kwargs_a):
         upstream_tasks=[a],
     )
     return a, b
+
+
+def interrupted_script(tmp_path, text, *args):
+    """Runs the Python script ``text`` in ``tmp_path``, sends it SIGINT once a block function
+    created the file ``started``, and returns its output (it must exit with code 0)."""
+    script = tmp_path / "run.py"
+    script.write_text(text)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "no block started"
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    return out

@@ -5,14 +5,13 @@ Block functions are closures over local variables: workers are forked, nothing i
 
 import logging
 import os
-import signal
 import subprocess
 import sys
 import textwrap
 import time
 
 import pytest
-from helpers import line
+from helpers import interrupted_script, line
 
 import daisy
 from daisy import Roi
@@ -388,23 +387,7 @@ CTRL_C_SCRIPT = textwrap.dedent(
 
 def interrupted_run(tmp_path, how):
     """Runs CTRL_C_SCRIPT, sends SIGINT once a block started; its output."""
-    script = tmp_path / "run.py"
-    script.write_text(CTRL_C_SCRIPT)
-    proc = subprocess.Popen(
-        [sys.executable, str(script), how],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "started").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "no block started"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
-    return out
+    return interrupted_script(tmp_path, CTRL_C_SCRIPT, how)
 
 
 def test_ctrl_c_run_blockwise_returns_false_after_summary(tmp_path):

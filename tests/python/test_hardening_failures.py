@@ -6,15 +6,12 @@ processes forked by the server.
 """
 
 import logging
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 import pytest
-from helpers import line
+from helpers import interrupted_script, line
 
 import daisy
 from daisy import BlockStatus, Roi
@@ -192,22 +189,7 @@ CTRL_C_SERIAL = textwrap.dedent(
 
 
 def test_ctrl_c_during_a_serial_run_prints_an_interrupted_summary(tmp_path):
-    script = tmp_path / "run.py"
-    script.write_text(CTRL_C_SERIAL)
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not (tmp_path / "started").exists():
-        assert proc.poll() is None and time.monotonic() < deadline, "no block started"
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 0, out
+    out = interrupted_script(tmp_path, CTRL_C_SERIAL)
     assert out.count("Execution Summary") == 1, out
     summary = out[out.index("Execution Summary") :]
     assert "The run was interrupted before every block was processed." in summary, out
