@@ -12,19 +12,10 @@ use daisy_client::{AsyncClient, ClientError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-const TOKEN: &str = "0123456789abcdef0123456789abcdef";
+mod common;
+use common::line;
 
-fn task(blocks: i64) -> Arc<Task> {
-    Task::builder(
-        "t",
-        Roi::from_values(&[0], &[blocks * 10]).unwrap(),
-        Roi::from_values(&[0], &[10]).unwrap(),
-        Roi::from_values(&[0], &[10]).unwrap(),
-    )
-    .num_workers(2)
-    .build()
-    .unwrap()
-}
+const TOKEN: &str = "0123456789abcdef0123456789abcdef";
 
 /// Starts a run whose workers are processes that take `sleep_ms` per block; returns its port
 /// and the run's handle.
@@ -36,7 +27,7 @@ async fn start(blocks: i64, sleep_ms: u64) -> (u16, tokio::task::JoinHandle<dais
         Vec::<String>::new(),
     )
     .env("DAISY_TEST_WORKER", format!("sleep_ms={sleep_ms}"));
-    let scheduler = Scheduler::new(&[task(blocks)], true).unwrap();
+    let scheduler = Scheduler::new(&[line(blocks)], true).unwrap();
     let options = ServerOptions {
         token: Some(TOKEN.into()),
         logdir: None,

@@ -8,30 +8,21 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use daisy::{
-    Context, LaunchError, Launcher, Launchers, ProcessLauncher, Roi, Scheduler, ServerOptions,
-    Task, WorkerHandle, WorkerSpec,
+    Context, LaunchError, Launcher, Launchers, ProcessLauncher, Scheduler, ServerOptions,
+    WorkerHandle, WorkerSpec,
 };
 use daisy_client::{AsyncClient, ClientError};
 use daisy_protocol::{TLS_FINGERPRINT_KEY, TlsError};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+mod common;
+use common::line;
+
 const TOKEN: &str = "5eb63bbbe01eeed093cb22bb8f5acdc3";
 
 /// Every wait here; a hang fails the test.
 const BOUND: Duration = Duration::from_secs(60);
-
-fn task(blocks: i64) -> Arc<Task> {
-    Task::builder(
-        "t",
-        Roi::from_values(&[0], &[blocks * 10]).unwrap(),
-        Roi::from_values(&[0], &[10]).unwrap(),
-        Roi::from_values(&[0], &[10]).unwrap(),
-    )
-    .num_workers(2)
-    .build()
-    .unwrap()
-}
 
 /// Starts `daisy-test-worker` processes, recording the contexts it gives them and pointing
 /// them at `port` instead of the server's if one is set (a proxy in between).
@@ -91,7 +82,7 @@ fn start(
     tls: bool,
     launcher: Arc<Recording>,
 ) -> tokio::task::JoinHandle<daisy::RunReport> {
-    let scheduler = Scheduler::new(&[task(blocks)], true).unwrap();
+    let scheduler = Scheduler::new(&[line(blocks)], true).unwrap();
     let options = ServerOptions {
         token: Some(TOKEN.into()),
         logdir: None,
@@ -134,7 +125,7 @@ async fn tls_is_off_on_loopback_and_on_elsewhere_by_default() {
     for (bind, tls) in [("127.0.0.1:0", false), ("0.0.0.0:0", true)] {
         let listener = TcpListener::bind(bind).await.unwrap();
         let launcher = Recording::new(0, None);
-        let scheduler = Scheduler::new(&[task(4)], true).unwrap();
+        let scheduler = Scheduler::new(&[line(4)], true).unwrap();
         let options = ServerOptions {
             logdir: None,
             ..ServerOptions::default()

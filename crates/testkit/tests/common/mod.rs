@@ -54,3 +54,16 @@ pub fn options_with(dir: &Path, launchers: Launchers) -> RunOptions {
 pub fn options(dir: &Path, launcher: Arc<dyn Launcher>) -> RunOptions {
     options_with(dir, Launchers::all(launcher))
 }
+
+/// Task "t": `blocks` one-dimensional blocks of 10, no context, two workers.
+pub fn line(blocks: i64) -> Arc<Task> {
+    Task::builder(
+        "t",
+        Roi::from_values(&[0], &[blocks * 10]).unwrap(),
+        Roi::from_values(&[0], &[10]).unwrap(),
+        Roi::from_values(&[0], &[10]).unwrap(),
+    )
+    .num_workers(2)
+    .build()
+    .unwrap()
+}
