@@ -565,12 +565,19 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_peer_that_never_reads_its_replies_is_not_read_from() {
-        // Requests come in through a small pipe; replies go to one nobody reads.
-        let (mut peer, requests) = tokio::io::duplex(1024);
-        let (replies, _unread) = tokio::io::duplex(64);
-        let (events, mut run) = mpsc::unbounded_channel();
+    /// An authenticated connection serving `peer`'s requests, its replies going into a pipe
+    /// of `reply_pipe` bytes that nobody reads; the run's end of its events.
+    fn serve_peer(
+        reply_pipe: usize,
+    ) -> (
+        tokio::io::DuplexStream,
+        mpsc::UnboundedReceiver<ConnEvent>,
+        tokio::task::JoinHandle<()>,
+        tokio::io::DuplexStream,
+    ) {
+        let (peer, requests) = tokio::io::duplex(1024);
+        let (replies, unread) = tokio::io::duplex(reply_pipe);
+        let (events, run) = mpsc::unbounded_channel();
         let peer_is = Peer {
             task_id: "t".into(),
             worker_id: None,
@@ -579,6 +586,32 @@ mod tests {
         let serving = tokio::spawn(authenticated(
             requests, replies, address, 1, peer_is, 1024, events,
         ));
+        (peer, run, serving, unread)
+    }
+
+    /// Sends acquire requests until the connection stops taking them (200 ms without
+    /// progress); how many were sent.
+    async fn send_until_held_back(peer: &mut tokio::io::DuplexStream, what: &str) -> usize {
+        let mut frame = Vec::new();
+        let request = ClientMessage::AcquireBlocks {
+            task_id: "t".into(),
+            max: 1,
+        };
+        encode_frame(&request, 1024, &mut frame).unwrap();
+        let mut sent = 0;
+        while let Ok(Ok(())) =
+            tokio::time::timeout(Duration::from_millis(200), peer.write_all(&frame)).await
+        {
+            sent += 1;
+            assert!(sent < 100_000, "the server reads on while {what}");
+        }
+        sent
+    }
+
+    #[tokio::test]
+    async fn a_peer_that_never_reads_its_replies_is_not_read_from() {
+        // Requests come in through a small pipe; replies go to one nobody reads.
+        let (mut peer, mut run, serving, _unread) = serve_peer(64);
         let Some(ConnEvent::Opened { outbox, .. }) = run.recv().await else {
             panic!("no Opened event");
         };
@@ -590,22 +623,7 @@ mod tests {
                 }
             }
         });
-        let mut frame = Vec::new();
-        let request = ClientMessage::AcquireBlocks {
-            task_id: "t".into(),
-            max: 1,
-        };
-        encode_frame(&request, 1024, &mut frame).unwrap();
-        let mut sent = 0;
-        while let Ok(Ok(())) =
-            tokio::time::timeout(Duration::from_millis(200), peer.write_all(&frame)).await
-        {
-            sent += 1;
-            assert!(
-                sent < 100_000,
-                "the server reads on while its replies pile up"
-            );
-        }
+        let sent = send_until_held_back(&mut peer, "its replies pile up").await;
         // A few replies fill the unread pipe; then the reader stops, and the requests fill
         // theirs: the peer is held back after a few hundred requests.
         assert!(sent < 1000, "{sent} requests were read");
@@ -615,34 +633,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_peer_that_sends_faster_than_the_run_applies_is_not_read_from() {
-        let (mut peer, requests) = tokio::io::duplex(1024);
-        let (replies, _unread) = tokio::io::duplex(1024);
-        let (events, mut run) = mpsc::unbounded_channel();
-        let peer_is = Peer {
-            task_id: "t".into(),
-            worker_id: None,
-        };
-        let address = SocketAddr::from(([127, 0, 0, 1], 1));
-        let serving = tokio::spawn(authenticated(
-            requests, replies, address, 1, peer_is, 1024, events,
-        ));
+        let (mut peer, mut run, serving, _unread) = serve_peer(1024);
         // The run is busy: it takes no event.
-        let mut frame = Vec::new();
-        let request = ClientMessage::AcquireBlocks {
-            task_id: "t".into(),
-            max: 1,
-        };
-        encode_frame(&request, 1024, &mut frame).unwrap();
-        let mut sent = 0;
-        while let Ok(Ok(())) =
-            tokio::time::timeout(Duration::from_millis(200), peer.write_all(&frame)).await
-        {
-            sent += 1;
-            assert!(
-                sent < 100_000,
-                "the server reads on while the run lags behind"
-            );
-        }
+        send_until_held_back(&mut peer, "the run lags behind").await;
         // Reads waiting for the run hold at most MAX_IN_FLIGHT places; then the pipe fills.
         let mut waiting = 0;
         while let Ok(event) = run.try_recv() {

@@ -294,7 +294,7 @@ mod tests {
     use daisy_geometry::Roi;
 
     use super::*;
-    use crate::supervision::{PoolConfig, WorkerPool};
+    use crate::supervision::WorkerPool;
 
     /// Writes down every event as text.
     struct Record(Arc<Mutex<Vec<String>>>);
@@ -376,14 +376,7 @@ mod tests {
             },
         );
         reporting.task_abandoned(&tasks[tb], &scheduler, "no worker left");
-        let config = PoolConfig {
-            hostname: "h".into(),
-            port: 1,
-            token: "t".into(),
-            logdir: None,
-            prefetch: 1,
-            tls_fingerprint: None,
-        };
+        let config = crate::test_values::pool_config("t");
         let launcher: Arc<dyn daisy_launch::Launcher> =
             Arc::new(daisy_launch::ThreadLauncher::new(|_| Ok(())));
         let pools = tasks
@@ -526,14 +519,7 @@ mod tests {
         );
         let launcher: Arc<dyn daisy_launch::Launcher> =
             Arc::new(daisy_launch::ThreadLauncher::new(|_| Ok(())));
-        let config = PoolConfig {
-            hostname: "h".into(),
-            port: 1,
-            token: "t".into(),
-            logdir: None,
-            prefetch: 1,
-            tls_fingerprint: None,
-        };
+        let config = crate::test_values::pool_config("t");
         let supervisor =
             Supervisor::new(vec![WorkerPool::new(&a, launcher)], config, Duration::ZERO);
         let report = reporting.finish(&[a], &scheduler, &supervisor, false);

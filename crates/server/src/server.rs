@@ -812,14 +812,7 @@ mod tests {
         let task = task("t", 2, 1);
         let scheduler = Scheduler::new(&[Arc::clone(&task)], true).unwrap();
         let launcher: Arc<dyn daisy_launch::Launcher> = Arc::new(ThreadLauncher::new(|_| Ok(())));
-        let config = PoolConfig {
-            hostname: "127.0.0.1".into(),
-            port: 1,
-            token: "secret".into(),
-            logdir: None,
-            prefetch: 1,
-            tls_fingerprint: None,
-        };
+        let config = crate::test_values::pool_config("secret");
         Run {
             index: HashMap::from([("t".to_owned(), 0)]),
             conns: Connections::new(1),

@@ -698,14 +698,7 @@ mod tests {
             fates: fates.clone(),
             launched: Arc::clone(&launched),
         });
-        let config = PoolConfig {
-            hostname: "127.0.0.1".into(),
-            port: 1,
-            token: "t".into(),
-            logdir: None,
-            prefetch: 1,
-            tls_fingerprint: None,
-        };
+        let config = crate::test_values::pool_config("t");
         let heard = Arc::new(Mutex::new(0));
         Fixture {
             supervisor: Supervisor::new(
