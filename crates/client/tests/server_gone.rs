@@ -110,6 +110,19 @@ fn handshake_with_a_listener_that_never_accepts_errors_within_the_bound() {
     drop(listener);
 }
 
+/// Accepts one worker, welcomes it and reads its first request, an acquire: the server's
+/// side of the connection then, and its read buffer.
+fn accept_an_acquire(listener: &TcpListener) -> (TcpStream, Vec<u8>) {
+    let (mut stream, _) = listener.accept().unwrap();
+    let mut buffer = Vec::new();
+    welcome(&mut stream, &mut buffer);
+    assert!(matches!(
+        read_message(&mut stream, &mut buffer),
+        ClientMessage::AcquireBlocks { .. }
+    ));
+    (stream, buffer)
+}
+
 #[test]
 fn a_server_that_dies_mid_acquire_ends_the_worker_promptly() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -117,13 +130,7 @@ fn a_server_that_dies_mid_acquire_ends_the_worker_promptly() {
     let (waiting, acquire_seen) = channel();
     let (die, dying) = channel::<()>();
     let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buffer = Vec::new();
-        welcome(&mut stream, &mut buffer);
-        assert!(matches!(
-            read_message(&mut stream, &mut buffer),
-            ClientMessage::AcquireBlocks { .. }
-        ));
+        let (stream, _) = accept_an_acquire(&listener);
         waiting.send(()).unwrap();
         dying.recv().unwrap();
         // The process holding the socket is gone: listener and connection close at once.
@@ -159,13 +166,7 @@ fn acquire_waits_for_a_live_server_longer_than_every_bound() {
     let (waiting, acquire_seen) = channel();
     let (answer, answering) = channel::<()>();
     let server = thread::spawn(move || {
-        let (mut stream, _) = listener.accept().unwrap();
-        let mut buffer = Vec::new();
-        welcome(&mut stream, &mut buffer);
-        assert!(matches!(
-            read_message(&mut stream, &mut buffer),
-            ClientMessage::AcquireBlocks { .. }
-        ));
+        let (mut stream, mut buffer) = accept_an_acquire(&listener);
         waiting.send(()).unwrap();
         answering.recv().unwrap();
         send(&mut stream, &ServerMessage::RequestShutdown);
