@@ -10,3 +10,8 @@ mod metadata;
 mod metadata_format;
 mod prepare;
 mod subset;
+
+pub use dtype::{DType, Element};
+pub use error::ArrayError;
+/// The ndarray version zarrs uses, so that users need not match versions.
+pub use ndarray;
