@@ -104,6 +104,31 @@ impl GridCursor {
         self.remaining
     }
 
+    /// Splits the walk in two: `self` keeps the next `keep` positions (all, if fewer remain),
+    /// the cursor returned walks the rest.
+    pub fn split_off(&mut self, keep: u128) -> Self {
+        let keep = keep.min(self.remaining);
+        let mut rest = self.clone();
+        rest.remaining = self.remaining - keep;
+        self.remaining = keep;
+        rest.advance(keep);
+        rest
+    }
+
+    /// Moves the odometer `n` positions on (a mixed-radix addition, last dimension fastest).
+    fn advance(&mut self, n: u128) {
+        let mut carry = n;
+        for d in (0..self.grid_box.dims).rev() {
+            if carry == 0 {
+                break;
+            }
+            let count = self.grid_box.axes[d].count.max(1) as u128;
+            let sum = self.counters[d] as u128 + carry;
+            self.counters[d] = (sum % count) as i64;
+            carry = sum / count;
+        }
+    }
+
     /// The next position, or `None` at the end.
     #[inline]
     pub fn next_position(&mut self) -> Option<Vector> {
@@ -179,6 +204,38 @@ mod tests {
             positions(b),
             [[1, 0], [1, 1], [1, 2], [3, 0], [3, 1], [3, 2]]
         );
+    }
+
+    #[test]
+    fn a_split_walk_is_the_whole_walk() {
+        let mut b = GridBox::new(3);
+        b.axes[0] = Progression::range(0, 3);
+        b.axes[1] = Progression {
+            start: 1,
+            step: 2,
+            count: 2,
+        };
+        b.axes[2] = Progression::range(5, 9);
+        let whole = positions(b);
+        for taken in 0..whole.len() {
+            for keep in 0..=whole.len() + 1 {
+                let mut front = GridCursor::new(b);
+                let mut walked = Vec::new();
+                for _ in 0..taken {
+                    walked.push(front.next_position().unwrap()[..3].to_vec());
+                }
+                let mut back = front.split_off(keep as u128);
+                assert_eq!(front.remaining(), keep.min(whole.len() - taken) as u128);
+                while let Some(p) = front.next_position() {
+                    walked.push(p[..3].to_vec());
+                }
+                assert_eq!(walked.len(), (taken + keep).min(whole.len()));
+                while let Some(p) = back.next_position() {
+                    walked.push(p[..3].to_vec());
+                }
+                assert_eq!(walked, whole, "taken {taken}, keep {keep}");
+            }
+        }
     }
 
     #[test]

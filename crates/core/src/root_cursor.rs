@@ -62,6 +62,30 @@ impl RootCursor {
         self.remaining
     }
 
+    /// Hands the back half of the blocks left to a new cursor, keeping the front half; `None`
+    /// (and nothing changes) with fewer than two left, or with holes (those walks are not
+    /// split: a cursor with holes gives its blocks one at a time).
+    pub fn split_off(&mut self) -> Option<Self> {
+        if !self.holes.is_empty() || self.remaining < 2 {
+            return None;
+        }
+        let keep = self.remaining - self.remaining / 2;
+        let plain = self.plain.split_off(keep);
+        let rest = Self {
+            level0: self.level0,
+            holes: Vec::new(),
+            plain,
+            rows: self.rows.clone(),
+            row: self.row,
+            runs: Intervals::default(),
+            run: 0,
+            next_index: 0,
+            remaining: self.remaining - keep,
+        };
+        self.remaining = keep;
+        Some(rest)
+    }
+
     fn count(&self) -> u128 {
         let mut rows = self.rows.clone();
         let mut runs = Intervals::default();
@@ -216,6 +240,31 @@ mod tests {
             walk(RootCursor::new(level0, holes)),
             [[0, 1], [0, 7], [1, 1], [1, 7]]
         );
+    }
+
+    #[test]
+    fn split_walks_cover_the_walk_once() {
+        let level0 = boxed(&[(1, 2, 3), (0, 1, 5)]);
+        let whole = walk(RootCursor::new(level0, vec![]));
+        for taken in 0..whole.len() {
+            let mut front = RootCursor::new(level0, vec![]);
+            let mut walked = Vec::new();
+            for _ in 0..taken {
+                walked.push(front.next_position().unwrap()[..2].to_vec());
+            }
+            let left = whole.len() - taken;
+            let Some(back) = front.split_off() else {
+                assert!(left < 2, "{left} blocks left must split");
+                continue;
+            };
+            assert_eq!(front.remaining() + back.remaining(), left as u128);
+            assert!(front.remaining() >= back.remaining());
+            walked.extend(walk(front));
+            walked.extend(walk(back));
+            assert_eq!(walked, whole);
+        }
+        let holes = vec![boxed(&[(0, 1, 1), (0, 1, 1)])];
+        assert!(RootCursor::new(level0, holes).split_off().is_none());
     }
 
     #[test]

@@ -208,23 +208,46 @@ impl Scheduler {
     /// [`CoreError::UnknownTask`] for a task id the scheduler does not know.
     #[inline]
     pub fn acquire_block(&mut self, task_id: &str) -> Result<Option<Block>, CoreError> {
+        self.acquire_block_in(task_id, 0)
+    }
+
+    /// [`Scheduler::acquire_block`] for one of several workers: `lane` numbers the worker
+    /// (small numbers, e.g. 0, 1, 2, … for the workers of a task).
+    ///
+    /// Each lane gets its own share of the task's roots and the blocks that its own releases
+    /// make ready, so a worker's consecutive blocks are neighbours and re-use the chunks the
+    /// worker read for the last one; a lane that runs dry takes from the others (half of the
+    /// largest share of roots, else the oldest block of the longest queue). Every ready block
+    /// is in exactly one lane, so readiness, conflicts, retries and counts are the same as
+    /// with one lane; only which worker gets which ready block differs. Lane 0 alone is
+    /// [`Scheduler::acquire_block`], daisy's order.
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] for a task id the scheduler does not know.
+    #[inline]
+    pub fn acquire_block_in(
+        &mut self,
+        task_id: &str,
+        lane: u32,
+    ) -> Result<Option<Block>, CoreError> {
         let t = self.index(task_id)?;
         if self.graph.tasks()[t].check_function().is_none() {
             // The common path hands the block straight through, built in the caller's slot.
-            return Ok(self.take_next(t));
+            return Ok(self.take_next(t, lane));
         }
         loop {
-            let Some(block) = self.take_next(t) else {
+            let Some(block) = self.take_next(t, lane) else {
                 return Ok(None);
             };
             if !self.graph.tasks()[t].pre_check(&block) {
                 return Ok(Some(block));
             }
-            let Some(key) = self.queues[t].finish(block.spatial_id()) else {
+            let Some((key, lane)) = self.queues[t].finish(block.spatial_id()) else {
                 return Err(not_processing(&block));
             };
             self.states[t].skipped_count += 1;
-            self.succeed(t, key, block.spatial_id());
+            self.succeed(t, key, block.spatial_id(), lane);
         }
     }
 
@@ -238,8 +261,22 @@ impl Scheduler {
     ///
     /// [`CoreError::UnknownTask`] for a task id the scheduler does not know.
     pub fn acquire_block_unchecked(&mut self, task_id: &str) -> Result<Option<Block>, CoreError> {
+        self.acquire_block_unchecked_in(task_id, 0)
+    }
+
+    /// [`Scheduler::acquire_block_unchecked`] for one of several workers, numbered by `lane`
+    /// as in [`Scheduler::acquire_block_in`].
+    ///
+    /// # Errors
+    ///
+    /// [`CoreError::UnknownTask`] for a task id the scheduler does not know.
+    pub fn acquire_block_unchecked_in(
+        &mut self,
+        task_id: &str,
+        lane: u32,
+    ) -> Result<Option<Block>, CoreError> {
         let t = self.index(task_id)?;
-        Ok(self.take_next(t))
+        Ok(self.take_next(t, lane))
     }
 
     /// The index of a task, or [`CoreError::UnknownTask`].
@@ -283,15 +320,16 @@ impl Scheduler {
         self.index(block.task_id())
     }
 
-    /// The next ready block of task `t`, now out; blocks its done marker records are skipped.
+    /// The next ready block of task `t` for `lane`, now out; blocks its done marker records
+    /// are skipped.
     #[inline]
-    fn take_next(&mut self, t: usize) -> Option<Block> {
+    fn take_next(&mut self, t: usize, lane: u32) -> Option<Block> {
         loop {
             let tiling = self.graph.graph(t);
-            let g = self.queues[t].get_next(tiling)?;
+            let g = self.queues[t].get_next(tiling, lane)?;
             let spatial_id = tiling.spatial_id(&g);
             let key = tiling.key(&g);
-            self.queues[t].start(spatial_id, key);
+            self.queues[t].start(spatial_id, key, lane);
             let state = &mut self.states[t];
             state.ready_count -= 1;
             state.processing_count += 1;
@@ -303,7 +341,7 @@ impl Scheduler {
                 if done {
                     self.queues[t].finish(spatial_id);
                     self.states[t].skipped_count += 1;
-                    self.succeed(t, key, spatial_id);
+                    self.succeed(t, key, spatial_id, lane);
                     continue;
                 }
             }
@@ -340,20 +378,21 @@ impl Scheduler {
                 status: block.status,
             });
         }
-        let key = self.queues[t]
+        let (key, lane) = self.queues[t]
             .finish(block.spatial_id())
             .ok_or_else(|| not_processing(block))?;
         if block.status == BlockStatus::Success {
-            self.succeed(t, key, block.spatial_id());
+            self.succeed(t, key, block.spatial_id(), lane);
         } else {
-            self.fail(t, key);
+            self.fail(t, key, lane);
         }
         Ok(())
     }
 
-    /// Block `key` of task `t`, no longer out, succeeded: record it, queue what it unblocks.
+    /// Block `key` of task `t`, no longer out, succeeded: record it, queue what it unblocks
+    /// in `lane` (the lane it went out in).
     #[inline]
-    fn succeed(&mut self, t: usize, key: u64, spatial_id: u64) {
+    fn succeed(&mut self, t: usize, key: u64, spatial_id: u64, lane: u32) {
         if let Some(marker) = &self.markers[t] {
             if let Err(e) = marker.mark_done(spatial_id) {
                 tracing::error!("{e}");
@@ -368,15 +407,16 @@ impl Scheduler {
             let g = self.graph.graph(t).position(key);
             self.surface
                 .mark_success(&self.graph, t, &g, &mut self.ready);
-            self.queue_ready();
+            self.queue_ready(lane);
         }
         if self.live == 0 {
             self.orphan_stranded();
         }
     }
 
-    /// Block `key` of task `t`, no longer out, failed: retry it, or fail it for good.
-    fn fail(&mut self, t: usize, key: u64) {
+    /// Block `key` of task `t`, no longer out, failed: retry it (in `lane`, the lane it went
+    /// out in), or fail it for good.
+    fn fail(&mut self, t: usize, key: u64, lane: u32) {
         self.states[t].processing_count -= 1;
         self.live -= 1;
         self.last_ready_tasks.clear();
@@ -386,7 +426,7 @@ impl Scheduler {
             && self.queues[t].retries(key) < self.graph.tasks()[t].max_retries()
         {
             self.queues[t].count_retry(key);
-            self.queues[t].push_ready(key);
+            self.queues[t].push_ready(key, lane);
             self.states[t].ready_count += 1;
             self.live += 1;
             self.last_ready_tasks.push(t);
@@ -430,14 +470,15 @@ impl Scheduler {
         (*failures >= limit).then_some(FailureLimit { failures: limit })
     }
 
-    /// Queues the blocks in `self.ready` in their own tasks.
+    /// Queues the blocks in `self.ready` in their own tasks, in lane `lane` (in a downstream
+    /// task the lane of the same number: its blocks near the released one).
     #[inline]
-    fn queue_ready(&mut self) {
+    fn queue_ready(&mut self, lane: u32) {
         for r in self.ready.drain(..) {
             if self.abandoned[r.task] {
                 continue; // already counted as orphaned
             }
-            self.queues[r.task].push_ready(r.key);
+            self.queues[r.task].push_ready(r.key, lane);
             self.states[r.task].ready_count += 1;
             self.live += 1;
             if !self.last_ready_tasks.contains(&r.task) {
@@ -542,6 +583,58 @@ mod tests {
             attempts += 1;
         }
         attempts
+    }
+
+    /// The write offsets of the blocks that lanes 0 and 1 get, taking turns, each released at
+    /// once: a 4×4 grid of 2×2 blocks.
+    fn two_lanes(conflict: bool, context: i64) -> [Vec<Vec<i64>>; 2] {
+        let task = Task::builder(
+            "t",
+            roi(&[-context, -context], &[8 + 2 * context, 8 + 2 * context]),
+            roi(&[-context, -context], &[2 + 2 * context, 2 + 2 * context]),
+            roi(&[0, 0], &[2, 2]),
+        )
+        .read_write_conflict(conflict)
+        .build()
+        .unwrap();
+        let mut s = Scheduler::new(&[task], true).unwrap();
+        let mut got = [Vec::new(), Vec::new()];
+        let mut idle = 0;
+        for turn in 0.. {
+            let lane = turn % 2;
+            match s.acquire_block_in("t", lane as u32).unwrap() {
+                Some(mut block) => {
+                    idle = 0;
+                    got[lane].push(block.write_roi.offset().bounded_values().unwrap().to_vec());
+                    block.status = BlockStatus::Success;
+                    s.release_block(&block).unwrap();
+                }
+                None if idle == 1 => break,
+                None => idle += 1,
+            }
+        }
+        assert!(s.all_done());
+        got
+    }
+
+    #[test]
+    fn each_lane_walks_its_own_neighbours() {
+        let [a, b] = two_lanes(false, 0);
+        let rows = |r: &[i64]| -> Vec<Vec<i64>> {
+            r.iter()
+                .flat_map(|&y| (0..8).step_by(2).map(move |x| vec![y, x]))
+                .collect()
+        };
+        // Lane 0 had taken one block when lane 1 came: lane 1 takes the back half of the rest,
+        // and, done first, the last block left in lane 0.
+        assert_eq!(a, rows(&[0, 2]));
+        let mut back = rows(&[4, 6]);
+        back.rotate_left(1);
+        assert_eq!(b, back);
+        // With conflicts, the blocks a lane's releases make ready stay in that lane.
+        let [a, b] = two_lanes(true, 1);
+        assert_eq!(a.len() + b.len(), 16);
+        assert!(!a.is_empty() && !b.is_empty());
     }
 
     #[test]

@@ -300,6 +300,74 @@ proptest! {
         }
     }
 
+    /// Workers asking in several lanes get every block exactly once when nothing fails, never
+    /// two conflicting blocks at once, nothing while a block is ready in any lane, and the run
+    /// ends with every block counted.
+    #[test]
+    fn lanes_keep_the_guarantees(
+        specs in specs(),
+        ops in prop::collection::vec((any::<bool>(), any::<u16>(), 0u8..10, 0u32..5), 0..250),
+        fail_rate in 0u8..4,
+    ) {
+        let (tasks, refs) = build(&specs);
+        let n = tasks.len();
+        let reference = RefScheduler::new(refs);
+        let mut s = Scheduler::new(&tasks, true).unwrap();
+        let mut out: Vec<Block> = Vec::new();
+        let mut handed_out = HashSet::new();
+        let mut failures = 0;
+        let mut step = |s: &mut Scheduler, out: &mut Vec<Block>, acquire: bool, pick: usize, fail: bool, lane: u32| -> bool {
+            if acquire || out.is_empty() {
+                let task_id = format!("t{}", pick % n);
+                let ready = s.task_state(&task_id).unwrap().ready_count;
+                let Some(block) = s.acquire_block_in(&task_id, lane).unwrap() else {
+                    assert_eq!(ready, 0, "{task_id}: nothing for lane {lane} with blocks ready");
+                    return false;
+                };
+                if !handed_out.insert(block.block_id.clone()) {
+                    assert!(failures > 0, "{block} handed out twice without a failure");
+                }
+                out.push(block);
+                assert_no_conflicts(out, &reference);
+            } else {
+                let mut block = out.swap_remove(pick % out.len());
+                block.status = if fail { BlockStatus::Failed } else { BlockStatus::Success };
+                if fail {
+                    failures += 1;
+                }
+                s.release_block(&block).unwrap();
+            }
+            for t in 0..n {
+                let task_id = format!("t{t}");
+                assert_eq!(s.task_queue(&task_id).unwrap().num_ready(), s.task_state(&task_id).unwrap().ready_count);
+            }
+            true
+        };
+        for (acquire, pick, roll, lane) in ops {
+            step(&mut s, &mut out, acquire, pick as usize, roll < fail_rate, lane);
+        }
+        let mut lane = 0;
+        loop {
+            lane = (lane + 1) % 3;
+            let progressed = if !out.is_empty() {
+                step(&mut s, &mut out, false, 0, false, lane)
+            } else {
+                (0..n).any(|t| step(&mut s, &mut out, true, t, false, lane))
+            };
+            if !progressed {
+                break;
+            }
+        }
+        prop_assert!(s.all_done(), "not done: {:?}", s.task_states().collect::<Vec<_>>());
+        for (_, st) in s.task_states() {
+            prop_assert_eq!(st.completed_count + st.failed_count + st.orphaned_count, st.total_block_count);
+        }
+        if failures == 0 {
+            let total: u64 = s.task_states().map(|(_, st)| st.total_block_count).sum();
+            prop_assert_eq!(handed_out.len() as u64, total);
+        }
+    }
+
     /// get_subgraph_blocks equals the brute-force definition of docs/semantics.md#tasks-that-depend-on-tasks.
     #[test]
     fn subgraph_blocks_brute_force(specs in specs(), offset in prop::collection::vec(-4i64..=14, 3), shape in prop::collection::vec(0i64..=6, 3)) {
