@@ -6,6 +6,11 @@
 //! that can never be answered (nothing ready, nothing pending, nothing out or being checked)
 //! is told to stop. Every block handed out is remembered with its connection and deadline,
 //! so that a release can be matched, and a dropped or timed-out connection loses its blocks.
+//!
+//! Each connection asks in a lane of its own ([`Scheduler::acquire_block_in`]: the lowest
+//! lane of its task no other connection holds), so a worker's consecutive blocks are
+//! neighbours and re-use the chunks it read for the last one, even when every worker fetches
+//! one block at a time.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
@@ -53,6 +58,10 @@ pub(crate) struct Dispatch {
     out: HashMap<(usize, u64), Out>,
     /// The deadlines of the blocks out, earliest first.
     deadlines: BTreeSet<(Instant, usize, u64)>,
+    /// Per task: the connection holding each lane (`None`: free for the next connection).
+    lanes: Vec<Vec<Option<ConnId>>>,
+    /// The task and lane of each connection that asked for blocks.
+    lane_of: HashMap<ConnId, (usize, u32)>,
 }
 
 impl Dispatch {
@@ -62,6 +71,38 @@ impl Dispatch {
             parked: vec![VecDeque::new(); tasks],
             out: HashMap::new(),
             deadlines: BTreeSet::new(),
+            lanes: vec![Vec::new(); tasks],
+            lane_of: HashMap::new(),
+        }
+    }
+
+    /// The lane of `conn` in task `t`: the one it holds, else the lowest free one.
+    fn lane(&mut self, t: usize, conn: ConnId) -> u32 {
+        if let Some(&(task, lane)) = self.lane_of.get(&conn) {
+            if task == t {
+                return lane;
+            }
+            self.free_lane(conn);
+        }
+        let lanes = &mut self.lanes[t];
+        let i = lanes.iter().position(Option::is_none).unwrap_or_else(|| {
+            lanes.push(None);
+            lanes.len() - 1
+        });
+        lanes[i] = Some(conn);
+        // Lanes are bounded by the connections of one task, far below u32::MAX.
+        let lane = u32::try_from(i).unwrap_or(u32::MAX);
+        self.lane_of.insert(conn, (t, lane));
+        lane
+    }
+
+    /// Gives up the lane of `conn` (it went away): the next connection of its task takes it
+    /// over, with the blocks still queued in it.
+    fn free_lane(&mut self, conn: ConnId) {
+        if let Some((t, lane)) = self.lane_of.remove(&conn) {
+            if let Some(holder) = self.lanes[t].get_mut(lane as usize) {
+                *holder = None;
+            }
         }
     }
 
@@ -108,6 +149,7 @@ impl Dispatch {
                 self.parked[t].pop_front();
                 continue;
             }
+            let lane = self.lane(t, conn);
             let mut blocks = Vec::new();
             while blocks.len() < max as usize {
                 let next = if checked {
@@ -115,7 +157,7 @@ impl Dispatch {
                 } else {
                     // The task is the scheduler's own, so it is never unknown.
                     scheduler
-                        .acquire_block_unchecked(task.task_id())
+                        .acquire_block_unchecked_in(task.task_id(), lane)
                         .ok()
                         .flatten()
                 };
@@ -187,8 +229,10 @@ impl Dispatch {
         Some(out)
     }
 
-    /// Takes back every block `conn` holds (it went away): `(task, block)` pairs.
+    /// Takes back every block `conn` holds (it went away), and frees its lane: `(task, block)`
+    /// pairs.
     pub fn take_held(&mut self, conn: ConnId) -> Vec<(usize, Out)> {
+        self.free_lane(conn);
         // Rare enough to scan: the blocks out are at most workers × prefetch.
         let held: Vec<(usize, u64)> = self
             .out
@@ -346,6 +390,40 @@ mod tests {
             [ServerMessage::RequestShutdown]
         ));
         assert!(!f.dispatch.has_parked(0));
+    }
+
+    #[test]
+    fn each_connection_keeps_to_its_own_run_of_neighbours() {
+        let mut f = fixture(8);
+        let mut rx = Vec::new();
+        for conn in 1..=3 {
+            let (tx, r) = mpsc::unbounded_channel();
+            f.conns.open(conn, Some(0), None, tx);
+            rx.push(r);
+        }
+        let mut got: [Vec<u64>; 3] = Default::default();
+        let mut round = |f: &mut Fixture, conns: &[ConnId]| {
+            for &conn in conns {
+                f.dispatch.park(0, conn, 1);
+            }
+            f.serve();
+            for &conn in conns {
+                let i = conn as usize - 1;
+                for id in ids(&received(&mut rx[i])[0]) {
+                    got[i].push(id);
+                    f.release(conn, id);
+                }
+            }
+        };
+        // One block per request, yet each connection's blocks are consecutive: the second
+        // took the back half of what the first had left.
+        round(&mut f, &[1, 2]);
+        round(&mut f, &[1, 2]);
+        // A connection that goes away leaves its lane, with its blocks, to the next one.
+        assert!(f.dispatch.take_held(2).is_empty());
+        round(&mut f, &[1, 3]);
+        round(&mut f, &[1, 3]);
+        assert_eq!(got, [vec![0, 1, 2, 3], vec![5, 6], vec![7, 4]]);
     }
 
     #[test]
