@@ -76,7 +76,7 @@ class _Phases:
         self.pid = None
         self.totals = None
 
-    def add(self, read, filt, write, first_start):
+    def add(self, read, filt, write, first_start, stats=None):
         pid = os.getpid()
         if self.pid != pid:
             self.pid = pid
@@ -94,6 +94,8 @@ class _Phases:
         t["filter_s"] += filt
         t["write_s"] += write
         t["last_block_done_at"] = time.time()
+        if stats:
+            t["stats"] = stats  # cumulative counters of this process
         with open(os.path.join(self.directory, f"{pid}.json"), "w") as f:
             json.dump(t, f)
 
@@ -168,7 +170,8 @@ class SmoothWithDs:
         t2 = time.perf_counter()
         self.out[block.write_roi] = filtered
         if self.phases:
-            self.phases.add(t1 - t0, t2 - t1, time.perf_counter() - t2, w0)
+            stats = {"raw": self.raw.stats(), "out": self.out.stats()}
+            self.phases.add(t1 - t0, t2 - t1, time.perf_counter() - t2, w0, stats)
 
 
 # ---------------------------------------------------------------- implementations
@@ -407,18 +410,6 @@ def check(raw_path, out_path, expected_path):
         return False, int(expected.size)
     differing = int(np.count_nonzero(result != expected))
     return differing == 0, differing
-
-
-def stats_of(array):
-    """This package's chunk statistics of an array, as a dict (if it has them)."""
-    stats = getattr(array, "stats", None)
-    if stats is None:
-        return None
-    if callable(stats):
-        stats = stats()
-    if isinstance(stats, dict):
-        return stats
-    return {k: getattr(stats, k) for k in dir(stats) if not k.startswith("_")}
 
 
 def main():

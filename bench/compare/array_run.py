@@ -10,6 +10,7 @@ many times faster this package's best column is than each other column.
 Columns:
 
   ours-ds           this package, block function with daisy.open_ds / daisy.prepare_ds
+  ours-ds-nocache   the same with the chunk cache off (cache_size=0)
   ours-zarr         this package, block function with zarr-python 3
   2.0.0             daisy 2.0.0, block function with zarr-python 3
   1.2.3             daisy 1.2.3 as shipped, zarr-python 3
@@ -50,6 +51,7 @@ JOB = os.path.join(HERE, "array_job.py")
 
 COLUMNS = [
     "ours-ds",
+    "ours-ds-nocache",
     "ours-zarr",
     "2.0.0",
     "1.2.3",
@@ -58,9 +60,10 @@ COLUMNS = [
     "dask-distributed",
     "numpy",
 ]
-OURS = ["ours-ds", "ours-zarr"]
+OURS = ["ours-ds", "ours-ds-nocache", "ours-zarr"]
 TITLES = {
     "ours-ds": "this package, daisy.open_ds/prepare_ds",
+    "ours-ds-nocache": "this package, open_ds/prepare_ds, cache_size=0",
     "ours-zarr": "this package + zarr-python 3",
     "2.0.0": "daisy 2.0.0 + zarr-python 3",
     "1.2.3": "daisy 1.2.3 + zarr-python 3",
@@ -71,6 +74,7 @@ TITLES = {
 }
 JOB_IMPL = {
     "ours-ds": "ours-ds",
+    "ours-ds-nocache": "ours-ds",
     "ours-zarr": "ours-zarr",
     "2.0.0": "daisy-zarr",
     "1.2.3": "daisy-zarr",
@@ -111,9 +115,11 @@ def job_cmd(column, python, args, directory, extra=()):
     cmd = [python, JOB, "--impl", JOB_IMPL[column], "--dir", directory]
     if column == "1.2.3+nodelay":
         cmd.append("--patch-1x-nodelay")
-    if column == "ours-ds":
+    if column.startswith("ours-ds"):
         for option in args.ds_option:
             cmd += ["--ds-option", option]
+    if column == "ours-ds-nocache":
+        cmd += ["--ds-option", "cache_size=0"]
     return cmd + list(extra)
 
 
@@ -253,9 +259,9 @@ def print_table(records, columns, size):
 def phase_table(directory_of_runs):
     """Per-process phase totals of one --phases round, as Markdown."""
     lines = [
-        "| implementation | blocks | worker start (s after run start) | read s | filter s | write s | "
-        "busy s | run s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| implementation | blocks | first block starts (s after run start) | read s | filter s | "
+        "write s | busy s | run s | chunks decoded per block | cache hits per block |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for column, (record, phases, started) in directory_of_runs.items():
         if not phases:
@@ -265,9 +271,13 @@ def phase_table(directory_of_runs):
         read = sum(p["read_s"] for p in phases)
         filt = sum(p["filter_s"] for p in phases)
         write = sum(p["write_s"] for p in phases)
+        decoded = hits = "-"
+        if all("stats" in p for p in phases):
+            decoded = f"{sum(p['stats']['raw']['chunks_decoded'] for p in phases) / blocks:.2f}"
+            hits = f"{sum(p['stats']['raw']['chunk_cache_hits'] for p in phases) / blocks:.2f}"
         lines.append(
             f"| {TITLES[column]} | {blocks} | {first:.2f} | {read:.2f} | {filt:.2f} | {write:.2f} | "
-            f"{read + filt + write:.2f} | {record.get('run_s', float('nan')):.2f} |"
+            f"{read + filt + write:.2f} | {record.get('run_s', float('nan')):.2f} | {decoded} | {hits} |"
         )
     return "\n".join(lines)
 
