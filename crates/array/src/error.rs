@@ -135,7 +135,7 @@ pub enum ArrayError {
         /// The path.
         path: PathBuf,
         /// The zarrs error.
-        source: zarrs::array::ArrayCreateError,
+        source: Box<zarrs::array::ArrayCreateError>,
     },
 
     /// zarrs failed to read, decode, encode or write (a corrupt chunk, a storage error).
@@ -146,7 +146,7 @@ pub enum ArrayError {
         /// The path.
         path: PathBuf,
         /// The zarrs error.
-        source: zarrs::array::ArrayError,
+        source: Box<zarrs::array::ArrayError>,
     },
 
     /// zarrs failed to store the array's metadata.
@@ -155,7 +155,7 @@ pub enum ArrayError {
         /// The path.
         path: PathBuf,
         /// The zarrs storage error.
-        source: zarrs::storage::StorageError,
+        source: Box<zarrs::storage::StorageError>,
     },
 
     /// A ROI or coordinate whose number of dimensions is not the array's number of spatial
