@@ -31,3 +31,4 @@ pub use metadata_format::{AttributeOrder, CONFIG_FILE_NAME, MetadataFormat, conf
 pub use ndarray;
 pub use options::{Compression, CreateOptions, DEFAULT_CACHE_BYTES, Mode, OpenOptions, ZarrFormat};
 pub use pool::{io_threads, set_io_threads};
+pub use prepare::{ExistingArray, PrepareDecision, PrepareRequest, decide, default_chunk_shape};
