@@ -54,8 +54,11 @@ impl Lane {
 pub struct ProcessingQueue {
     /// Never empty: lane 0 starts with all the roots.
     lanes: Vec<Lane>,
-    /// Spatial id → key of the blocks out, and the lane each went to.
-    processing_blocks: FxHashMap<u64, (u64, u32)>,
+    /// Spatial id → key of the blocks out.
+    processing_blocks: FxHashMap<u64, u64>,
+    /// Spatial id → lane of the blocks out in lanes other than 0 (lane 0 alone, daisy's
+    /// order, pays nothing for lanes).
+    processing_lanes: FxHashMap<u64, u32>,
     /// Key → failed attempts so far, for blocks that failed at least once.
     block_retries: FxHashMap<u64, u32>,
 }
@@ -69,6 +72,7 @@ impl ProcessingQueue {
                 ready: VecDeque::new(),
             }],
             processing_blocks: FxHashMap::default(),
+            processing_lanes: FxHashMap::default(),
             block_retries: FxHashMap::default(),
         }
     }
@@ -174,19 +178,28 @@ impl ProcessingQueue {
     /// Records a block as out, in `lane`.
     #[inline]
     pub(crate) fn start(&mut self, spatial_id: u64, key: u64, lane: u32) {
-        self.processing_blocks.insert(spatial_id, (key, lane));
+        self.processing_blocks.insert(spatial_id, key);
+        if lane != 0 {
+            self.processing_lanes.insert(spatial_id, lane);
+        }
     }
 
     /// The key of a block that is out, if it is.
     #[inline]
     pub(crate) fn processing_key(&self, spatial_id: u64) -> Option<u64> {
-        self.processing_blocks.get(&spatial_id).map(|&(key, _)| key)
+        self.processing_blocks.get(&spatial_id).copied()
     }
 
     /// Records a block as no longer out; its key and lane, if it was out.
     #[inline]
     pub(crate) fn finish(&mut self, spatial_id: u64) -> Option<(u64, u32)> {
-        self.processing_blocks.remove(&spatial_id)
+        let key = self.processing_blocks.remove(&spatial_id)?;
+        let lane = if self.processing_lanes.is_empty() {
+            0
+        } else {
+            self.processing_lanes.remove(&spatial_id).unwrap_or(0)
+        };
+        Some((key, lane))
     }
 
     /// Counts a failed attempt.
