@@ -1,20 +1,22 @@
 #!/usr/bin/env python3
-"""Smooth a 3-D zarr volume block-wise with daisy, and check the result.
+"""Smooth a 3-D Zarr volume block-wise with daisy, and check the result.
 
 What it does:
 
-1. writes a synthetic 3-D uint8 volume (default 256^3) to a zarr array `raw.zarr`
-   in chunks of 64^3;
+1. writes a synthetic 3-D uint8 volume (default 256^3) into a Zarr v3 array
+   `raw.zarr` in chunks of 64^3 (`daisy.prepare_ds`);
 2. smooths it with a 3x3x3 mean filter, block by block, on 2 worker processes:
-   each block reads an 80^3 region (its 64^3 write region plus 8 voxels of context
-   on every side), filters it, and writes its 64^3 region into `smoothed.zarr`;
+   each block reads its read ROI (its 64^3 write ROI plus 8 voxels of context on
+   every side) from `raw.zarr` and writes its write ROI into `smoothed.zarr`,
+   both addressed in world units (`array[roi]`);
 3. computes the same filter on the whole volume at once (numpy, one process) and
    checks that both agree exactly on every voxel the task writes.
 
 `smoothed.zarr` covers the task's total write ROI: the volume less 8 voxels of
-context on each side; its attribute "offset" says where it starts in the volume.
-Its 64^3 chunks coincide with the write blocks, so no two worker processes ever
-write into the same chunk.
+context on each side; its offset is where that ROI begins. Its 64^3 chunks
+coincide with the write blocks, so no two worker processes ever write into the
+same chunk. At the end it says how many chunks of `raw.zarr` the workers decoded
+per block (each read ROI overlaps 8 chunks; a worker's chunk cache saves some).
 
     python examples/smooth_zarr.py                  # 256^3, temporary directory
     python examples/smooth_zarr.py --size 512 --out /tmp/smooth --workers 2
@@ -22,25 +24,28 @@ write into the same chunk.
 Exit code 0 iff the block-wise result equals the whole-volume one and
 `daisy.run_blockwise` returned True.
 
-Needs `daisy`, `numpy` and `zarr` (2.x or 3.x).
+Needs only `daisy` and `numpy`.
 """
 
+from __future__ import annotations
+
 import argparse
+import json
 import os
 import shutil
 import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
-import zarr
 
 import daisy
 
 CONTEXT = 8  # voxels of context on each side of a write block (the filter needs 1)
 
 
-def mean3_valid(a):
+def mean3_valid(a: np.ndarray) -> np.ndarray:
     """3x3x3 mean of a uint8 array, 'valid' mode: the result is 2 voxels smaller
     along each axis. Exact integer arithmetic (sum of 27 values, rounded half up),
     so any block of the volume gives exactly the whole-volume result."""
@@ -59,34 +64,61 @@ class SmoothBlock:
     """The block function: read the block's read ROI from `raw`, filter, write the
     block's write ROI into `smoothed`.
 
-    It runs in the worker processes. The arrays are opened once per process, on
-    first use, so this works whether workers are forked or started afresh."""
+    It runs in the worker processes, forked from this one. It opens the arrays
+    once per process, on first use, and after each block records how many chunks
+    of `raw` this process decoded so far (in `stats_dir`, one file per process)."""
 
-    def __init__(self, raw_path, smoothed_path, smoothed_offset):
+    def __init__(self, raw_path: str, smoothed_path: str, stats_dir: str) -> None:
         self.raw_path = raw_path
         self.smoothed_path = smoothed_path
-        self.smoothed_offset = daisy.Coordinate(smoothed_offset)
-        self._arrays = None
+        self.stats_dir = stats_dir
+        self._state: tuple[int, daisy.Array, daisy.Array, list[int]] | None = None
 
-    def _open(self):
+    def _open(self) -> tuple[daisy.Array, daisy.Array, list[int]]:
         pid = os.getpid()
-        if self._arrays is None or self._arrays[0] != pid:
-            raw = zarr.open_array(self.raw_path, mode="r")
-            smoothed = zarr.open_array(self.smoothed_path, mode="r+")
-            self._arrays = (pid, raw, smoothed)
-        return self._arrays[1], self._arrays[2]
+        if self._state is None or self._state[0] != pid:
+            raw = daisy.open_ds(self.raw_path, mode="r")
+            smoothed = daisy.open_ds(self.smoothed_path, mode="r+")
+            self._state = (pid, raw, smoothed, [0])
+        return self._state[1], self._state[2], self._state[3]
 
-    def __call__(self, block):
-        raw, smoothed = self._open()
-        data = raw[block.read_roi.to_slices()]
+    def __call__(self, block: daisy.Block) -> None:
+        raw, smoothed, blocks = self._open()
+        data = raw[block.read_roi]  # world units: the write ROI plus context
         filtered = mean3_valid(data)  # covers read_roi grown by -1 on each side
         begin = block.write_roi.begin - block.read_roi.begin - daisy.Coordinate((1, 1, 1))
         crop = tuple(slice(b, b + s) for b, s in zip(begin, block.write_roi.shape, strict=True))
-        target = block.write_roi - self.smoothed_offset  # world -> smoothed.zarr index
-        smoothed[target.to_slices()] = filtered[crop]
+        smoothed[block.write_roi] = filtered[crop]
+        blocks[0] += 1
+        record = {"blocks": blocks[0], **stats_counts(raw)}
+        path = os.path.join(self.stats_dir, f"{os.getpid()}.json")
+        with open(path + ".tmp", "w", encoding="utf-8") as f:
+            json.dump(record, f)
+        os.replace(path + ".tmp", path)
 
 
-def synthetic_volume(size, seed):
+def stats_counts(array: daisy.Array) -> dict[str, int]:
+    """Chunks decoded and chunk-cache hits of the Zarr array `array` in this process so far."""
+    stats = array.stats()
+    if stats is None:
+        raise TypeError(f"{array!r} is not a Zarr array")
+    return {"chunks_decoded": stats["chunks_decoded"], "cache_hits": stats["chunk_cache_hits"]}
+
+
+def worker_totals(stats_dir: str) -> dict[str, Any]:
+    """The workers' records summed: processes, blocks, chunks decoded, cache hits."""
+    totals = {"processes": 0, "blocks": 0, "chunks_decoded": 0, "cache_hits": 0}
+    for name in os.listdir(stats_dir):
+        if name.endswith(".json"):
+            with open(os.path.join(stats_dir, name), encoding="utf-8") as f:
+                record = json.load(f)
+            totals["processes"] += 1
+            for key in ("blocks", "chunks_decoded", "cache_hits"):
+                totals[key] += record[key]
+    return totals
+
+
+def synthetic_volume(size: int, seed: int) -> np.ndarray:
     """A reproducible uint8 volume: a few bright blobs on a gradient, plus noise."""
     rng = np.random.default_rng(seed)
     axis = np.arange(size, dtype=np.float32)
@@ -101,8 +133,8 @@ def synthetic_volume(size, seed):
     return np.clip(volume, 0, 255).astype(np.uint8)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
         "--size", type=int, default=256, help="edge of the cubic volume in voxels (default 256)"
     )
@@ -130,15 +162,18 @@ def main():
     os.makedirs(out, exist_ok=True)
     raw_path = os.path.join(out, "raw.zarr")
     smoothed_path = os.path.join(out, "smoothed.zarr")
+    stats_dir = os.path.join(out, "worker-stats")
+    shutil.rmtree(stats_dir, ignore_errors=True)
+    os.makedirs(stats_dir)
 
     try:
-        # 1. The input volume, chunked like the blocks.
+        # 1. The input volume, chunked like the blocks (a Zarr v3 array).
         volume = synthetic_volume(size, args.seed)
         t0 = time.perf_counter()
-        raw = zarr.create(
-            shape=volume.shape, chunks=(block,) * 3, dtype="uint8", store=raw_path, overwrite=True
+        raw = daisy.prepare_ds(
+            raw_path, shape=volume.shape, chunk_shape=(block,) * 3, dtype=np.uint8, mode="w"
         )
-        raw[...] = volume
+        raw[raw.roi] = volume
         t_write = time.perf_counter() - t0
 
         # The task: read the whole volume, write it less the context.
@@ -148,21 +183,21 @@ def main():
         total_write_roi = total_roi.grow(-CONTEXT, -CONTEXT)
 
         # The output covers the total write ROI, so its chunks start where write blocks start.
-        smoothed = zarr.create(
+        daisy.prepare_ds(
+            smoothed_path,
             shape=tuple(total_write_roi.shape),
-            chunks=(block,) * 3,
-            dtype="uint8",
-            store=smoothed_path,
-            overwrite=True,
+            offset=total_write_roi.begin,
+            chunk_shape=(block,) * 3,
+            dtype=np.uint8,
+            mode="w",
         )
-        smoothed.attrs["offset"] = list(total_write_roi.begin)
 
         task = daisy.Task(
             "smooth",
             total_roi=total_roi,
             read_roi=read_roi,
             write_roi=write_roi,
-            process_function=SmoothBlock(raw_path, smoothed_path, total_write_roi.begin),
+            process_function=SmoothBlock(raw_path, smoothed_path, stats_dir),
             read_write_conflict=False,  # input and output are different arrays
             num_workers=args.workers,
             fit="shrink",
@@ -171,8 +206,8 @@ def main():
         for s in total_write_roi.shape:
             blocks *= -(-s // block)
         print(
-            f"smoothing {size}³ uint8 (zarr in {out}) with a 3³ mean filter: {blocks} blocks of {block}³ "
-            f"with {CONTEXT} voxels of context, {args.workers} worker processes",
+            f"smoothing {size}³ uint8 (Zarr v3 in {out}) with a 3³ mean filter: {blocks} blocks"
+            f" of {block}³ with {CONTEXT} voxels of context, {args.workers} worker processes",
             flush=True,
         )
 
@@ -181,17 +216,19 @@ def main():
         succeeded = daisy.run_blockwise([task])
         t_daisy = time.perf_counter() - t0
         sys.stdout.flush()
+        workers = worker_totals(stats_dir)
 
         # 3. The whole volume at once, and the check.
         t0 = time.perf_counter()
-        whole = mean3_valid(zarr.open_array(raw_path, mode="r")[...])  # covers [1:size-1]³
+        whole = mean3_valid(daisy.open_ds(raw_path, mode="r")[total_roi])  # covers [1:size-1]³
         inner = CONTEXT - 1
         expected = whole[
             inner : size - 2 - inner, inner : size - 2 - inner, inner : size - 2 - inner
         ]
         t_whole = time.perf_counter() - t0
         t0 = time.perf_counter()
-        result = zarr.open_array(smoothed_path, mode="r")[...]
+        smoothed = daisy.open_ds(smoothed_path, mode="r")
+        result = smoothed[total_write_roi]
         equal = result.shape == expected.shape and bool(np.array_equal(result, expected))
         differing = (
             int(np.count_nonzero(result != expected))
@@ -203,8 +240,9 @@ def main():
         if args.out is None:
             shutil.rmtree(out, ignore_errors=True)
 
-    ok = equal and succeeded is True
+    ok = equal and succeeded is True and workers["blocks"] == blocks
     verdict = "OK" if ok else "FAILED"
+    per_block = max(workers["blocks"], 1)
     details = (
         f"{verdict}: block-wise result {'equals' if equal else 'differs from'} the whole-volume one "
         f"on {total_write_roi.shape[0]}³ voxels"
@@ -212,6 +250,9 @@ def main():
         + f"; run_blockwise returned {succeeded}"
         + f" | daisy {t_daisy:.2f} s ({blocks / t_daisy:.0f} blocks/s), whole volume in one process {t_whole:.2f} s,"
         + f" writing the input {t_write:.2f} s, check {t_check:.2f} s"
+        + f" | chunks decoded per block {workers['chunks_decoded'] / per_block:.2f}"
+        + f" (cache hits per block {workers['cache_hits'] / per_block:.2f}),"
+        + f" {workers['blocks']} blocks in {workers['processes']} worker processes"
     )
     print(details, flush=True)
     return 0 if ok else 1
