@@ -22,6 +22,7 @@ use crate::metadata::ArrayMetadata;
 use crate::metadata_format::MetadataFormat;
 use crate::options::{Compression, CreateOptions, Mode, OpenOptions, ZarrFormat};
 use crate::pool;
+use crate::prepare::{self, ExistingArray, PrepareDecision, PrepareRequest};
 use crate::store::{CountingStore, Fingerprint};
 use crate::subset::{self, Placement};
 
@@ -220,6 +221,17 @@ fn check_is_array(path: &Path) -> Result<(), ArrayError> {
 /// How metadata is written: as given (no `_zarrs` attribute, no version conversion).
 fn metadata_options() -> ArrayMetadataOptions {
     ArrayMetadataOptions::default().with_include_zarrs_metadata(false)
+}
+
+/// Opens the zarr array at `path` (checked with [`check_is_array`]) over a counting store.
+fn open_zarr(path: &Path) -> Result<(ZarrArray, Arc<CountingStore>), ArrayError> {
+    let store = Arc::new(CountingStore::new(path)?);
+    let zarr =
+        ZarrArray::open(Arc::clone(&store), "/").map_err(|error| ArrayError::NotAnArray {
+            path: path.to_path_buf(),
+            reason: format!("zarrs cannot open it: {error}"),
+        })?;
+    Ok((zarr, store))
 }
 
 /// Whether a zarr node (array or group, v2 or v3) exists at the path.
@@ -441,11 +453,7 @@ impl Array {
         let dims = options.shape.len();
         let chunk_shape = match &options.chunk_shape {
             Some(chunk_shape) => chunk_shape.clone(),
-            None => {
-                return Err(at(ArrayError::InvalidOptions {
-                    reason: "a chunk shape is required".to_string(),
-                }));
-            }
+            None => crate::prepare::default_chunk_shape(&options.shape, options.dtype.size_of()),
         };
         if chunk_shape.len() != dims || chunk_shape.contains(&0) {
             return Err(at(ArrayError::InvalidOptions {
@@ -497,6 +505,88 @@ impl Array {
             |_, _| Ok(metadata.clone()),
             options.cache_bytes,
         )
+    }
+
+    /// Creates, recreates or reopens the array at `path` as funlib.persistence's `prepare_ds`
+    /// does (the decision is [`prepare::decide`]'s): a new array if none exists (modes `a`, `w`,
+    /// `w-`); the existing one reopened with its stored metadata when shape, chunk shape (if
+    /// requested), dtype and metadata agree (a differing offset is ignored); its attributes
+    /// rewritten when only the metadata differs (modes `r+`, `a`); recreated in mode `w`.
+    ///
+    /// The array is returned open in `request.mode`.
+    ///
+    /// # Errors
+    /// The errors of [`prepare::decide`] (incompatible data or metadata, an array that exists
+    /// in mode `w-`, none in modes `r`/`r+`, colliding custom metadata), wrapped with the path;
+    /// [`ArrayError::NotAnArray`] if something other than an array is at `path`; the errors
+    /// of [`Array::create`] and [`Array::open`].
+    pub fn prepare(path: impl AsRef<Path>, request: &PrepareRequest) -> Result<Array, ArrayError> {
+        let path = path.as_ref();
+        let existing = match check_is_array(path) {
+            Ok(()) => {
+                let (zarr, store) = open_zarr(path)?;
+                let array = Array::from_zarr(
+                    path,
+                    Mode::Read,
+                    zarr,
+                    store,
+                    &request.format,
+                    |attrs, shape| {
+                        request
+                            .format
+                            .read(attrs, shape, &crate::MetadataOverrides::default(), false)
+                            .or_else(|_| ArrayMetadata::default_for(shape))
+                    },
+                    0,
+                )?;
+                Some(ExistingArray {
+                    shape: array.shape().to_vec(),
+                    chunk_shape: array.chunk_shape().to_vec(),
+                    dtype: array.dtype(),
+                    attrs: array.attrs(),
+                })
+            }
+            Err(ArrayError::NotFound { .. }) => None,
+            Err(error) => return Err(error),
+        };
+        let decision =
+            prepare::decide(path, existing.as_ref(), request).map_err(|error| error.at(path))?;
+        match decision {
+            PrepareDecision::Create(options) | PrepareDecision::Recreate(options) => {
+                let mut array = Array::create(path, &options)?;
+                array.mode = request.mode;
+                Ok(array)
+            }
+            PrepareDecision::Reopen { metadata } => {
+                let (zarr, store) = open_zarr(path)?;
+                Array::from_zarr(
+                    path,
+                    request.mode,
+                    zarr,
+                    store,
+                    &request.format,
+                    |_, _| Ok(metadata),
+                    request.cache_bytes,
+                )
+            }
+            PrepareDecision::RewriteMetadata {
+                metadata,
+                attributes,
+            } => {
+                let (zarr, store) = open_zarr(path)?;
+                let array = Array::from_zarr(
+                    path,
+                    request.mode,
+                    zarr,
+                    store,
+                    &request.format,
+                    |_, _| Ok(metadata),
+                    request.cache_bytes,
+                )?;
+                array.store_attrs(attributes)?;
+                Ok(array)
+            }
+        }
     }
 
     /// Builds the array from an open zarrs array.
@@ -702,15 +792,20 @@ impl Array {
     /// [`ArrayError::ReadOnly`] in mode `r`; [`ArrayError::Storage`] if the file cannot be written.
     pub fn set_attrs(&self, attrs: &Map<String, Value>) -> Result<(), ArrayError> {
         self.check_writeable()?;
-        let mut stored = self.attrs.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut merged = stored.clone();
+        let mut merged = self.attrs();
         for (key, value) in attrs {
             merged.insert(key.clone(), value.clone());
         }
+        self.store_attrs(merged)
+    }
+
+    /// Replaces all the stored attributes and writes the metadata file.
+    fn store_attrs(&self, attributes: Map<String, Value>) -> Result<(), ArrayError> {
+        let mut stored = self.attrs.lock().unwrap_or_else(PoisonError::into_inner);
         let mut metadata = self.zarr.metadata().clone();
         match &mut metadata {
-            ZarrMetadata::V2(metadata) => metadata.attributes = merged.clone(),
-            ZarrMetadata::V3(metadata) => metadata.attributes = merged.clone(),
+            ZarrMetadata::V2(metadata) => metadata.attributes = attributes.clone(),
+            ZarrMetadata::V3(metadata) => metadata.attributes = attributes.clone(),
         }
         let writer = ZarrArray::new_with_metadata(Arc::clone(&self.store), "/", metadata).map_err(
             |source| ArrayError::ZarrCreate {
@@ -724,7 +819,7 @@ impl Array {
                 path: self.path.clone(),
                 source: Box::new(source),
             })?;
-        *stored = merged;
+        *stored = attributes;
         Ok(())
     }
 

@@ -1,5 +1,7 @@
 //! Errors: each names what was wrong and where.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::single_range_in_vec_init)]
+
 mod common;
 
 use common::{array_path, create, options, roi};
