@@ -31,14 +31,17 @@ from . import _daisy, _legacy_names
 from . import cl_monitor as cl_monitor
 from . import errors as errors
 from . import freezable as freezable
+from . import persistence as persistence
 from . import server_observer as server_observer
 from . import task_state as task_state
+from .array import Array
 from .block import Block, BlockStatus
 from .blocks import expand_roi_to_grid, expand_write_roi_to_grid
 from .client import Client
 from .context import Context
 from .convenience import run_blockwise
 from .coordinate import Coordinate
+from .datasets import open_ds, prepare_ds
 from .dependency_graph import BlockwiseDependencyGraph, DependencyGraph
 from .errors import *  # noqa: F403  (DaisyError and its subclasses, listed in errors.__all__)
 from .logging import get_worker_log_basename, redirect_stdouterr
@@ -100,6 +103,10 @@ __all__ = [
     "expand_write_roi_to_grid",
     "get_worker_log_basename",
     "redirect_stdouterr",
+    "Array",
+    "open_ds",
+    "prepare_ds",
+    "persistence",
     "__version__",
 ]
 __all__ += list(_LEGACY_CLASSES)  # Worker, WorkerPool: loaded on first use (see __getattr__)

@@ -22,10 +22,12 @@ Conventions:
 - Every call that waits on the network or on the scheduler releases the GIL.
 """
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, final
 
-from funlib.geometry import Roi
+import numpy as np
+from funlib.geometry import Coordinate, Roi
 
 from .block import BlockStatus  # the plain enum.Enum of daisy 1.x (CREATED=0 ... FAILED=3)
 
@@ -552,3 +554,167 @@ class Client:
     def fail(self, block: Block, error: str) -> None: ...  # BlockFailed with the text
     def client_exception(self, error: str) -> None: ...
     def disconnect(self) -> None: ...
+
+# --- arrays (crates/py/src/array_metadata.rs, array.rs; the Rust crate daisy-array) ----------
+#
+# daisy.Array, daisy.open_ds and daisy.prepare_ds (python/daisy/array.py, datasets.py) build on
+# these. Array errors map to funlib.persistence's classes: outside the array IndexError, no
+# array at the path FileNotFoundError (FileExistsError for mode "w-"), not a zarr array or an
+# unsupported dtype TypeError, an existing array prepare may not replace PermissionError,
+# filesystem and codec failures OSError, anything else (metadata, ROIs off the voxel grid,
+# writes to a read-only array) ValueError. Voxels cross as flat uint8 views of C-contiguous
+# numpy arrays of the array's dtype (native byte order), read into and written from in place
+# with the GIL released.
+
+DEFAULT_CACHE_BYTES: int  # decoded-chunk cache of an opened array, bytes
+
+@final
+class ArrayMetadata:
+    """Offset, voxel size and units per physical dimension; axis names and types per dimension."""
+
+    def __new__(
+        cls,
+        offset: Sequence[int],
+        voxel_size: Sequence[int],
+        axis_names: Sequence[str],
+        units: Sequence[str],
+        types: Sequence[str],
+    ) -> ArrayMetadata: ...
+    @staticmethod
+    def resolve(
+        shape: Sequence[int],
+        offset: Sequence[int] | None = None,
+        voxel_size: Sequence[int] | None = None,
+        axis_names: Sequence[str] | None = None,
+        units: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        strict: bool = False,
+    ) -> ArrayMetadata: ...  # funlib.persistence's defaults for what is not given
+    @property
+    def offset(self) -> Coordinate: ...
+    @property
+    def voxel_size(self) -> Coordinate: ...
+    @property
+    def axis_names(self) -> list[str]: ...
+    @property
+    def units(self) -> list[str]: ...
+    @property
+    def types(self) -> list[str]: ...
+    @property
+    def channel_dims(self) -> int: ...
+    def validate(self, shape: Sequence[int], strict: bool = False) -> None: ...  # ValueError
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+
+@final
+class MetaDataFormat:
+    """funlib.persistence's MetaDataFormat: the attribute names (or a/b/{dim}/c paths)."""
+
+    def __new__(
+        cls,
+        offset_attr: str = ...,  # "offset"
+        voxel_size_attr: str = ...,  # "voxel_size"
+        axis_names_attr: str = ...,  # "axis_names"
+        units_attr: str = ...,  # "units"
+        types_attr: str = ...,  # "types"
+    ) -> MetaDataFormat: ...
+    @property
+    def offset_attr(self) -> str: ...
+    @property
+    def voxel_size_attr(self) -> str: ...
+    @property
+    def axis_names_attr(self) -> str: ...
+    @property
+    def units_attr(self) -> str: ...
+    @property
+    def types_attr(self) -> str: ...
+    def parse(
+        self,
+        shape: Sequence[int],
+        attrs_json: str,
+        offset: Sequence[int] | None = None,
+        voxel_size: Sequence[int] | None = None,
+        axis_names: Sequence[str] | None = None,
+        units: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        strict: bool = False,
+    ) -> ArrayMetadata: ...  # arguments over stored values (older forms too) over defaults
+    def write(self, metadata: ArrayMetadata) -> str: ...  # the attributes, a JSON object
+    def model_dump(self) -> dict[str, str]: ...
+    def __reduce__(self) -> tuple[Any, tuple[str, str, str, str, str]]: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __ne__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+def read_metadata_config() -> dict[str, str]:
+    """The MetaDataFormat fields funlib.persistence's configuration files set."""
+
+@final
+class ArrayLayout:
+    """Where an array lies in world units; containment and world-to-voxel rules."""
+
+    def __new__(cls, shape: Sequence[int], metadata: ArrayMetadata) -> ArrayLayout: ...
+    @property
+    def roi(self) -> Roi: ...
+    def voxel_region(self, roi: Roi) -> list[tuple[int, int]]: ...  # IndexError, ValueError
+    def coordinate_index(self, coordinate: Sequence[int]) -> list[int]: ...  # IndexError
+    def to_ndarray_plan(
+        self, roi: Roi
+    ) -> tuple[
+        list[int], list[tuple[int, int]] | None, list[tuple[int, int]] | None
+    ]: ...  # (output shape, region in the array, region in the output)
+
+@final
+class ZarrArray:
+    """One Zarr array (v2 or v3) on a filesystem; a handle belongs to the process that opened it."""
+
+    @staticmethod
+    def open(
+        path: str | os.PathLike[str],
+        mode: str = "r",
+        metadata_format: MetaDataFormat | None = None,
+        offset: Sequence[int] | None = None,
+        voxel_size: Sequence[int] | None = None,
+        axis_names: Sequence[str] | None = None,
+        units: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        strict_metadata: bool = False,
+        cache_bytes: int = ...,
+    ) -> ZarrArray: ...
+    @staticmethod
+    def prepare(
+        path: str | os.PathLike[str],
+        shape: Sequence[int],
+        dtype: str,
+        mode: str = "a",
+        offset: Sequence[int] | None = None,
+        voxel_size: Sequence[int] | None = None,
+        axis_names: Sequence[str] | None = None,
+        units: Sequence[str] | None = None,
+        types: Sequence[str] | None = None,
+        chunk_shape: Sequence[int] | None = None,
+        custom_metadata: str | None = None,  # a JSON object
+        metadata_format: MetaDataFormat | None = None,
+        zarr_format: int = 3,
+        compressor: str | None = None,  # numcodecs-style JSON; "null": none; None: zstd level 0
+        cache_bytes: int = ...,
+    ) -> ZarrArray: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def shape(self) -> list[int]: ...
+    @property
+    def chunk_shape(self) -> list[int]: ...
+    @property
+    def dtype(self) -> str: ...  # numpy name
+    @property
+    def metadata(self) -> ArrayMetadata: ...
+    @property
+    def layout(self) -> ArrayLayout: ...
+    @property
+    def is_writeable(self) -> bool: ...
+    def attrs_json(self) -> str: ...
+    def set_attrs_json(self, attrs_json: str) -> None: ...  # merged into the stored attributes
+    def read_voxels(self, region: Sequence[tuple[int, int]], out: np.ndarray) -> None: ...
+    def write_voxels(self, region: Sequence[tuple[int, int]], data: np.ndarray) -> None: ...
+    def stats(self) -> dict[str, int]: ...

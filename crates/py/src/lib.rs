@@ -19,6 +19,7 @@
 //! block = scheduler.acquire_block("t")      # block 2 (level 0)
 //! ```
 
+mod array;
 mod array_metadata;
 mod block;
 mod callbacks;
@@ -66,5 +67,6 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(worker_process::become_worker, m)?)?;
     m.add_function(wrap_pyfunction!(client::format_context, m)?)?;
     array_metadata::add_to_module(m)?;
+    array::add_to_module(m)?;
     Ok(())
 }
