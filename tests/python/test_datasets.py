@@ -453,3 +453,92 @@ def test_top_level_and_persistence_names():
         get_default_metadata_format,
         set_default_metadata_format,
     )
+
+
+COMPRESSORS = {
+    "none": (None, []),
+    "gzip": (numcodecs.GZip(level=3), ["gzip"]),
+    "zstd": (numcodecs.Zstd(level=5), ["zstd"]),
+    "blosc": (
+        numcodecs.Blosc(cname="lz4", clevel=4, shuffle=numcodecs.Blosc.BITSHUFFLE),
+        ["blosc"],
+    ),
+    "zarr3 gzip": (zarr.codecs.GzipCodec(level=2), ["gzip"]),
+    "dict zstd": ({"id": "zstd", "level": 1}, ["zstd"]),
+}
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+@pytest.mark.parametrize("name", COMPRESSORS)
+def test_prepare_ds_compressor(tmp_path, zarr_format, name):
+    compressor, expected = COMPRESSORS[name]
+    path = tmp_path / "c.zarr"
+    a = daisy.prepare_ds(path, (20, 20), chunk_shape=(8, 8), dtype="uint16",
+                         zarr_format=zarr_format, compressor=compressor)  # fmt: skip
+    data = random_data((20, 20), "uint16")
+    a[a.roi] = data
+    z = zarr.open_array(str(path), mode="r")
+    names = [type(c).__name__.lower() for c in z.compressors]
+    assert len(names) == len(expected)
+    assert all(e in n for e, n in zip(expected, names, strict=True)), names
+    np.testing.assert_array_equal(z[:], data)
+
+
+def test_prepare_ds_unsupported_compressor_is_a_value_error(tmp_path):
+    with pytest.raises(ValueError, match="lzma"):
+        daisy.prepare_ds(tmp_path / "c.zarr", (4, 4), compressor=numcodecs.LZMA())
+
+
+def test_configured_metadata_format(tmp_path, monkeypatch):
+    """funlib.persistence's configuration files name the default attribute names."""
+    (tmp_path / "funlib_persistence.toml").write_text('voxel_size_attr = "resolution_nm"\n')
+    monkeypatch.chdir(tmp_path)
+    old = daisy.persistence.get_default_metadata_format()
+    try:
+        assert daisy.persistence.read_config() == {
+            "offset_attr": "offset",
+            "voxel_size_attr": "resolution_nm",
+            "axis_names_attr": "axis_names",
+            "units_attr": "units",
+            "types_attr": "types",
+        }
+        daisy.persistence.configure_library()
+        assert daisy.persistence.get_default_metadata_format().voxel_size_attr == "resolution_nm"
+        daisy.prepare_ds(tmp_path / "a.zarr", (4, 4), voxel_size=(3, 3), dtype="uint8")
+        assert zarr.open_array(str(tmp_path / "a.zarr")).attrs["resolution_nm"] == [3, 3]
+        assert daisy.open_ds(tmp_path / "a.zarr").voxel_size == Coordinate(3, 3)
+    finally:
+        daisy.persistence.set_default_metadata_format(old)
+    with pytest.raises(TypeError, match="MetaDataFormat"):
+        daisy.persistence.set_default_metadata_format({"offset_attr": "o"})
+
+
+def test_metadata_format_pickles_and_compares():
+    import pickle
+
+    fmt = daisy.persistence.MetaDataFormat(offset_attr="a/b")
+    assert pickle.loads(pickle.dumps(fmt)) == fmt
+    assert fmt != daisy.persistence.MetaDataFormat()
+    assert fmt.model_dump()["offset_attr"] == "a/b"
+
+
+def test_strict_metadata(tmp_path):
+    """funlib.persistence 0.7 accepts anything with strict_metadata (its defaults count as
+    given); daisy requires every field to be stored or given."""
+    daisy.prepare_ds(tmp_path / "a.zarr", (4, 4), dtype="uint8")
+    zarr.create_array(str(tmp_path / "bare.zarr"), shape=(4, 4), chunks=(2, 2), dtype="u1")
+    assert daisy.open_ds(tmp_path / "a.zarr", strict_metadata=True).roi == Roi((0, 0), (4, 4))
+    with pytest.raises(ValueError, match="strict"):
+        daisy.open_ds(tmp_path / "bare.zarr", strict_metadata=True)
+
+
+def test_in_memory_zarr_and_dask_data():
+    dask_array = pytest.importorskip("dask.array")
+    z = zarr.create_array(zarr.storage.MemoryStore(), shape=(10, 10), chunks=(5, 5), dtype="i4")
+    a = daisy.Array(z, offset=(10, 10), voxel_size=(2, 2))
+    a[Roi((12, 12), (4, 4))] = 3
+    assert z[1:3, 1:3].sum() == 12
+    np.testing.assert_array_equal(a[Roi((10, 10), (6, 6))], z[:3, :3])
+    d = daisy.Array(dask_array.from_array(np.arange(100).reshape(10, 10), chunks=5))
+    assert d.chunk_shape == Coordinate(5, 5)
+    np.testing.assert_array_equal(d[Roi((1, 1), (2, 2))], [[11, 12], [21, 22]])
