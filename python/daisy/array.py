@@ -718,7 +718,8 @@ class Array:
         Raises:
             IndexError: the ROI is not contained in the array's ROI.
             RuntimeError: a callable lazy op made the array read-only.
-            PermissionError: a Zarr array opened read-only.
+            ValueError: a Zarr array opened read-only (mode ``"r"``), as funlib.persistence
+                raises; a value that does not broadcast to the region.
         """
         self._check_writeable()
         if isinstance(key, Roi):
