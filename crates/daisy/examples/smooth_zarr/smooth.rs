@@ -56,7 +56,7 @@ pub struct Outcome {
     pub t_write: Duration,
     /// Time of `run_blockwise`, workers started and stopped included.
     pub t_daisy: Duration,
-    /// Time to filter the whole volume at once, in this process.
+    /// Time to read the input back and filter the whole volume at once, in this process.
     pub t_whole: Duration,
     /// What the workers' reads of `raw.zarr` cost, summed over the workers.
     pub workers: WorkerStats,
@@ -228,6 +228,7 @@ pub fn run(options: &Options, launcher: ProcessLauncher) -> Result<Outcome, BoxE
     let raw = Array::create(raw_path(out), &create_options(&geometry.total, &chunk)?)?;
     raw.write(&geometry.total, volume.view().into_dyn())?;
     let t_write = started.elapsed();
+    drop((raw, volume));
 
     // The output covers the total write ROI (its offset is the ROI's begin), so its chunks
     // start where write blocks start and no two workers ever write into one chunk.
@@ -266,12 +267,19 @@ pub fn run(options: &Options, launcher: ProcessLauncher) -> Result<Outcome, BoxE
 
     // 3. The whole volume at once, and the check.
     let started = Instant::now();
-    let whole = mean3_valid(volume.view()); // covers [1, size - 1)³
+    let stored = OpenOptions {
+        cache_bytes: 0,
+        ..OpenOptions::default()
+    };
+    let input = Array::open(raw_path(out), &stored)?
+        .read::<u8>(&geometry.total)?
+        .into_dimensionality::<Ix3>()?;
+    let whole = mean3_valid(input.view()); // covers [1, size - 1)³
     let inner = (CONTEXT - 1) as usize;
     let end = *size as usize - 2 - inner;
     let expected = crop(whole.view(), [inner; 3], [end - inner; 3]);
     let t_whole = started.elapsed();
-    let smoothed = Array::open(smoothed_path(out), &OpenOptions::default())?;
+    let smoothed = Array::open(smoothed_path(out), &stored)?;
     let result = smoothed
         .read::<u8>(&geometry.total_write)?
         .into_dimensionality::<Ix3>()?;
