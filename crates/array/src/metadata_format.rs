@@ -236,11 +236,40 @@ impl MetadataFormat {
         };
         let strings =
             |s: &[String]| Value::Array(s.iter().map(|s| Value::String(s.clone())).collect());
+        // Under a `{dim}` path (one entry per dimension), the values of the physical
+        // dimensions are placed at those dimensions; the channels get none.
+        let mask = metadata.physical_mask();
+        let physical = |key: &str, value: Value| match value {
+            Value::Array(values) if key.contains("{dim}") => {
+                let mut values = values.into_iter();
+                Value::Array(
+                    mask.iter()
+                        .map(|&p| {
+                            if p {
+                                values.next().unwrap_or(Value::Null)
+                            } else {
+                                Value::Null
+                            }
+                        })
+                        .collect(),
+                )
+            }
+            other => other,
+        };
         let values = [
-            (&self.offset_attr, coordinate(&metadata.offset)),
-            (&self.voxel_size_attr, coordinate(&metadata.voxel_size)),
+            (
+                &self.offset_attr,
+                physical(&self.offset_attr, coordinate(&metadata.offset)),
+            ),
+            (
+                &self.voxel_size_attr,
+                physical(&self.voxel_size_attr, coordinate(&metadata.voxel_size)),
+            ),
             (&self.axis_names_attr, strings(&metadata.axis_names)),
-            (&self.units_attr, strings(&metadata.units)),
+            (
+                &self.units_attr,
+                physical(&self.units_attr, strings(&metadata.units)),
+            ),
             (&self.types_attr, strings(&metadata.types)),
         ];
         for (key, value) in values {
@@ -450,7 +479,14 @@ fn set_in(slot: &mut Value, segments: &[&str], value: Value) {
                 list.resize(values.len(), Value::Null);
             }
             for (element, v) in list.iter_mut().zip(values) {
-                set_in(element, rest, v);
+                if v.is_null() {
+                    // No value for this dimension: leave its entry as it is.
+                    if element.is_null() {
+                        *element = Value::Object(Map::new());
+                    }
+                } else {
+                    set_in(element, rest, v);
+                }
             }
         }
     } else if let Ok(index) = current.parse::<usize>() {
