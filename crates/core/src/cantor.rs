@@ -72,7 +72,7 @@ fn small_cantor(index: &[i64]) -> Option<u64> {
 /// `t(t+1)/2`, halving whichever factor is even.
 #[inline]
 fn triangle(t: u64) -> u64 {
-    if t % 2 == 0 {
+    if t.is_multiple_of(2) {
         (t / 2) * (t + 1)
     } else {
         t * (t.div_ceil(2))

@@ -393,10 +393,10 @@ impl Scheduler {
     /// in `lane` (the lane it went out in).
     #[inline]
     fn succeed(&mut self, t: usize, key: u64, spatial_id: u64, lane: u32) {
-        if let Some(marker) = &self.markers[t] {
-            if let Err(e) = marker.mark_done(spatial_id) {
-                tracing::error!("{e}");
-            }
+        if let Some(marker) = &self.markers[t]
+            && let Err(e) = marker.mark_done(spatial_id)
+        {
+            tracing::error!("{e}");
         }
         self.states[t].processing_count -= 1;
         self.states[t].completed_count += 1;

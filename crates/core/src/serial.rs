@@ -231,17 +231,17 @@ fn serial_loop<H: SerialHooks>(
             task_id: id,
             state: state_of(scheduler, id)?,
         })?;
-        if let Some(limit) = error.and_then(|_| scheduler.failure_limit(id)) {
-            if !abandoned.iter().any(|(task, _)| task == id) {
-                let reason = limit.reason(error);
-                tracing::error!("abandoning task {id}: {reason}");
-                hooks.on_event(SerialEvent::TaskAbandoned {
-                    task_id: id,
-                    state: state_of(scheduler, id)?,
-                    reason: &reason,
-                })?;
-                abandoned.push((id.clone(), reason));
-            }
+        if let Some(limit) = error.and_then(|_| scheduler.failure_limit(id))
+            && !abandoned.iter().any(|(task, _)| task == id)
+        {
+            let reason = limit.reason(error);
+            tracing::error!("abandoning task {id}: {reason}");
+            hooks.on_event(SerialEvent::TaskAbandoned {
+                task_id: id,
+                state: state_of(scheduler, id)?,
+                reason: &reason,
+            })?;
+            abandoned.push((id.clone(), reason));
         }
         // A success finishes at most its own task; a permanent failure may orphan blocks of
         // other tasks.

@@ -99,10 +99,10 @@ impl Dispatch {
     /// Gives up the lane of `conn` (it went away): the next connection of its task takes it
     /// over, with the blocks still queued in it.
     fn free_lane(&mut self, conn: ConnId) {
-        if let Some((t, lane)) = self.lane_of.remove(&conn) {
-            if let Some(holder) = self.lanes[t].get_mut(lane as usize) {
-                *holder = None;
-            }
+        if let Some((t, lane)) = self.lane_of.remove(&conn)
+            && let Some(holder) = self.lanes[t].get_mut(lane as usize)
+        {
+            *holder = None;
         }
     }
 
