@@ -2,84 +2,27 @@
 //! written by ROIs in world units.
 
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use daisy_geometry::Roi;
-use rayon::prelude::*;
-use serde_json::{Map, Value, json};
-use zarrs::array::CodecOptions;
-use zarrs::array::{
-    ArrayBytes, ArrayMetadata as ZarrMetadata, ArrayMetadataOptions, ArrayShardedExt,
-};
+use serde_json::{Map, Value};
+use zarrs::array::{ArrayBytes, ArrayMetadata as ZarrMetadata, ArrayShardedExt};
 
 use crate::chunk_cache::ChunkCache;
+use crate::chunk_io::{ArrayStats, ChunkIo, Counters};
 use crate::dtype::{DType, Element};
 use crate::error::ArrayError;
 use crate::layout::ArrayLayout;
 use crate::metadata::ArrayMetadata;
 use crate::metadata_format::MetadataFormat;
-use crate::options::{Compression, CreateOptions, Mode, OpenOptions, ZarrFormat};
-use crate::pool;
+use crate::options::{CreateOptions, Mode, OpenOptions, ZarrFormat};
 use crate::prepare::{self, ExistingArray, PrepareDecision, PrepareRequest};
-use crate::store::{CountingStore, Fingerprint};
+use crate::store::CountingStore;
 use crate::subset::{self, Placement};
-
-/// The zarrs array under an [`Array`].
-type ZarrArray = zarrs::array::Array<CountingStore>;
-
-/// Counters of the work an [`Array`] did since it was opened: [`Array::stats`].
-///
-/// A chunk that one call touches is decoded at most once in that call; `chunks_decoded +
-/// chunk_cache_hits + chunks_missing` is the number of chunks the reads (and the partial writes,
-/// which merge into the stored chunk) needed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct ArrayStats {
-    /// Calls that read (`read`, `read_into`, `to_ndarray`, `read_voxels_into`, ...).
-    pub reads: u64,
-    /// Calls that wrote (`write`, `write_bytes`, `fill`, `write_voxels`).
-    pub writes: u64,
-    /// Chunks read from the store and decoded.
-    pub chunks_decoded: u64,
-    /// Chunks taken from the chunk cache instead.
-    pub chunk_cache_hits: u64,
-    /// Chunks that do not exist in the store (all fill value: neither read nor decoded).
-    pub chunks_missing: u64,
-    /// Chunks encoded and written.
-    pub chunks_encoded: u64,
-    /// Bytes the reads returned (decoded, as the caller sees them).
-    pub bytes_read: u64,
-    /// Bytes the writes took (decoded).
-    pub bytes_written: u64,
-    /// Reads that reached the store (metadata included).
-    pub store_reads: u64,
-    /// Bytes the store returned (encoded).
-    pub store_bytes_read: u64,
-    /// Writes that reached the store (metadata included).
-    pub store_writes: u64,
-    /// Bytes written to the store (encoded).
-    pub store_bytes_written: u64,
-    /// Bytes of decoded chunks the cache holds now.
-    pub cached_bytes: u64,
-}
-
-/// The counters behind [`ArrayStats`].
-#[derive(Debug, Default)]
-struct Counters {
-    reads: AtomicU64,
-    writes: AtomicU64,
-    chunks_decoded: AtomicU64,
-    chunk_cache_hits: AtomicU64,
-    chunks_missing: AtomicU64,
-    chunks_encoded: AtomicU64,
-    bytes_read: AtomicU64,
-    bytes_written: AtomicU64,
-}
-
-fn bump(counter: &AtomicU64, by: u64) {
-    counter.fetch_add(by, Ordering::Relaxed);
-}
+use crate::zarr_node::{
+    ZarrArray, check_is_array, is_zarr_node, metadata_options, new_metadata, open_zarr,
+};
 
 /// One Zarr array on disk, with daisy metadata, addressed by [`Roi`]s in world units.
 ///
@@ -109,20 +52,12 @@ fn bump(counter: &AtomicU64, by: u64) {
 /// assert!(data.iter().all(|&v| v == 7));
 /// ```
 pub struct Array {
-    /// The array's directory.
-    path: PathBuf,
+    /// The zarrs array and its chunk I/O (path, store, dtype, cache, counters).
+    io: ChunkIo,
     /// How it was opened.
     mode: Mode,
-    /// The zarrs array.
-    zarr: ZarrArray,
-    /// The store under `zarr` (the same `Arc`).
-    store: Arc<CountingStore>,
-    /// The element type.
-    dtype: DType,
     /// The chunk shape as users see it (the inner chunk of a sharded array).
     chunk_shape: Vec<u64>,
-    /// The shape of the units the store holds (chunks, or shards of a sharded array).
-    grid_shape: Vec<u64>,
     /// The shard shape of a sharded array.
     shard_shape: Option<Vec<u64>>,
     /// Shape, channel dims, offset, voxel size.
@@ -133,247 +68,18 @@ pub struct Array {
     format: MetadataFormat,
     /// The attributes as last stored.
     attrs: Mutex<Map<String, Value>>,
-    /// The fill value, one element in native byte order.
-    fill_value: Vec<u8>,
-    /// Decoded chunks.
-    cache: ChunkCache,
-    /// What was done.
-    counters: Counters,
 }
 
 impl std::fmt::Debug for Array {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Array")
-            .field("path", &self.path)
+            .field("path", &self.io.path)
             .field("mode", &self.mode)
-            .field("dtype", &self.dtype)
+            .field("dtype", &self.io.dtype)
             .field("shape", &self.shape())
             .field("chunk_shape", &self.chunk_shape)
             .field("roi", &self.layout.roi())
             .finish_non_exhaustive()
-    }
-}
-
-/// A decoded chunk, or the part of it a read needs.
-struct Piece {
-    /// The bytes (a whole chunk, or a box of it).
-    data: Arc<Vec<u8>>,
-    /// The shape of `data` in elements.
-    data_shape: Vec<u64>,
-    /// Where the region the read needs starts inside `data`.
-    data_origin: Vec<u64>,
-    /// The region of the array the piece provides.
-    region: Vec<Range<u64>>,
-}
-
-/// Whether the path holds something zarrs should open, and what it is if not.
-fn check_is_array(path: &Path) -> Result<(), ArrayError> {
-    let not_an_array = |reason: &str| ArrayError::NotAnArray {
-        path: path.to_path_buf(),
-        reason: reason.to_string(),
-    };
-    let metadata = match std::fs::metadata(path) {
-        Ok(metadata) => metadata,
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ArrayError::NotFound {
-                path: path.to_path_buf(),
-            });
-        }
-        Err(source) => {
-            return Err(ArrayError::Io {
-                path: path.to_path_buf(),
-                source,
-            });
-        }
-    };
-    if !metadata.is_dir() {
-        return Err(not_an_array("it is a file, not a directory"));
-    }
-    let zarr_json = path.join("zarr.json");
-    if zarr_json.is_file() {
-        let text = std::fs::read(&zarr_json).map_err(|source| ArrayError::Io {
-            path: zarr_json.clone(),
-            source,
-        })?;
-        let value: Value = serde_json::from_slice(&text)
-            .map_err(|error| not_an_array(&format!("zarr.json is not valid JSON ({error})")))?;
-        return match value.get("node_type").and_then(Value::as_str) {
-            Some("array") => Ok(()),
-            Some("group") => Err(not_an_array("it is a zarr group")),
-            Some(other) => Err(not_an_array(&format!("zarr.json has node_type {other:?}"))),
-            None => Err(not_an_array("zarr.json has no node_type")),
-        };
-    }
-    if path.join(".zarray").is_file() {
-        return Ok(());
-    }
-    if path.join(".zgroup").is_file() {
-        return Err(not_an_array("it is a zarr v2 group"));
-    }
-    if path.join("attributes.json").is_file() {
-        return Err(not_an_array(
-            "it looks like an N5 dataset (attributes.json); N5 cannot be read, convert it to zarr",
-        ));
-    }
-    Err(not_an_array("a directory without zarr.json or .zarray"))
-}
-
-/// How metadata is written: as given (no `_zarrs` attribute, no version conversion).
-fn metadata_options() -> ArrayMetadataOptions {
-    ArrayMetadataOptions::default().with_include_zarrs_metadata(false)
-}
-
-/// Opens the zarr array at `path` (checked with [`check_is_array`]) over a counting store.
-fn open_zarr(path: &Path) -> Result<(ZarrArray, Arc<CountingStore>), ArrayError> {
-    let store = Arc::new(CountingStore::new(path)?);
-    let zarr =
-        ZarrArray::open(Arc::clone(&store), "/").map_err(|error| ArrayError::NotAnArray {
-            path: path.to_path_buf(),
-            reason: format!("zarrs cannot open it: {error}"),
-        })?;
-    Ok((zarr, store))
-}
-
-/// Whether a zarr node (array or group, v2 or v3) exists at the path.
-fn is_zarr_node(path: &Path) -> bool {
-    ["zarr.json", ".zarray", ".zgroup"]
-        .iter()
-        .any(|name| path.join(name).is_file())
-}
-
-/// The v3 codec JSON of a compression.
-fn v3_compressor(compression: &Compression, dtype: DType) -> Result<Option<Value>, ArrayError> {
-    Ok(match compression.resolved() {
-        Compression::None | Compression::Default => None,
-        Compression::Zstd { level } => Some(json!({
-            "name": "zstd", "configuration": {"level": level, "checksum": false}
-        })),
-        Compression::Gzip { level } => Some(json!({
-            "name": "gzip", "configuration": {"level": level}
-        })),
-        Compression::Blosc {
-            cname,
-            clevel,
-            shuffle,
-        } => {
-            let shuffle = match shuffle {
-                0 => "noshuffle",
-                1 => "shuffle",
-                2 => "bitshuffle",
-                other => {
-                    return Err(ArrayError::InvalidOptions {
-                        reason: format!("blosc shuffle {other} is not 0, 1 or 2"),
-                    });
-                }
-            };
-            Some(json!({
-                "name": "blosc",
-                "configuration": {
-                    "cname": cname, "clevel": clevel, "shuffle": shuffle,
-                    "typesize": dtype.size_of(), "blocksize": 0
-                }
-            }))
-        }
-    })
-}
-
-/// The v2 compressor JSON of a compression.
-fn v2_compressor(compression: &Compression) -> Result<Value, ArrayError> {
-    Ok(match compression.resolved() {
-        Compression::None | Compression::Default => Value::Null,
-        Compression::Zstd { level } => json!({"id": "zstd", "level": level}),
-        Compression::Gzip { level } => json!({"id": "gzip", "level": level}),
-        Compression::Blosc {
-            cname,
-            clevel,
-            shuffle,
-        } => {
-            if shuffle > 2 {
-                return Err(ArrayError::InvalidOptions {
-                    reason: format!("blosc shuffle {shuffle} is not 0, 1 or 2"),
-                });
-            }
-            json!({"id": "blosc", "cname": cname, "clevel": clevel, "shuffle": shuffle, "blocksize": 0})
-        }
-    })
-}
-
-/// The zarr metadata of a new array.
-fn new_metadata(
-    options: &CreateOptions,
-    chunk_shape: &[u64],
-    attributes: Map<String, Value>,
-) -> Result<ZarrMetadata, ArrayError> {
-    let invalid = |reason: String| ArrayError::InvalidOptions { reason };
-    let fill_value = options
-        .fill_value
-        .clone()
-        .unwrap_or_else(|| options.dtype.zero_json());
-    match options.zarr_format {
-        ZarrFormat::V3 => {
-            let bytes = json!({"name": "bytes", "configuration": {"endian": "little"}});
-            let mut codecs = vec![bytes.clone()];
-            codecs.extend(v3_compressor(&options.compression, options.dtype)?);
-            let (grid_chunks, codecs) = match &options.shard_shape {
-                None => (chunk_shape.to_vec(), codecs),
-                Some(shard_shape) => {
-                    let fits = shard_shape.len() == chunk_shape.len()
-                        && shard_shape
-                            .iter()
-                            .zip(chunk_shape)
-                            .all(|(&shard, &chunk)| shard > 0 && shard % chunk == 0);
-                    if !fits {
-                        return Err(invalid(format!(
-                            "shard shape {shard_shape:?} is not a multiple of the chunk shape {chunk_shape:?}"
-                        )));
-                    }
-                    let sharding = json!({
-                        "name": "sharding_indexed",
-                        "configuration": {
-                            "chunk_shape": chunk_shape,
-                            "codecs": codecs,
-                            "index_codecs": [bytes, {"name": "crc32c"}],
-                            "index_location": "end"
-                        }
-                    });
-                    (shard_shape.clone(), vec![sharding])
-                }
-            };
-            let metadata = json!({
-                "zarr_format": 3,
-                "node_type": "array",
-                "shape": options.shape,
-                "data_type": options.dtype.name(),
-                "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": grid_chunks}},
-                "chunk_key_encoding": {"name": "default", "configuration": {"separator": "/"}},
-                "fill_value": fill_value,
-                "codecs": codecs,
-                "attributes": attributes,
-            });
-            serde_json::from_value(metadata)
-                .map(ZarrMetadata::V3)
-                .map_err(|error| invalid(format!("zarr v3 metadata: {error}")))
-        }
-        ZarrFormat::V2 => {
-            if options.shard_shape.is_some() {
-                return Err(invalid("zarr v2 has no sharding".to_string()));
-            }
-            let metadata = json!({
-                "zarr_format": 2,
-                "shape": options.shape,
-                "chunks": chunk_shape,
-                "dtype": options.dtype.typestr(),
-                "compressor": v2_compressor(&options.compression)?,
-                "fill_value": fill_value,
-                "order": "C",
-                "filters": null,
-                "dimension_separator": ".",
-                "attributes": attributes,
-            });
-            serde_json::from_value(metadata)
-                .map(ZarrMetadata::V2)
-                .map_err(|error| invalid(format!("zarr v2 metadata: {error}")))
-        }
     }
 }
 
@@ -641,21 +347,23 @@ impl Array {
             ArrayLayout::from_metadata(&shape, &metadata).map_err(|error| error.at(path))?;
         let fill_value = zarr.fill_value().as_ne_bytes().to_vec();
         Ok(Array {
-            path: path.to_path_buf(),
+            io: ChunkIo {
+                path: path.to_path_buf(),
+                zarr,
+                store,
+                dtype,
+                grid_shape,
+                fill_value,
+                cache: ChunkCache::new(cache_bytes),
+                counters: Counters::default(),
+            },
             mode,
-            zarr,
-            store,
-            dtype,
             chunk_shape,
-            grid_shape,
             shard_shape,
             layout,
             metadata,
             format: format.clone(),
             attrs: Mutex::new(attrs),
-            fill_value,
-            cache: ChunkCache::new(cache_bytes),
-            counters: Counters::default(),
         })
     }
 
@@ -686,7 +394,7 @@ impl Array {
     /// The shape in voxels, every dimension.
     #[must_use]
     pub fn shape(&self) -> &[u64] {
-        self.zarr.shape()
+        self.io.zarr.shape()
     }
 
     /// The chunk shape (the inner chunk shape of a sharded array).
@@ -704,13 +412,13 @@ impl Array {
     /// The element type.
     #[must_use]
     pub fn dtype(&self) -> DType {
-        self.dtype
+        self.io.dtype
     }
 
     /// The Zarr format version: 2 or 3.
     #[must_use]
     pub fn zarr_format(&self) -> ZarrFormat {
-        match self.zarr.metadata() {
+        match self.io.zarr.metadata() {
             ZarrMetadata::V2(_) => ZarrFormat::V2,
             ZarrMetadata::V3(_) => ZarrFormat::V3,
         }
@@ -719,7 +427,7 @@ impl Array {
     /// The fill value: one element's bytes in native byte order.
     #[must_use]
     pub fn fill_value(&self) -> &[u8] {
-        &self.fill_value
+        &self.io.fill_value
     }
 
     /// The stored attributes (the metadata attributes included).
@@ -746,40 +454,24 @@ impl Array {
     /// The array's directory.
     #[must_use]
     pub fn path(&self) -> &Path {
-        &self.path
+        &self.io.path
     }
 
     /// The capacity of the chunk cache in bytes.
     #[must_use]
     pub fn cache_bytes(&self) -> usize {
-        self.cache.capacity()
+        self.io.cache.capacity()
     }
 
     /// Counters of the work done since the array was opened.
     #[must_use]
     pub fn stats(&self) -> ArrayStats {
-        let load = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        let store = &self.store.counters;
-        ArrayStats {
-            reads: load(&self.counters.reads),
-            writes: load(&self.counters.writes),
-            chunks_decoded: load(&self.counters.chunks_decoded),
-            chunk_cache_hits: load(&self.counters.chunk_cache_hits),
-            chunks_missing: load(&self.counters.chunks_missing),
-            chunks_encoded: load(&self.counters.chunks_encoded),
-            bytes_read: load(&self.counters.bytes_read),
-            bytes_written: load(&self.counters.bytes_written),
-            store_reads: load(&store.reads),
-            store_bytes_read: load(&store.bytes_read),
-            store_writes: load(&store.writes),
-            store_bytes_written: load(&store.bytes_written),
-            cached_bytes: self.cache.bytes() as u64,
-        }
+        self.io.stats()
     }
 
     /// Drops every chunk from the chunk cache.
     pub fn clear_cache(&self) {
-        self.cache.clear();
+        self.io.cache.clear();
     }
 
     /// Merges `attrs` into the stored attributes (keys given replace old values) and writes the
@@ -802,21 +494,20 @@ impl Array {
     /// Replaces all the stored attributes and writes the metadata file.
     fn store_attrs(&self, attributes: Map<String, Value>) -> Result<(), ArrayError> {
         let mut stored = self.attrs.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut metadata = self.zarr.metadata().clone();
+        let mut metadata = self.io.zarr.metadata().clone();
         match &mut metadata {
             ZarrMetadata::V2(metadata) => metadata.attributes = attributes.clone(),
             ZarrMetadata::V3(metadata) => metadata.attributes = attributes.clone(),
         }
-        let writer = ZarrArray::new_with_metadata(Arc::clone(&self.store), "/", metadata).map_err(
-            |source| ArrayError::ZarrCreate {
-                path: self.path.clone(),
+        let writer = ZarrArray::new_with_metadata(Arc::clone(&self.io.store), "/", metadata)
+            .map_err(|source| ArrayError::ZarrCreate {
+                path: self.io.path.clone(),
                 source: Box::new(source),
-            },
-        )?;
+            })?;
         writer
             .store_metadata_opt(&metadata_options())
             .map_err(|source| ArrayError::Storage {
-                path: self.path.clone(),
+                path: self.io.path.clone(),
                 source: Box::new(source),
             })?;
         *stored = attributes;
@@ -828,20 +519,20 @@ impl Array {
             Ok(())
         } else {
             Err(ArrayError::ReadOnly {
-                path: self.path.clone(),
+                path: self.io.path.clone(),
                 mode: self.mode.as_str(),
             })
         }
     }
 
     fn check_dtype<T: Element>(&self) -> Result<(), ArrayError> {
-        if T::DTYPE == self.dtype {
+        if T::DTYPE == self.io.dtype {
             Ok(())
         } else {
             Err(ArrayError::DTypeMismatch {
                 requested: T::DTYPE,
-                actual: self.dtype,
-                path: self.path.clone(),
+                actual: self.io.dtype,
+                path: self.io.path.clone(),
             })
         }
     }
@@ -849,19 +540,19 @@ impl Array {
     fn region_of(&self, roi: &Roi) -> Result<Vec<Range<u64>>, ArrayError> {
         self.layout
             .voxel_region(roi)
-            .map_err(|error| error.at(&self.path))
+            .map_err(|error| error.at(&self.io.path))
     }
 
     fn region_bytes(&self, region: &[Range<u64>]) -> Result<usize, ArrayError> {
         subset::region_len(region)
             .and_then(|len| usize::try_from(len).ok())
-            .and_then(|len| len.checked_mul(self.dtype.size_of()))
+            .and_then(|len| len.checked_mul(self.io.dtype.size_of()))
             .ok_or_else(|| {
                 ArrayError::RegionOutOfBounds {
                     region: subset::format_region(region),
                     shape: self.shape().to_vec(),
                 }
-                .at(&self.path)
+                .at(&self.io.path)
             })
     }
 
@@ -879,247 +570,8 @@ impl Array {
                 expected: format!("{expected} bytes"),
                 actual: format!("{actual} bytes"),
             }
-            .at(&self.path))
+            .at(&self.io.path))
         }
-    }
-
-    fn zarr_error(
-        &self,
-        operation: String,
-    ) -> impl Fn(zarrs::array::ArrayError) -> ArrayError + '_ {
-        move |source| ArrayError::Zarr {
-            operation: operation.clone(),
-            path: self.path.clone(),
-            source: Box::new(source),
-        }
-    }
-
-    /// Codec options for one of `chunks` chunks processed at once.
-    fn codec_options(&self, chunks: usize) -> CodecOptions {
-        let threads = pool::io_threads();
-        CodecOptions::default().with_concurrent_target((threads / chunks.max(1)).max(1))
-    }
-
-    /// The region of the array a grid cell (chunk or shard) covers, clipped to the shape.
-    fn cell_region(&self, cell: &[u64]) -> Vec<Range<u64>> {
-        cell.iter()
-            .zip(&self.grid_shape)
-            .zip(self.shape())
-            .map(|((&index, &size), &extent)| {
-                let start = index * size;
-                start..(start + size).min(extent)
-            })
-            .collect()
-    }
-
-    /// A whole grid cell of fill values.
-    fn fill_cell(&self) -> Vec<u8> {
-        let elements: u64 = self.grid_shape.iter().product();
-        self.fill_value.repeat(elements as usize)
-    }
-
-    /// The decoded grid cell `cell` (from the cache, the store, or fill values).
-    fn load_cell(&self, cell: &[u64], options: &CodecOptions) -> Result<Arc<Vec<u8>>, ArrayError> {
-        let key = self.zarr.chunk_key(cell);
-        let fingerprint = self.store.fingerprint(&key);
-        if let Some(data) = self.cache.get(cell, fingerprint) {
-            bump(&self.counters.chunk_cache_hits, 1);
-            return Ok(data);
-        }
-        let data = if fingerprint == Fingerprint::Absent {
-            bump(&self.counters.chunks_missing, 1);
-            Arc::new(self.fill_cell())
-        } else {
-            let bytes: ArrayBytes<'static> = self
-                .zarr
-                .retrieve_chunk_opt(cell, options)
-                .map_err(self.zarr_error(format!("read chunk {cell:?} of")))?;
-            bump(&self.counters.chunks_decoded, 1);
-            let bytes = bytes
-                .into_fixed()
-                .map_err(|error| ArrayError::InvalidOptions {
-                    reason: format!("chunk {cell:?} is not of fixed size: {error}"),
-                })?;
-            Arc::new(bytes.into_owned())
-        };
-        self.cache.insert(cell, Arc::clone(&data), fingerprint);
-        Ok(data)
-    }
-
-    /// The part of grid cell `cell` inside `region`.
-    fn read_piece(
-        &self,
-        cell: &[u64],
-        region: &[Range<u64>],
-        options: &CodecOptions,
-    ) -> Result<Piece, ArrayError> {
-        let cell_region = self.cell_region(cell);
-        let Some(inside) = subset::intersect(region, &cell_region) else {
-            return Err(ArrayError::RegionOutOfBounds {
-                region: subset::format_region(region),
-                shape: self.shape().to_vec(),
-            });
-        };
-        let whole = subset::covers(region, &cell_region);
-        if self.cache.is_enabled() || whole {
-            let origin: Vec<u64> = inside
-                .iter()
-                .zip(&cell_region)
-                .map(|(inside, cell)| inside.start - cell.start)
-                .collect();
-            return Ok(Piece {
-                data: self.load_cell(cell, options)?,
-                data_shape: self.grid_shape.clone(),
-                data_origin: origin,
-                region: inside,
-            });
-        }
-        // Without a cache, decode only the part needed (zarrs reads only the inner chunks of
-        // a shard it needs).
-        let key = self.zarr.chunk_key(cell);
-        if self.store.fingerprint(&key) == Fingerprint::Absent {
-            bump(&self.counters.chunks_missing, 1);
-            let len = subset::region_len(&inside).unwrap_or(0) as usize;
-            return Ok(Piece {
-                data: Arc::new(self.fill_value.repeat(len)),
-                data_shape: subset::region_shape(&inside),
-                data_origin: vec![0; inside.len()],
-                region: inside,
-            });
-        }
-        let in_cell: Vec<Range<u64>> = inside
-            .iter()
-            .zip(&cell_region)
-            .map(|(inside, cell)| inside.start - cell.start..inside.end - cell.start)
-            .collect();
-        let bytes: ArrayBytes<'static> = self
-            .zarr
-            .retrieve_chunk_subset_opt(cell, &subset::to_subset(&in_cell), options)
-            .map_err(self.zarr_error(format!("read chunk {cell:?} of")))?;
-        bump(&self.counters.chunks_decoded, 1);
-        let bytes = bytes
-            .into_fixed()
-            .map_err(|error| ArrayError::InvalidOptions {
-                reason: format!("chunk {cell:?} is not of fixed size: {error}"),
-            })?;
-        Ok(Piece {
-            data: Arc::new(bytes.into_owned()),
-            data_shape: subset::region_shape(&inside),
-            data_origin: vec![0; inside.len()],
-            region: inside,
-        })
-    }
-
-    /// Reads a checked region into `out` (its exact size).
-    fn read_region(&self, region: &[Range<u64>], out: &mut [u8]) -> Result<(), ArrayError> {
-        bump(&self.counters.reads, 1);
-        bump(&self.counters.bytes_read, out.len() as u64);
-        if out.is_empty() {
-            return Ok(());
-        }
-        let cells = subset::chunks_touching(region, &self.grid_shape);
-        let options = self.codec_options(cells.len());
-        let pieces: Vec<Piece> = pool::install(|| {
-            cells
-                .par_iter()
-                .map(|cell| self.read_piece(cell, region, &options))
-                .collect::<Result<Vec<Piece>, ArrayError>>()
-        })?;
-        let out_shape = subset::region_shape(region);
-        let element = self.dtype.size_of();
-        for piece in &pieces {
-            let out_origin: Vec<u64> = piece
-                .region
-                .iter()
-                .zip(region)
-                .map(|(piece, region)| piece.start - region.start)
-                .collect();
-            subset::copy_box(
-                &piece.data,
-                Placement {
-                    buffer_shape: &piece.data_shape,
-                    origin: &piece.data_origin,
-                },
-                out,
-                Placement {
-                    buffer_shape: &out_shape,
-                    origin: &out_origin,
-                },
-                &subset::region_shape(&piece.region),
-                element,
-            );
-        }
-        Ok(())
-    }
-
-    /// Writes `data` (the exact size of the checked region) into grid cell `cell`.
-    fn write_cell(
-        &self,
-        cell: &[u64],
-        region: &[Range<u64>],
-        data: &[u8],
-        options: &CodecOptions,
-    ) -> Result<(), ArrayError> {
-        let cell_region = self.cell_region(cell);
-        let Some(inside) = subset::intersect(region, &cell_region) else {
-            return Ok(());
-        };
-        let mut chunk: Vec<u8> = if subset::covers(region, &cell_region) {
-            // The write replaces everything: no need to read the chunk.
-            self.fill_cell()
-        } else {
-            bump(&self.counters.bytes_read, 0);
-            self.load_cell(cell, options)?.as_ref().clone()
-        };
-        let in_cell: Vec<u64> = inside
-            .iter()
-            .zip(&cell_region)
-            .map(|(inside, cell)| inside.start - cell.start)
-            .collect();
-        let in_data: Vec<u64> = inside
-            .iter()
-            .zip(region)
-            .map(|(inside, region)| inside.start - region.start)
-            .collect();
-        subset::copy_box(
-            data,
-            Placement {
-                buffer_shape: &subset::region_shape(region),
-                origin: &in_data,
-            },
-            &mut chunk,
-            Placement {
-                buffer_shape: &self.grid_shape,
-                origin: &in_cell,
-            },
-            &subset::region_shape(&inside),
-            self.dtype.size_of(),
-        );
-        self.zarr
-            .store_chunk_opt(cell, ArrayBytes::new_flen(&chunk[..]), options)
-            .map_err(self.zarr_error(format!("write chunk {cell:?} of")))?;
-        bump(&self.counters.chunks_encoded, 1);
-        if self.cache.is_enabled() {
-            let fingerprint = self.store.fingerprint(&self.zarr.chunk_key(cell));
-            self.cache.insert(cell, Arc::new(chunk), fingerprint);
-        }
-        Ok(())
-    }
-
-    /// Writes `data` (the exact size of the checked region).
-    fn write_region(&self, region: &[Range<u64>], data: &[u8]) -> Result<(), ArrayError> {
-        bump(&self.counters.writes, 1);
-        bump(&self.counters.bytes_written, data.len() as u64);
-        if data.is_empty() {
-            return Ok(());
-        }
-        let cells = subset::chunks_touching(region, &self.grid_shape);
-        let options = self.codec_options(cells.len());
-        pool::install(|| {
-            cells
-                .par_iter()
-                .try_for_each(|cell| self.write_cell(cell, region, data, &options))
-        })
     }
 
     /// Reads the data inside `roi` (which the array's ROI must contain) as an ndarray of shape
@@ -1140,7 +592,7 @@ impl Array {
         region: &[Range<u64>],
     ) -> Result<ndarray::ArrayD<T>, ArrayError> {
         let mut bytes = vec![0u8; self.region_bytes(region)?];
-        self.read_region(region, &mut bytes)?;
+        self.io.read_region(region, &mut bytes)?;
         self.bytes_to_ndarray(subset::region_shape(region), bytes)
     }
 
@@ -1149,12 +601,12 @@ impl Array {
         shape: Vec<u64>,
         bytes: Vec<u8>,
     ) -> Result<ndarray::ArrayD<T>, ArrayError> {
-        let elements = T::from_array_bytes(&self.dtype.to_zarrs(), ArrayBytes::new_flen(bytes))
+        let elements = T::from_array_bytes(&self.io.dtype.to_zarrs(), ArrayBytes::new_flen(bytes))
             .map_err(|error| {
                 ArrayError::InvalidOptions {
                     reason: format!("cannot convert the data to {}: {error}", T::DTYPE),
                 }
-                .at(&self.path)
+                .at(&self.io.path)
             })?;
         let shape: Vec<usize> = shape.iter().map(|&size| size as usize).collect();
         ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(&shape), elements).map_err(|error| {
@@ -1163,7 +615,7 @@ impl Array {
                 expected: format!("shape {shape:?}"),
                 actual: error.to_string(),
             }
-            .at(&self.path)
+            .at(&self.io.path)
         })
     }
 
@@ -1189,7 +641,7 @@ impl Array {
                 expected: format!("{expected:?} for roi {roi}"),
                 actual: format!("{actual:?}"),
             }
-            .at(&self.path));
+            .at(&self.io.path));
         }
         let standard = data.as_standard_layout();
         let elements = standard.as_slice().ok_or_else(|| {
@@ -1198,18 +650,18 @@ impl Array {
                 expected: "a contiguous array".to_string(),
                 actual: "a strided one".to_string(),
             }
-            .at(&self.path)
+            .at(&self.io.path)
         })?;
-        let bytes = T::to_array_bytes(&self.dtype.to_zarrs(), elements)
+        let bytes = T::to_array_bytes(&self.io.dtype.to_zarrs(), elements)
             .ok()
             .and_then(|bytes| bytes.into_fixed().ok())
             .ok_or_else(|| {
                 ArrayError::InvalidOptions {
-                    reason: format!("cannot convert the data to {}", self.dtype),
+                    reason: format!("cannot convert the data to {}", self.io.dtype),
                 }
-                .at(&self.path)
+                .at(&self.io.path)
             })?;
-        self.write_region(&region, &bytes)
+        self.io.write_region(&region, &bytes)
     }
 
     /// Sets every voxel inside `roi` to `value` (`array[roi] = value`).
@@ -1220,9 +672,9 @@ impl Array {
         self.check_writeable()?;
         self.check_dtype::<T>()?;
         let region = self.region_of(roi)?;
-        let len = self.region_bytes(&region)? / self.dtype.size_of();
+        let len = self.region_bytes(&region)? / self.io.dtype.size_of();
         let bytes = value.to_ne_bytes_vec().repeat(len);
-        self.write_region(&region, &bytes)
+        self.io.write_region(&region, &bytes)
     }
 
     /// The data inside `roi` with `fill_value` where `roi` lies outside the array (any ROI on
@@ -1239,7 +691,7 @@ impl Array {
         let plan = self
             .layout
             .to_ndarray_plan(roi)
-            .map_err(|error| error.at(&self.path))?;
+            .map_err(|error| error.at(&self.io.path))?;
         let len = self.region_bytes(
             &plan
                 .output_shape
@@ -1249,7 +701,7 @@ impl Array {
         )?;
         let mut out = fill_value
             .to_ne_bytes_vec()
-            .repeat(len / self.dtype.size_of());
+            .repeat(len / self.io.dtype.size_of());
         self.fill_from_plan(&plan, &mut out)?;
         self.bytes_to_ndarray(plan.output_shape, out)
     }
@@ -1260,11 +712,20 @@ impl Array {
         out: &mut [u8],
     ) -> Result<(), ArrayError> {
         let Some(copy) = &plan.copy else {
-            bump(&self.counters.reads, 1);
+            self.io.count_empty_read();
             return Ok(());
         };
+        let covers_output = copy
+            .target
+            .iter()
+            .zip(&plan.output_shape)
+            .all(|(range, &size)| range.start == 0 && range.end == size);
+        if covers_output {
+            // The ROI lies inside the array: read straight into the output.
+            return self.io.read_region(&copy.source, out);
+        }
         let mut inside = vec![0u8; self.region_bytes(&copy.source)?];
-        self.read_region(&copy.source, &mut inside)?;
+        self.io.read_region(&copy.source, &mut inside)?;
         let target_origin: Vec<u64> = copy.target.iter().map(|range| range.start).collect();
         let source_shape = subset::region_shape(&copy.source);
         subset::copy_box(
@@ -1279,7 +740,7 @@ impl Array {
                 origin: &target_origin,
             },
             &source_shape,
-            self.dtype.size_of(),
+            self.io.dtype.size_of(),
         );
         Ok(())
     }
@@ -1316,11 +777,11 @@ impl Array {
         fill_value: &[u8],
         out: &mut [u8],
     ) -> Result<(), ArrayError> {
-        self.check_len("fill value", self.dtype.size_of(), fill_value.len())?;
+        self.check_len("fill value", self.io.dtype.size_of(), fill_value.len())?;
         let plan = self
             .layout
             .to_ndarray_plan(roi)
-            .map_err(|error| error.at(&self.path))?;
+            .map_err(|error| error.at(&self.io.path))?;
         let len = self.region_bytes(
             &plan
                 .output_shape
@@ -1345,13 +806,13 @@ impl Array {
         region: &[Range<u64>],
         out: &mut [u8],
     ) -> Result<(), ArrayError> {
-        subset::check_region(region, self.shape()).map_err(|error| error.at(&self.path))?;
+        subset::check_region(region, self.shape()).map_err(|error| error.at(&self.io.path))?;
         self.read_voxels_checked(region, out)
     }
 
     fn read_voxels_checked(&self, region: &[Range<u64>], out: &mut [u8]) -> Result<(), ArrayError> {
         self.check_len("output buffer", self.region_bytes(region)?, out.len())?;
-        self.read_region(region, out)
+        self.io.read_region(region, out)
     }
 
     /// Writes `data` into a voxel region (one range per dimension, channel dims included).
@@ -1361,13 +822,13 @@ impl Array {
     /// [`ArrayError::BufferLength`]; [`ArrayError::Zarr`].
     pub fn write_voxels(&self, region: &[Range<u64>], data: &[u8]) -> Result<(), ArrayError> {
         self.check_writeable()?;
-        subset::check_region(region, self.shape()).map_err(|error| error.at(&self.path))?;
+        subset::check_region(region, self.shape()).map_err(|error| error.at(&self.io.path))?;
         self.write_voxels_checked(region, data)
     }
 
     fn write_voxels_checked(&self, region: &[Range<u64>], data: &[u8]) -> Result<(), ArrayError> {
         self.check_len("data", self.region_bytes(region)?, data.len())?;
-        self.write_region(region, data)
+        self.io.write_region(region, data)
     }
 
     /// Reads a voxel region as an ndarray.
@@ -1379,7 +840,7 @@ impl Array {
         region: &[Range<u64>],
     ) -> Result<ndarray::ArrayD<T>, ArrayError> {
         self.check_dtype::<T>()?;
-        subset::check_region(region, self.shape()).map_err(|error| error.at(&self.path))?;
+        subset::check_region(region, self.shape()).map_err(|error| error.at(&self.io.path))?;
         self.read_typed(region)
     }
 }
@@ -1393,28 +854,5 @@ mod tests {
     #[test]
     fn arrays_are_send_and_sync() {
         assert_send_sync::<Array>();
-    }
-
-    #[test]
-    fn compressors_in_zarr_json() {
-        assert_eq!(
-            v3_compressor(&Compression::Default, DType::UInt8).unwrap(),
-            Some(json!({"name": "zstd", "configuration": {"level": 0, "checksum": false}}))
-        );
-        assert_eq!(
-            v3_compressor(&Compression::None, DType::UInt8).unwrap(),
-            None
-        );
-        assert_eq!(
-            v2_compressor(&Compression::Gzip { level: 5 }).unwrap(),
-            json!({"id": "gzip", "level": 5})
-        );
-        let bad = Compression::Blosc {
-            cname: "lz4".into(),
-            clevel: 5,
-            shuffle: 3,
-        };
-        assert!(v3_compressor(&bad, DType::UInt8).is_err());
-        assert!(v2_compressor(&bad).is_err());
     }
 }

@@ -7,6 +7,7 @@
 
 mod array;
 mod chunk_cache;
+mod chunk_io;
 mod dtype;
 mod error;
 mod layout;
@@ -17,8 +18,10 @@ mod pool;
 mod prepare;
 mod store;
 mod subset;
+mod zarr_node;
 
-pub use array::{Array, ArrayStats};
+pub use array::Array;
+pub use chunk_io::ArrayStats;
 pub use dtype::{DType, Element};
 pub use error::ArrayError;
 pub use layout::{ArrayLayout, RegionCopy, ToNdarrayPlan};
