@@ -2,7 +2,11 @@
 //! them, cache coherence across handles, sharded arrays written with zarrs' own builder, and done
 //! markers of daisy-core read as Zarr v3 arrays.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::single_range_in_vec_init)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::single_range_in_vec_init
+)]
 
 mod common;
 

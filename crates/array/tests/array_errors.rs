@@ -1,6 +1,10 @@
 //! Errors: each names what was wrong and where.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::single_range_in_vec_init)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::single_range_in_vec_init
+)]
 
 mod common;
 

@@ -1,7 +1,11 @@
 //! Round trips: every dtype, Zarr v2 and v3, every codec; partial and unaligned writes;
 //! to_ndarray outside and across the bounds; reopening.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::single_range_in_vec_init)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::single_range_in_vec_init
+)]
 
 mod common;
 
