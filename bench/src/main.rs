@@ -165,12 +165,12 @@ fn end_to_end(
 fn cube_grid(n: u64) -> [i64; 3] {
     let mut best = [1, 1, n];
     for a in (1..).take_while(|a| a * a * a <= n) {
-        if n % a != 0 {
+        if !n.is_multiple_of(a) {
             continue;
         }
         let m = n / a;
         for b in (a..).take_while(|b| b * b <= m) {
-            if m % b == 0 && m / b - a < best[2] - best[0] {
+            if m.is_multiple_of(b) && m / b - a < best[2] - best[0] {
                 best = [a, b, m / b];
             }
         }

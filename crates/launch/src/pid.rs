@@ -210,10 +210,10 @@ impl WorkerHandle for PidHandle {
 impl Drop for PidHandle {
     /// Kills the worker's process group and reaps the worker, unless that was done already.
     fn drop(&mut self) {
-        if !self.reaped {
-            if let Err(error) = self.kill() {
-                tracing::warn!(worker_id = self.worker_id, %error, "could not kill worker on drop");
-            }
+        if !self.reaped
+            && let Err(error) = self.kill()
+        {
+            tracing::warn!(worker_id = self.worker_id, %error, "could not kill worker on drop");
         }
     }
 }

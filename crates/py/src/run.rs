@@ -174,10 +174,10 @@ impl PyObserver {
                 Some(object) => self.on_event.bind(py).call1((object,)).map(drop),
                 None => Ok(()),
             });
-            if let Err(error) = result {
-                if let Some(error) = keep_interrupt(py, error) {
-                    log_exception(py, &error, "on_event() exception");
-                }
+            if let Err(error) = result
+                && let Some(error) = keep_interrupt(py, error)
+            {
+                log_exception(py, &error, "on_event() exception");
             }
         });
     }
@@ -194,10 +194,10 @@ async fn interrupted(raised: Arc<Mutex<Option<PyErr>>>) {
             let Some(error) = error else {
                 return false;
             };
-            if !error.is_instance_of::<PyKeyboardInterrupt>(py) {
-                if let Ok(mut slot) = raised.lock() {
-                    *slot = Some(error);
-                }
+            if !error.is_instance_of::<PyKeyboardInterrupt>(py)
+                && let Ok(mut slot) = raised.lock()
+            {
+                *slot = Some(error);
             }
             true
         });

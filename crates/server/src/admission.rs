@@ -100,14 +100,14 @@ impl Admission {
         let mut warning = None;
         {
             let mut state = self.lock();
-            if state.count >= self.cap {
-                if let Some(gone) = state.evict_one() {
-                    warning = self.closed(
-                        &mut state,
-                        Refusal::OverCap,
-                        &format!("{gone}: the oldest waiting of the busiest address"),
-                    );
-                }
+            if state.count >= self.cap
+                && let Some(gone) = state.evict_one()
+            {
+                warning = self.closed(
+                    &mut state,
+                    Refusal::OverCap,
+                    &format!("{gone}: the oldest waiting of the busiest address"),
+                );
             }
             state.waiting.entry(address.ip()).or_default().insert(
                 conn,

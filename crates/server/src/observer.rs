@@ -179,25 +179,23 @@ struct Queue {
 impl Queue {
     fn push(&mut self, event: OwnedEvent) {
         let at = self.front + self.events.len() as u64;
-        if let OwnedEvent::Progress { task_id, .. } = &event {
-            if let Some(old) = self.progress.insert(task_id.clone(), at) {
-                if let Some(slot) = usize::try_from(old - self.front)
-                    .ok()
-                    .and_then(|i| self.events.get_mut(i))
-                {
-                    *slot = None;
-                }
-            }
+        if let OwnedEvent::Progress { task_id, .. } = &event
+            && let Some(old) = self.progress.insert(task_id.clone(), at)
+            && let Some(slot) = usize::try_from(old - self.front)
+                .ok()
+                .and_then(|i| self.events.get_mut(i))
+        {
+            *slot = None;
         }
         self.events.push_back(Some(event));
     }
 
     fn pop(&mut self) -> Option<Option<OwnedEvent>> {
         let event = self.events.pop_front()?;
-        if let Some(OwnedEvent::Progress { task_id, .. }) = &event {
-            if self.progress.get(task_id) == Some(&self.front) {
-                self.progress.remove(task_id);
-            }
+        if let Some(OwnedEvent::Progress { task_id, .. }) = &event
+            && self.progress.get(task_id) == Some(&self.front)
+        {
+            self.progress.remove(task_id);
         }
         self.front += 1;
         Some(event)
@@ -261,10 +259,10 @@ impl ObserverThread {
             queue.closed = true;
         }
         signal.notify_one();
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                tracing::error!("a run observer panicked; its later events were dropped");
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("a run observer panicked; its later events were dropped");
         }
     }
 }

@@ -153,17 +153,17 @@ impl Observer for Progress {
             }
             RunEvent::TaskDone { task_id, state } => {
                 self.update(task_id, state);
-                if let Some((_, bars)) = &mut self.bars {
-                    if let Some(bar) = bars.get(task_id) {
-                        let mark = if state.failed_count > 0 {
-                            "✗"
-                        } else if state.orphaned_count > 0 {
-                            "∅"
-                        } else {
-                            "✔"
-                        };
-                        bar.finish_with_message(format!("{task_id} {mark}"));
-                    }
+                if let Some((_, bars)) = &mut self.bars
+                    && let Some(bar) = bars.get(task_id)
+                {
+                    let mark = if state.failed_count > 0 {
+                        "✗"
+                    } else if state.orphaned_count > 0 {
+                        "∅"
+                    } else {
+                        "✔"
+                    };
+                    bar.finish_with_message(format!("{task_id} {mark}"));
                 }
             }
             RunEvent::TaskAbandoned { task_id, state, .. } => self.update(task_id, state),

@@ -255,10 +255,10 @@ impl Reporting {
         }
         let mut order = std::mem::take(&mut self.order);
         for (id, _) in scheduler.task_states() {
-            if let Some(t) = tasks.iter().position(|task| task.task_id() == id) {
-                if !order.contains(&t) {
-                    order.push(t);
-                }
+            if let Some(t) = tasks.iter().position(|task| task.task_id() == id)
+                && !order.contains(&t)
+            {
+                order.push(t);
             }
         }
         let report = RunReport {

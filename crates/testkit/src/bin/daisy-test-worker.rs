@@ -59,16 +59,18 @@ fn run(directives: &str) -> Result<ExitCode, Box<dyn std::error::Error + Send + 
     let mut client = Client::from_env()?;
     client.run(|block| {
         let id = block.spatial_id();
-        if let Some((target, marker)) = &kill_once {
-            if *target == id && first_time(marker)? {
-                nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
-            }
+        if let Some((target, marker)) = &kill_once
+            && *target == id
+            && first_time(marker)?
+        {
+            nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL)?;
         }
-        if let Some((target, marker)) = &hang_once {
-            if *target == id && first_time(marker)? {
-                loop {
-                    std::thread::sleep(Duration::from_secs(3600));
-                }
+        if let Some((target, marker)) = &hang_once
+            && *target == id
+            && first_time(marker)?
+        {
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
             }
         }
         std::thread::sleep(sleep);
