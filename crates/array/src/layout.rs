@@ -231,10 +231,13 @@ impl ArrayLayout {
             });
         }
         let (begin, shape) = self.grid_voxels(roi)?;
+        let spatial_shape = self.spatial_shape();
         Ok(self.full_region(|k| {
-            // Contained, so begin >= 0 and begin + shape <= the spatial shape.
+            // Contained, so begin >= 0 and, for a non-empty ROI, begin + shape <= the spatial
+            // shape. An empty ROI is contained when its begin is (as in funlib.geometry) and
+            // may reach past the end: clamped, as numpy slicing would.
             let b = begin[k].max(0) as u64;
-            b..b + shape[k].max(0) as u64
+            b..(b + shape[k].max(0) as u64).min(spatial_shape[k])
         }))
     }
 
@@ -418,6 +421,11 @@ mod tests {
             vec![0..2, 2..4, 2..5]
         );
         assert_eq!(l.voxel_region(&l.roi())?, vec![0..2, 0..10, 0..20]);
+        // Empty, begin inside, end past the bounds: clamped as numpy slices are.
+        assert_eq!(
+            l.voxel_region(&roi(&[108, 14], &[0, 80]))?,
+            vec![0..2, 2..2, 2..20]
+        );
         Ok(())
     }
 
