@@ -1,4 +1,5 @@
-"""Every code block of the README is compiled or run by the test command.
+"""Every code block of the README (and the Python and Rust blocks of docs/arrays.md) is
+compiled or run by the test command.
 
 - Python blocks are run here, each in a fresh interpreter in an empty directory;
 - Rust blocks are doc tests of the `daisy` crate (`crates/daisy/src/lib.rs` includes the
@@ -64,6 +65,8 @@ def code_blocks(markdown: str) -> list[CodeBlock]:
 
 
 BLOCKS = code_blocks(README.read_text(encoding="utf-8"))
+ARRAYS = ROOT / "docs/arrays.md"
+ARRAYS_BLOCKS = code_blocks(ARRAYS.read_text(encoding="utf-8"))
 KNOWN = {"python", "rust", "rust,no_run", "sh", "text"}
 
 
@@ -74,7 +77,9 @@ def test_every_block_has_a_known_kind() -> None:
 
 
 @pytest.mark.parametrize(
-    "block", [b for b in BLOCKS if b.info == "python"], ids=lambda b: f"line{b.line}"
+    "block",
+    [b for b in BLOCKS + ARRAYS_BLOCKS if b.info == "python"],
+    ids=lambda b: f"{'arrays' if b in ARRAYS_BLOCKS else 'readme'}-line{b.line}",
 )
 def test_python_block_runs(block: CodeBlock, tmp_path: pathlib.Path) -> None:
     script = tmp_path / "readme_block.py"
@@ -90,7 +95,7 @@ def test_python_block_runs(block: CodeBlock, tmp_path: pathlib.Path) -> None:
         check=False,
     )
     assert result.returncode == 0, (
-        f"README block at line {block.line} failed:\n{result.stdout}\n{result.stderr}"
+        f"block at line {block.line} failed:\n{result.stdout}\n{result.stderr}"
     )
     assert "Execution Summary" in result.stdout
 
@@ -100,12 +105,13 @@ def test_rust_blocks_are_doc_tests() -> None:
     assert re.search(
         r'#\[cfg\(doctest\)\]\s*#\[doc = include_str!\("\.\./\.\./\.\./README\.md"\)\]', lib
     ), "crates/daisy/src/lib.rs must include the README as doc tests"
+    assert re.search(r'#\[doc = include_str!\("\.\./\.\./\.\./docs/arrays\.md"\)\]', lib)
     test_sh = (ROOT / "scripts/test.sh").read_text(encoding="utf-8")
     assert "cargo test --doc" in test_sh
-    for block in BLOCKS:
+    for block in BLOCKS + ARRAYS_BLOCKS:
         if block.info.startswith("rust"):
             # Complete programs: hidden `# ` lines would not show on GitHub.
-            assert "fn main()" in block.text, f"README Rust block at line {block.line}"
+            assert "fn main()" in block.text, f"Rust block at line {block.line}"
             assert not re.search(r"^\s*# ", block.text, re.M), f"line {block.line}"
 
 

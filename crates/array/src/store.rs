@@ -3,6 +3,7 @@
 //! to fingerprint chunk files for the chunk cache.
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::UNIX_EPOCH;
 
@@ -137,10 +138,46 @@ impl ReadableStorageTraits for CountingStore {
     }
 }
 
+/// Whether writes wait for the disk (`fsync`): `DAISY_ARRAY_SYNC_WRITES=1`, read once per process.
+fn sync_writes() -> bool {
+    static SYNC: OnceLock<bool> = OnceLock::new();
+    *SYNC.get_or_init(|| {
+        std::env::var("DAISY_ARRAY_SYNC_WRITES")
+            .is_ok_and(|value| matches!(value.trim(), "1" | "true" | "yes"))
+    })
+}
+
+/// Writes `value` to `path` atomically: into a temporary file beside it, then renamed over it,
+/// so a reader (another worker, a downstream task) sees the old file or the new one, never a
+/// part. Not synced to the disk (as zarr-python and tensorstore write): a crash of the process
+/// leaves no torn chunk, a crash of the machine may lose the last writes.
+fn write_atomically(path: &Path, value: &[u8]) -> std::io::Result<()> {
+    static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+    let parent = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path
+        .file_name()
+        .map_or_else(Default::default, |name| name.to_string_lossy());
+    let temporary = parent.join(format!(
+        ".{name}.{}.{}.partial",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    ));
+    let result = std::fs::write(&temporary, value).and_then(|()| std::fs::rename(&temporary, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    result
+}
+
 impl WritableStorageTraits for CountingStore {
     fn set(&self, key: &StoreKey, value: Bytes) -> Result<(), StorageError> {
         self.count_write(value.len() as u64);
-        self.inner.set(key, value)
+        if sync_writes() {
+            // zarrs' store: in place, each file synced before the write returns.
+            return self.inner.set(key, value);
+        }
+        Ok(write_atomically(&self.inner.key_to_fspath(key), &value)?)
     }
 
     fn set_partial_many(
@@ -183,5 +220,48 @@ impl ListableStorageTraits for CountingStore {
 
     fn size_prefix(&self, prefix: &StorePrefix) -> Result<u64, StorageError> {
         self.inner.size_prefix(prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files_in(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn set_replaces_the_file_whole_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CountingStore::new(dir.path()).unwrap();
+        let key = StoreKey::new("c/0/1").unwrap();
+        store.set(&key, Bytes::from(vec![1u8; 1000])).unwrap();
+        store.set(&key, Bytes::from(vec![2u8; 10])).unwrap();
+        assert_eq!(store.get(&key).unwrap().unwrap().to_vec(), vec![2u8; 10]);
+        assert_eq!(files_in(&dir.path().join("c/0")), vec!["1".to_owned()]);
+        assert_eq!(store.counters.writes.load(Ordering::Relaxed), 2);
+        assert_eq!(store.counters.bytes_written.load(Ordering::Relaxed), 1010);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_old_file_and_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunk");
+        write_atomically(&path, b"old").unwrap();
+        // A directory where the file should go: the rename fails.
+        let blocked = dir.path().join("dir");
+        std::fs::create_dir_all(blocked.join("inside")).unwrap();
+        assert!(write_atomically(&blocked, b"new").is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), b"old");
+        assert_eq!(
+            files_in(dir.path()),
+            vec!["chunk".to_owned(), "dir".to_owned()]
+        );
     }
 }

@@ -112,3 +112,8 @@ pub struct ReadmeDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../../docs/guide.md")]
 pub struct GuideDoctests;
+
+/// The arrays page's Rust examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "array"))]
+#[doc = include_str!("../../../docs/arrays.md")]
+pub struct ArraysDoctests;
