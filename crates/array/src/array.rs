@@ -13,7 +13,7 @@ use crate::chunk_cache::ChunkCache;
 use crate::chunk_io::{ArrayStats, ChunkIo, Counters};
 use crate::dtype::{DType, Element};
 use crate::error::ArrayError;
-use crate::layout::ArrayLayout;
+use crate::layout::{ArrayLayout, ToNdarrayPlan};
 use crate::metadata::ArrayMetadata;
 use crate::metadata_format::MetadataFormat;
 use crate::options::{CreateOptions, Mode, OpenOptions, ZarrFormat};
@@ -98,12 +98,7 @@ impl Array {
     pub fn open(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Array, ArrayError> {
         let path = path.as_ref();
         check_is_array(path)?;
-        let store = Arc::new(CountingStore::new(path)?);
-        let zarr =
-            ZarrArray::open(Arc::clone(&store), "/").map_err(|error| ArrayError::NotAnArray {
-                path: path.to_path_buf(),
-                reason: format!("zarrs cannot open it: {error}"),
-            })?;
+        let (zarr, store) = open_zarr(path)?;
         Array::from_zarr(
             path,
             options.mode,
@@ -688,17 +683,7 @@ impl Array {
         fill_value: T,
     ) -> Result<ndarray::ArrayD<T>, ArrayError> {
         self.check_dtype::<T>()?;
-        let plan = self
-            .layout
-            .to_ndarray_plan(roi)
-            .map_err(|error| error.at(&self.io.path))?;
-        let len = self.region_bytes(
-            &plan
-                .output_shape
-                .iter()
-                .map(|&size| 0..size)
-                .collect::<Vec<_>>(),
-        )?;
+        let (plan, len) = self.to_ndarray_plan(roi)?;
         let mut out = fill_value
             .to_ne_bytes_vec()
             .repeat(len / self.io.dtype.size_of());
@@ -706,11 +691,18 @@ impl Array {
         self.bytes_to_ndarray(plan.output_shape, out)
     }
 
-    fn fill_from_plan(
-        &self,
-        plan: &crate::layout::ToNdarrayPlan,
-        out: &mut [u8],
-    ) -> Result<(), ArrayError> {
+    /// The plan of `to_ndarray(roi)` and the byte length of its output.
+    fn to_ndarray_plan(&self, roi: &Roi) -> Result<(ToNdarrayPlan, usize), ArrayError> {
+        let plan = self
+            .layout
+            .to_ndarray_plan(roi)
+            .map_err(|error| error.at(&self.io.path))?;
+        let whole: Vec<Range<u64>> = plan.output_shape.iter().map(|&size| 0..size).collect();
+        let len = self.region_bytes(&whole)?;
+        Ok((plan, len))
+    }
+
+    fn fill_from_plan(&self, plan: &ToNdarrayPlan, out: &mut [u8]) -> Result<(), ArrayError> {
         let Some(copy) = &plan.copy else {
             self.io.count_empty_read();
             return Ok(());
@@ -778,17 +770,7 @@ impl Array {
         out: &mut [u8],
     ) -> Result<(), ArrayError> {
         self.check_len("fill value", self.io.dtype.size_of(), fill_value.len())?;
-        let plan = self
-            .layout
-            .to_ndarray_plan(roi)
-            .map_err(|error| error.at(&self.io.path))?;
-        let len = self.region_bytes(
-            &plan
-                .output_shape
-                .iter()
-                .map(|&size| 0..size)
-                .collect::<Vec<_>>(),
-        )?;
+        let (plan, len) = self.to_ndarray_plan(roi)?;
         self.check_len("output buffer", len, out.len())?;
         for element in out.chunks_exact_mut(fill_value.len()) {
             element.copy_from_slice(fill_value);
