@@ -71,7 +71,9 @@ def _cited_anchors(doc: str) -> dict[str, list[str]]:
     return cited
 
 
-@pytest.mark.parametrize("doc", ["semantics.md", "guide.md", "protocol.md", "performance.md", "arrays.md"])
+@pytest.mark.parametrize(
+    "doc", ["semantics.md", "guide.md", "protocol.md", "performance.md", "arrays.md"]
+)
 def test_every_cited_section_exists(doc: str) -> None:
     anchors = github_anchors((DOCS / doc).read_text(encoding="utf-8"))
     cited = _cited_anchors(doc)
