@@ -100,11 +100,8 @@ class _ZarrSource:
 
 
 class _Attributes(MutableMapping[str, Any]):
-    """The attributes of a Zarr array; assignments are written to the store at once.
-
-    Keys cannot be deleted through daisy (the engine merges attributes into what is stored):
-    ``del`` raises ``TypeError``.
-    """
+    """The attributes of a Zarr array; assignments and deletions are written to the store at
+    once."""
 
     def __init__(self, source: _ZarrSource) -> None:
         self._source = source
@@ -120,10 +117,8 @@ class _Attributes(MutableMapping[str, Any]):
         self._source.handle.set_attrs_json(_to_json({key: value}))
 
     def __delitem__(self, key: str) -> None:
-        raise TypeError(
-            f"cannot delete attribute {key!r} of {self._source.path}: daisy only adds and "
-            "replaces attributes"
-        )
+        if not self._source.handle.remove_attr(key):
+            raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._read())

@@ -110,6 +110,12 @@ def test_custom_metadata_and_attrs(tmp_path):
     a.attrs["more"] = [1, 2]
     assert zarr.open_array(path, mode="r").attrs["more"] == [1, 2]
     assert daisy.open_ds(path).attrs["n"] == 3
+    del a.attrs["more"]
+    assert "more" not in zarr.open_array(path, mode="r").attrs
+    with pytest.raises(KeyError):
+        del a.attrs["more"]
+    with pytest.raises(ValueError, match="read"):
+        del daisy.open_ds(path).attrs["source"]
     with pytest.raises(ValueError, match="offset"):
         daisy.prepare_ds(tmp_path / "b.zarr", (4, 4), custom_metadata={"offset": [1, 1]})
 

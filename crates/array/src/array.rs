@@ -486,6 +486,21 @@ impl Array {
         self.store_attrs(merged)
     }
 
+    /// Removes the attribute `key` and writes the metadata file; whether it was there (nothing
+    /// is written if not).
+    ///
+    /// # Errors
+    /// As [`Array::set_attrs`].
+    pub fn remove_attr(&self, key: &str) -> Result<bool, ArrayError> {
+        self.check_writeable()?;
+        let mut attrs = self.attrs();
+        if attrs.remove(key).is_none() {
+            return Ok(false);
+        }
+        self.store_attrs(attrs)?;
+        Ok(true)
+    }
+
     /// Replaces all the stored attributes and writes the metadata file.
     fn store_attrs(&self, attributes: Map<String, Value>) -> Result<(), ArrayError> {
         let mut stored = self.attrs.lock().unwrap_or_else(PoisonError::into_inner);

@@ -12,8 +12,8 @@ mod common;
 use common::{array_path, create, options, roi};
 use daisy_array::ndarray::{ArrayD, IxDyn};
 use daisy_array::{
-    Array, ArrayMetadata, Compression, DType, Element, MetadataOverrides, Mode, OpenOptions,
-    ZarrFormat,
+    Array, ArrayError, ArrayMetadata, Compression, DType, Element, MetadataOverrides, Mode,
+    OpenOptions, ZarrFormat,
 };
 use daisy_geometry::Coordinate;
 
@@ -240,6 +240,15 @@ fn custom_attributes_and_set_attrs_are_stored() {
     assert_eq!(reopened.attrs()["source"], "test");
     assert_eq!(reopened.attrs()["voxel_size"], serde_json::json!([1]));
     assert!(!reopened.attrs().contains_key("_zarrs"));
+    assert!(reopened.remove_attr("note").unwrap());
+    assert!(!reopened.remove_attr("note").unwrap());
+    let again = Array::open(&path, &OpenOptions::default()).unwrap();
+    assert!(!again.attrs().contains_key("note"));
+    assert_eq!(again.attrs()["source"], "test");
+    assert!(matches!(
+        again.remove_attr("source"),
+        Err(ArrayError::ReadOnly { .. })
+    ));
 }
 
 #[test]

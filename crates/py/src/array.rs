@@ -221,6 +221,12 @@ impl PyZarrArray {
             .map_err(|e| array_error(*e))
     }
 
+    /// Removes the stored attribute `key`; whether it was there.
+    fn remove_attr(&self, py: Python<'_>, key: &str) -> PyResult<bool> {
+        py.detach(|| self.array.remove_attr(key).map_err(Box::new))
+            .map_err(|e| array_error(*e))
+    }
+
     /// Reads the voxel `region` (one `(begin, end)` per dimension) into `out`, a flat uint8
     /// view of a C-contiguous array of the array's dtype and the region's shape.
     fn read_voxels(
