@@ -71,6 +71,33 @@ def test_os_fork_child_reads_and_writes(tmp_path):
     assert int(again[Roi((0, 0), (16, 16))].sum()) == -256
 
 
+def test_blocks_writing_parts_of_one_chunk_at_once_all_land(tmp_path, in_tmp_dir):
+    """8×8 write blocks in 32×32 chunks, no conflicts, 2 worker processes: four blocks share
+    each chunk, and each of their writes reads, changes and stores the whole chunk."""
+    out = daisy.prepare_ds(tmp_path / "out.zarr", (64, 64), chunk_shape=(32, 32), dtype="int32")
+
+    def process(block):
+        for _ in range(5):  # rewrite, so that writes to one chunk overlap in time
+            out[block.write_roi] = block.block_id[1] + 1
+
+    task = daisy.Task(
+        "fill",
+        total_roi=out.roi,
+        read_roi=Roi((0, 0), (8, 8)),
+        write_roi=Roi((0, 0), (8, 8)),
+        process_function=process,
+        num_workers=2,
+        read_write_conflict=False,
+    )
+    assert daisy.run_blockwise([task]) is True
+    data = daisy.open_ds(tmp_path / "out.zarr")[out.roi]
+    blocks = {
+        (z, y): data[z * 8 : z * 8 + 8, y * 8 : y * 8 + 8] for z in range(8) for y in range(8)
+    }
+    assert all(b.min() > 0 and b.min() == b.max() for b in blocks.values()), "a write was lost"
+    assert len({int(b[0, 0]) for b in blocks.values()}) == 64
+
+
 @pytest.mark.parametrize("pickler", [pickle, dill])
 def test_pickles_as_path_and_options(tmp_path, pickler):
     a = daisy.open_ds(prepared(tmp_path).path, mode="r+", voxel_size=(2, 2), offset=(4, 4))

@@ -17,6 +17,7 @@ use rayon::prelude::*;
 use zarrs::array::{ArrayBytes, CodecOptions};
 
 use crate::chunk_cache::ChunkCache;
+use crate::chunk_lock;
 use crate::dtype::DType;
 use crate::error::ArrayError;
 use crate::pool;
@@ -151,6 +152,19 @@ impl ChunkIo {
     fn codec_options(&self, chunks: usize) -> CodecOptions {
         let threads = pool::io_threads();
         CodecOptions::default().with_concurrent_target((threads / chunks.max(1)).max(1))
+    }
+
+    /// The row-major index of grid cell `cell` among all the cells of the array (wrapping on
+    /// overflow: it only picks the byte of the cell's lock).
+    fn cell_index(&self, cell: &[u64]) -> u64 {
+        cell.iter()
+            .zip(&self.grid_shape)
+            .zip(self.zarr.shape())
+            .fold(0u64, |index, ((&c, &size), &extent)| {
+                index
+                    .wrapping_mul(extent.div_ceil(size.max(1)))
+                    .wrapping_add(c)
+            })
     }
 
     /// The region of the array a grid cell (chunk or shard) covers, clipped to the shape.
@@ -321,7 +335,22 @@ impl ChunkIo {
         let Some(inside) = subset::intersect(region, &cell_region) else {
             return Ok(());
         };
-        let mut chunk: Vec<u8> = if subset::covers(region, &cell_region) {
+        let covers = subset::covers(region, &cell_region);
+        // A write of part of the cell reads, changes and stores it: under the cell's lock, so
+        // that a concurrent write of another part (another worker's block) is not undone.
+        let _lock = if covers {
+            None
+        } else {
+            Some(
+                chunk_lock::lock_chunk(&self.path, self.cell_index(cell)).map_err(|source| {
+                    ArrayError::Io {
+                        path: self.path.join(chunk_lock::LOCK_FILE),
+                        source,
+                    }
+                })?,
+            )
+        };
+        let mut chunk: Vec<u8> = if covers {
             // The write replaces everything: no need to read the chunk.
             self.fill_cell()
         } else {

@@ -8,6 +8,7 @@
 mod array;
 mod chunk_cache;
 mod chunk_io;
+mod chunk_lock;
 mod dtype;
 mod error;
 mod layout;

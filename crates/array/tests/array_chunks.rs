@@ -253,3 +253,32 @@ fn done_markers_of_daisy_core_are_zarr_v3_uint8_arrays() {
     array.read_voxels_into(&[0..len], &mut marks).unwrap();
     assert_eq!(marks, bytes);
 }
+
+#[test]
+fn concurrent_writes_of_parts_of_one_chunk_all_land() {
+    // 8 writers, each with its own handle (and cache), each writing its own 2-row slab of one
+    // 16×16 chunk over and over: every write reads, changes and stores the whole chunk.
+    let (_dir, path) = array_path("a.zarr");
+    create(&path, &options(&[16, 16], &[16, 16], DType::UInt16));
+    let writers: Vec<_> = (0..8u16)
+        .map(|w| {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let array = Array::open(&path, &OpenOptions::with_mode(Mode::ReadWrite)).unwrap();
+                let slab = roi(&[i64::from(w) * 2, 0], &[2, 16]);
+                for round in 1..=40u16 {
+                    let data = ArrayD::from_elem(IxDyn(&[2, 16]), w * 100 + round);
+                    array.write(&slab, data.view()).unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let fresh = Array::open(&path, &OpenOptions::default()).unwrap();
+    let all = fresh.read::<u16>(&roi(&[0, 0], &[16, 16])).unwrap();
+    for ((row, _), &value) in all.indexed_iter().map(|(i, v)| ((i[0], i[1]), v)) {
+        assert_eq!(value, (row as u16 / 2) * 100 + 40, "row {row}");
+    }
+}
