@@ -5,6 +5,13 @@ cd "$(dirname "$0")/.."
 
 command -v cargo-nextest >/dev/null 2>&1 || cargo install cargo-nextest --locked
 
+# A throw-away PostgreSQL server for the graph store's tests (under a second to start; stopped
+# and removed on exit). DAISY_TEST_POSTGRES=1 makes its tests run (without it they skip).
+export DAISY_PG_STATE=${DAISY_PG_STATE:-$(mktemp -u /tmp/daisy-postgres-test.XXXXXX.state)}
+trap './scripts/postgres-local.sh stop' EXIT
+eval "$(./scripts/postgres-local.sh start)"
+export DAISY_TEST_POSTGRES=1
+
 # Rust: formatting, lints, unit/integration/property tests, doc tests.
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --all-features -- -D warnings
