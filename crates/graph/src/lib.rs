@@ -10,6 +10,7 @@ mod attr;
 mod error;
 mod graph;
 mod metadata;
+pub mod postgres;
 mod query;
 mod store;
 
@@ -17,5 +18,6 @@ pub use attr::{AttrType, AttrValue, ScalarType};
 pub use error::GraphError;
 pub use graph::{Attrs, Edge, Graph, Node, contains, position_of};
 pub use metadata::{GraphMetadata, GraphOptions, Mode, is_identifier};
+pub use postgres::PgGraphStore;
 pub use query::{EdgeQuery, EdgeSelection, Filter, NodeQuery};
 pub use store::{GraphStore, checked_attrs};
