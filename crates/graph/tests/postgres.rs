@@ -1,0 +1,223 @@
+//! What only PostgreSQL has: funlib.persistence's layout, schema checks on open, errors naming
+//! the server, and many threads writing one graph at once. Runs against the server in the PG*
+//! variables when `DAISY_TEST_POSTGRES=1` (scripts/test.sh starts one); skips otherwise.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use daisy_geometry::Roi;
+use daisy_graph::{
+    AttrType, AttrValue, Attrs, GraphError, GraphOptions, GraphStore, Mode, NodeQuery,
+    PgGraphStore, ScalarType,
+};
+
+fn enabled(test: &str) -> bool {
+    let on = std::env::var("DAISY_TEST_POSTGRES").is_ok_and(|v| v == "1");
+    if !on {
+        println!("skipping {test}: set DAISY_TEST_POSTGRES=1 and PGHOST/PGPORT/PGUSER to run it");
+    }
+    on
+}
+
+/// A database name no other test or run uses.
+fn fresh_db(test: &str) -> String {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "daisy_{test}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn options() -> GraphOptions {
+    GraphOptions {
+        node_attrs: Some(vec![
+            ("position".into(), AttrType::Vec(ScalarType::Float, 3)),
+            ("score".into(), AttrType::Scalar(ScalarType::Float)),
+        ]),
+        edge_attrs: Some(vec![("weight".into(), AttrType::Scalar(ScalarType::Float))]),
+        ..GraphOptions::default()
+    }
+}
+
+fn open(db: &str, mode: Mode) -> Result<PgGraphStore, GraphError> {
+    PgGraphStore::open(db, None, None, None, None, mode, &options())
+}
+
+fn raw(db: &str) -> postgres::Client {
+    let host = std::env::var("PGHOST").unwrap_or_else(|_| "localhost".into());
+    let port = std::env::var("PGPORT").unwrap_or_else(|_| "5432".into());
+    let user = std::env::var("PGUSER").unwrap_or_else(|_| "postgres".into());
+    postgres::Client::connect(
+        &format!("host={host} port={port} user={user} dbname={db}"),
+        postgres::NoTls,
+    )
+    .unwrap_or_else(|e| panic!("raw connection to {db}: {e}"))
+}
+
+fn node(x: f64, score: f64) -> Attrs {
+    let mut a = Attrs::new();
+    a.insert(
+        "position".into(),
+        AttrValue::List(vec![
+            AttrValue::Float(x),
+            AttrValue::Float(0.5),
+            AttrValue::Float(0.5),
+        ]),
+    );
+    a.insert("score".into(), AttrValue::Float(score));
+    a
+}
+
+#[test]
+fn funlib_layout() {
+    if !enabled("funlib_layout") {
+        return;
+    }
+    let db = fresh_db("layout");
+    let mut store = open(&db, Mode::Write).unwrap_or_else(|e| panic!("{e}"));
+    let mut g = daisy_graph::Graph::new(false);
+    g.add_node(1, node(1.5, 0.25));
+    g.add_node(2, node(2.5, 0.75));
+    g.add_edge(
+        2,
+        1,
+        Attrs::from([("weight".into(), AttrValue::Float(0.5))]),
+    );
+    let written = store
+        .write_graph(&g, None, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, (2, 1));
+    let mut c = raw(&db);
+    let cols = |c: &mut postgres::Client, t: &str| -> Vec<(String, String)> {
+        c.query(
+            "SELECT column_name::text, udt_name::text FROM information_schema.columns \
+             WHERE table_name = $1 ORDER BY ordinal_position",
+            &[&t],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+    };
+    let s = |a: &str, b: &str| (a.to_owned(), b.to_owned());
+    assert_eq!(
+        cols(&mut c, "nodes"),
+        vec![
+            s("id", "int8"),
+            s("position", "_float4"),
+            s("score", "float4")
+        ]
+    );
+    assert_eq!(
+        cols(&mut c, "edges"),
+        vec![s("u", "int8"), s("v", "int8"), s("weight", "float4")]
+    );
+    assert_eq!(cols(&mut c, "metadata"), vec![s("value", "varchar")]);
+    let index: i64 = c
+        .query_one(
+            "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'pos_index'",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(0);
+    assert_eq!(index, 1);
+    let row = c
+        .query_one("SELECT position, score FROM nodes WHERE id = 2", &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(row.get::<_, Vec<f32>>(0), vec![2.5, 0.5, 0.5]);
+    let edge = c
+        .query_one("SELECT u, v FROM edges", &[])
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((edge.get::<_, i64>(0), edge.get::<_, i64>(1)), (1, 2));
+    let meta: String = c
+        .query_one("SELECT value FROM metadata", &[])
+        .unwrap_or_else(|e| panic!("{e}"))
+        .get(0);
+    assert!(meta.contains("\"position_attribute\""), "{meta}");
+    let read = open(&db, Mode::Read).unwrap_or_else(|e| panic!("{e}"));
+    let roi = Roi::from_values(&[2, 0, 0], &[1, 1, 1]).unwrap_or_else(|e| panic!("{e}"));
+    let nodes = read
+        .read_nodes(&NodeQuery {
+            roi: Some(roi),
+            ..NodeQuery::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].id, 2);
+}
+
+#[test]
+fn another_schema_is_a_schema_mismatch() {
+    if !enabled("another_schema_is_a_schema_mismatch") {
+        return;
+    }
+    let db = fresh_db("schema");
+    drop(open(&db, Mode::Write).unwrap_or_else(|e| panic!("{e}")));
+    raw(&db)
+        .batch_execute("DROP TABLE nodes; CREATE TABLE nodes (id BIGINT PRIMARY KEY, other TEXT)")
+        .unwrap_or_else(|e| panic!("{e}"));
+    match open(&db, Mode::ReadWrite) {
+        Err(GraphError::SchemaMismatch { table, .. }) => assert_eq!(table, "nodes"),
+        Err(e) => panic!("expected SchemaMismatch, got {e}"),
+        Ok(_) => panic!("expected SchemaMismatch, the store opened"),
+    }
+}
+
+#[test]
+fn unreachable_server_names_host_and_port() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("{e}"));
+    match PgGraphStore::open(
+        "nowhere",
+        Some("127.0.0.1"),
+        Some("u"),
+        None,
+        Some(port),
+        Mode::Write,
+        &options(),
+    ) {
+        Err(e @ GraphError::Backend { .. }) => {
+            let text = e.to_string();
+            assert!(text.contains(&format!("127.0.0.1:{port}")), "{text}");
+        }
+        Err(e) => panic!("expected a backend error, got {e}"),
+        Ok(_) => panic!("connected to a closed port"),
+    }
+}
+
+#[test]
+fn concurrent_writers() {
+    if !enabled("concurrent_writers") {
+        return;
+    }
+    let db = fresh_db("concurrent");
+    drop(open(&db, Mode::Write).unwrap_or_else(|e| panic!("{e}")));
+    let threads: Vec<_> = (0..8i64)
+        .map(|t| {
+            let db = db.clone();
+            std::thread::spawn(move || {
+                let mut store = open(&db, Mode::ReadWrite).unwrap_or_else(|e| panic!("{e}"));
+                let mut g = daisy_graph::Graph::new(false);
+                // Every thread writes the whole graph; each writes its own block of it.
+                for i in 0..800u64 {
+                    g.add_node(i, node(i as f64 / 100.0, 1.0));
+                }
+                let roi =
+                    Roi::from_values(&[t, 0, 0], &[1, 1, 1]).unwrap_or_else(|e| panic!("{e}"));
+                store
+                    .write_nodes(&g, Some(&roi), None, false)
+                    .unwrap_or_else(|e| panic!("{e}"));
+                store
+                    .write_nodes(&g, None, None, false)
+                    .unwrap_or_else(|e| panic!("{e}"))
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap_or_else(|_| panic!("a writer panicked"));
+    }
+    let store = open(&db, Mode::Read).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(store.num_nodes(None).unwrap_or_else(|e| panic!("{e}")), 800);
+}
