@@ -550,24 +550,29 @@ impl PgGraphStore {
         params: &mut Vec<PgValue>,
     ) -> Result<(), GraphError> {
         self.metadata.check_roi(roi)?;
-        let pos = &self.metadata.position_attribute;
+        let name = &self.metadata.position_attribute;
+        // A scalar position (one dimension) has no subscript.
+        let scalar = matches!(self.metadata.node_attr(name), Ok(AttrType::Scalar(_)));
+        let column = |d: usize| {
+            if scalar {
+                name.clone()
+            } else {
+                format!("{name}[{}]", d + 1)
+            }
+        };
         let (begin, end) = (roi.begin(), roi.end());
         for d in 0..roi.dims() {
             if let Some(b) = begin.get(d) {
                 params.push(PgValue::Bound(b as f64));
                 clauses.push(format!(
-                    "{prefix}{pos}[{}] >= ${}::float8",
-                    d + 1,
+                    "{prefix}{} >= ${}::float8",
+                    column(d),
                     params.len()
                 ));
             }
             if let Some(e) = end.get(d) {
                 params.push(PgValue::Bound(e as f64));
-                clauses.push(format!(
-                    "{prefix}{pos}[{}] < ${}::float8",
-                    d + 1,
-                    params.len()
-                ));
+                clauses.push(format!("{prefix}{} < ${}::float8", column(d), params.len()));
             }
         }
         Ok(())
