@@ -12,7 +12,11 @@ mod graph;
 mod metadata;
 pub mod postgres;
 mod query;
+pub mod sqlite;
 mod store;
+
+#[cfg(feature = "tests")]
+pub mod conformance;
 
 pub use attr::{AttrType, AttrValue, ScalarType};
 pub use error::GraphError;
@@ -20,4 +24,5 @@ pub use graph::{Attrs, Edge, Graph, Node, contains, position_of};
 pub use metadata::{GraphMetadata, GraphOptions, Mode, is_identifier};
 pub use postgres::PgGraphStore;
 pub use query::{EdgeQuery, EdgeSelection, Filter, NodeQuery};
+pub use sqlite::SqliteGraphStore;
 pub use store::{GraphStore, checked_attrs};
