@@ -530,17 +530,6 @@ impl PgGraphStore {
         }
     }
 
-    fn check_writable(&self, action: &'static str) -> Result<(), GraphError> {
-        if self.mode == Mode::Read {
-            Err(GraphError::ReadOnly {
-                action,
-                store: self.describe(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-
     /// funlib's ROI condition: `pos[d] >= begin AND pos[d] < end` (of table alias `prefix`).
     fn roi_sql(
         &self,

@@ -500,17 +500,6 @@ impl SqliteGraphStore {
         }
     }
 
-    fn check_writable(&self, action: &'static str) -> Result<(), GraphError> {
-        if self.mode == Mode::Read {
-            Err(GraphError::ReadOnly {
-                action,
-                store: self.describe(),
-            })
-        } else {
-            Ok(())
-        }
-    }
-
     /// `pos >= begin AND pos < end` on the position columns (of table alias `prefix`).
     fn roi_sql(
         &self,

@@ -115,6 +115,21 @@ pub trait GraphStore {
     /// [`GraphError::Backend`].
     fn end_bulk_write(&mut self) -> Result<(), GraphError>;
 
+    /// Refuses `action` on a store opened read-only.
+    ///
+    /// # Errors
+    /// [`GraphError::ReadOnly`] in mode `r`.
+    fn check_writable(&self, action: &'static str) -> Result<(), GraphError> {
+        if self.mode() == Mode::Read {
+            Err(GraphError::ReadOnly {
+                action,
+                store: self.describe(),
+            })
+        } else {
+            Ok(())
+        }
+    }
+
     /// Writes the nodes and edges of `graph` in `roi`.
     ///
     /// # Errors
