@@ -1,5 +1,6 @@
-//! What only PostgreSQL has: funlib.persistence's layout, schema checks on open, errors naming
-//! the server, and many threads writing one graph at once. Runs against the server in the PG*
+//! The conformance suite on PostgreSQL, and what only PostgreSQL has: funlib.persistence's
+//! layout, schema checks on open, errors naming the server, and many threads writing one graph
+//! at once. Runs against the server in the PG*
 //! variables when `DAISY_TEST_POSTGRES=1` (scripts/test.sh starts one); skips otherwise.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -27,6 +28,20 @@ fn fresh_db(test: &str) -> String {
         N.fetch_add(1, Ordering::Relaxed)
     )
 }
+
+/// The conformance suite's stores: one database per key, named after the test process.
+fn open_conformance(
+    key: &str,
+    mode: Mode,
+    options: &GraphOptions,
+) -> Result<Box<dyn GraphStore>, GraphError> {
+    let db = format!("daisy_conformance_{}_{key}", std::process::id());
+    Ok(Box::new(PgGraphStore::open(
+        &db, None, None, None, None, mode, options,
+    )?))
+}
+
+daisy_graph::conformance_tests!(open_conformance, enabled);
 
 fn options() -> GraphOptions {
     GraphOptions {
