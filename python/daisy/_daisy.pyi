@@ -719,3 +719,91 @@ class ZarrArray:
     def read_voxels(self, region: Sequence[tuple[int, int]], out: np.ndarray) -> None: ...
     def write_voxels(self, region: Sequence[tuple[int, int]], data: np.ndarray) -> None: ...
     def stats(self) -> dict[str, int]: ...
+
+@final
+class GraphStore:
+    """A spatial graph store (SQLite or PostgreSQL) in funlib.persistence's layouts."""
+
+    @staticmethod
+    def sqlite(
+        db_file: str | os.PathLike[str],
+        mode: str,
+        position_attribute: str | None = None,
+        directed: bool | None = None,
+        total_roi: Roi | None = None,
+        nodes_table: str | None = None,
+        edges_table: str | None = None,
+        endpoint_names: Sequence[str] | None = None,
+        node_attrs: Sequence[tuple[str, str]] | None = None,  # (name, type text)
+        edge_attrs: Sequence[tuple[str, str]] | None = None,
+    ) -> GraphStore: ...
+    @staticmethod
+    def postgres(
+        db_name: str,
+        mode: str,
+        db_host: str | None = None,
+        db_user: str | None = None,
+        db_password: str | None = None,
+        db_port: int | None = None,
+        position_attribute: str | None = None,
+        directed: bool | None = None,
+        total_roi: Roi | None = None,
+        nodes_table: str | None = None,
+        edges_table: str | None = None,
+        endpoint_names: Sequence[str] | None = None,
+        node_attrs: Sequence[tuple[str, str]] | None = None,
+        edge_attrs: Sequence[tuple[str, str]] | None = None,
+    ) -> GraphStore: ...
+    def metadata(self) -> dict[str, Any]: ...
+    @property
+    def mode(self) -> str: ...
+    def write(
+        self,
+        nodes: dict[Any, Any],
+        edges: Any = None,  # (adjacency, directed) or (u, v, data) triples
+        roi: Roi | None = None,
+        node_attrs: Sequence[str] | None = None,
+        edge_attrs: Sequence[str] | None = None,
+        write_nodes: bool = True,
+        fail_if_exists: bool = False,
+    ) -> tuple[int, int]: ...
+    def update(
+        self,
+        nodes: dict[Any, Any],
+        edges: Any = None,
+        roi: Roi | None = None,
+        node_attrs: Sequence[str] | None = None,
+        edge_attrs: Sequence[str] | None = None,
+    ) -> tuple[int, int]: ...
+    def read_graph(
+        self,
+        graph: Any,  # a new networkx Graph or DiGraph, filled in place
+        roi: Roi | None = None,
+        read_edges: bool = True,
+        node_attrs: Sequence[str] | None = None,
+        edge_attrs: Sequence[str] | None = None,
+        nodes_filter: dict[str, Any] | None = None,
+        edges_filter: dict[str, Any] | None = None,
+        fetch_on_v: bool = False,
+    ) -> None: ...
+    def read_nodes(
+        self,
+        roi: Roi | None = None,
+        attr_filter: dict[str, Any] | None = None,
+        read_attrs: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]: ...
+    def read_edges(
+        self,
+        roi: Roi | None = None,
+        nodes: Sequence[int] | None = None,
+        attr_filter: dict[str, Any] | None = None,
+        read_attrs: Sequence[str] | None = None,
+        fetch_on_v: bool = False,
+    ) -> list[dict[str, Any]]: ...
+    def num_nodes(self, roi: Roi | None = None) -> int: ...
+    def has_edges(self, roi: Roi | None = None) -> bool: ...
+    def begin_bulk_write(self, worker: bool = False) -> None: ...
+    def end_bulk_write(self) -> None: ...
+    def close(self) -> None: ...
+    def summary(self) -> str | None: ...
+    def describe(self) -> str: ...

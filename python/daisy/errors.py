@@ -33,6 +33,10 @@ __all__ = [
     "ClientError",
     "ContextError",
     "MissingContextError",
+    "GraphError",
+    "GraphMetadataError",
+    "MissingNodeError",
+    "GraphStoreError",
 ]
 
 
@@ -165,3 +169,41 @@ class MissingContextError(ContextError, KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class GraphError(DaisyError, ValueError):
+    """A graph store (``daisy.persistence``) was given what it cannot store or answer: a ROI
+    of other dimensions than the positions, an attribute that is not declared, a value of
+    another type than declared, an id out of range, options that do not describe a graph.
+
+    A ``ValueError``.
+    """
+
+
+class GraphMetadataError(GraphError, AssertionError):
+    """A graph store holds another graph than the one asked for: an option given on open
+    differs from the stored metadata (directed or not, the position attribute, attribute
+    types, ...), or a table exists with other columns.
+
+    Also an ``AssertionError``, which funlib.persistence raised in its place.
+    """
+
+
+class MissingNodeError(GraphError, KeyError):
+    """An edge to write names a node the graph does not hold (its position decides which
+    block writes it).
+
+    Also a ``KeyError``, which funlib.persistence raised in its place.
+    """
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if len(self.args) == 1 else super().__str__()
+
+
+class GraphStoreError(DaisyError, RuntimeError):
+    """A graph store cannot do what was asked: it is read-only (mode ``"r"``), holds no graph
+    yet (open it with mode ``"w"`` first), is closed, or its file or server failed (the
+    message names it).
+
+    A ``RuntimeError``, as funlib.persistence raised for the first two.
+    """

@@ -36,6 +36,10 @@ def test_every_class_is_a_daisy_error_and_its_builtin():
         errors.ClientError: ConnectionError,
         errors.ContextError: ValueError,
         errors.MissingContextError: (ValueError, KeyError),
+        errors.GraphError: ValueError,
+        errors.GraphMetadataError: (ValueError, AssertionError),
+        errors.MissingNodeError: (ValueError, KeyError),
+        errors.GraphStoreError: RuntimeError,
     }
     assert set(builtins) == {getattr(errors, name) for name in errors.__all__} - {errors.DaisyError}
     for cls, builtin in builtins.items():

@@ -274,6 +274,68 @@ fn settings(
     Ok((host, port, user, password))
 }
 
+/// A size in bytes for people (`812 B`, `1.5 MB`).
+fn human_bytes(bytes: i64) -> String {
+    let mut value = bytes as f64;
+    for unit in ["B", "KB", "MB", "GB", "TB"] {
+        if value < 1024.0 {
+            return if unit == "B" {
+                format!("{bytes} B")
+            } else {
+                format!("{value:.1} {unit}")
+            };
+        }
+        value /= 1024.0;
+    }
+    format!("{value:.1} PB")
+}
+
+/// The text of [`GraphStore::summary`]: database, user and server, then one line per table
+/// (kind, estimated rows, size on disk).
+fn summary_text(head: &(String, String, String), tables: &[(String, String, i64, i64)]) -> String {
+    let (db, user, version) = head;
+    let rule = "-".repeat(80);
+    let mut out = format!(
+        "DB: {db} | User: {user}\n{}\n{rule}\n",
+        version.lines().next().unwrap_or_default()
+    );
+    if tables.is_empty() {
+        out.push_str("No tables found\n");
+        return out;
+    }
+    let width = tables
+        .iter()
+        .map(|t| t.0.len())
+        .max()
+        .unwrap_or(5)
+        .clamp(5, 60);
+    let header = format!(
+        "{:<width$}  {:<4}  {:>12}  {:>10}",
+        "table", "kind", "est_rows", "size"
+    );
+    out.push_str(&format!("{header}\n{}\n", "-".repeat(header.len())));
+    for (name, kind, rows, bytes) in tables {
+        let kind = if kind == "p" { "part" } else { "tbl" };
+        out.push_str(&format!(
+            "{name:<width$}  {kind:<4}  {rows:>12}  {:>10}\n",
+            human_bytes(*bytes)
+        ));
+    }
+    out.push_str(&format!("{rule}\nTables shown: {}\n", tables.len()));
+    out
+}
+
+/// Whether connecting failed because the database does not exist.
+fn missing_database(error: &GraphError) -> bool {
+    match error {
+        GraphError::Backend { source, .. } => source
+            .downcast_ref::<postgres::Error>()
+            .and_then(postgres::Error::code)
+            .is_some_and(|c| *c == SqlState::INVALID_CATALOG_NAME),
+        _ => false,
+    }
+}
+
 fn connect(
     host: &str,
     port: u16,
@@ -336,24 +398,26 @@ impl PgGraphStore {
             store: store.clone(),
             source: Box::new(e),
         };
-        {
-            let mut admin = connect(&host, port, &user, password.as_deref(), "postgres")?;
-            let exists = admin
-                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&db_name])
-                .map_err(|e| backend("looking for the database", e))?
-                .is_some();
-            if !exists && let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {db_name}")) {
-                // Another process may have created it meanwhile.
-                let raced = matches!(
-                    e.code(),
-                    Some(c) if *c == SqlState::DUPLICATE_DATABASE || *c == SqlState::UNIQUE_VIOLATION
-                );
-                if !raced {
-                    return Err(backend("creating the database", e));
+        // Most opens find the database: connect to it first, and only when it is missing
+        // create it through the server's `postgres` database (one connection fewer per open).
+        let mut client = match connect(&host, port, &user, password.as_deref(), db_name) {
+            Ok(client) => client,
+            Err(e) if missing_database(&e) => {
+                let mut admin = connect(&host, port, &user, password.as_deref(), "postgres")?;
+                if let Err(e) = admin.batch_execute(&format!("CREATE DATABASE {db_name}")) {
+                    // Another process may have created it meanwhile.
+                    let raced = matches!(
+                        e.code(),
+                        Some(c) if *c == SqlState::DUPLICATE_DATABASE || *c == SqlState::UNIQUE_VIOLATION
+                    );
+                    if !raced {
+                        return Err(backend("creating the database", e));
+                    }
                 }
+                connect(&host, port, &user, password.as_deref(), db_name)?
             }
-        }
-        let mut client = connect(&host, port, &user, password.as_deref(), db_name)?;
+            Err(e) => return Err(e),
+        };
         let stored = match mode {
             Mode::Write => None,
             Mode::Read | Mode::ReadWrite => read_metadata(&mut client, &store)?,
@@ -385,8 +449,8 @@ impl PgGraphStore {
                 Ok(())
             })?;
         }
-        this.check_schema()?;
-        if mode != Mode::Read {
+        let complete = this.check_schema()?;
+        if mode != Mode::Read && !complete {
             this.create_tables()?;
         }
         Ok(this)
@@ -472,8 +536,8 @@ impl PgGraphStore {
     }
 
     /// Checks that existing tables have the graph's columns and types (a missing table is
-    /// only an error when reading).
-    fn check_schema(&mut self) -> Result<(), GraphError> {
+    /// only an error when reading); whether both tables exist.
+    fn check_schema(&mut self) -> Result<bool, GraphError> {
         let m = &self.metadata;
         let mut nodes = vec![("id".to_owned(), "int8")];
         nodes.extend(m.node_attrs.iter().map(|(n, t)| (n.clone(), udt_name(*t))));
@@ -483,26 +547,39 @@ impl PgGraphStore {
             .map(|n| (n.clone(), "int8"))
             .collect();
         edges.extend(m.edge_attrs.iter().map(|(n, t)| (n.clone(), udt_name(*t))));
+        let tables = vec![m.nodes_table.to_lowercase(), m.edges_table.to_lowercase()];
+        // The catalog directly: information_schema's views take milliseconds per query.
+        let rows: Vec<(String, String, String)> =
+            self.with_client("reading the table schema", |c| {
+                Ok(c.query(
+                    "SELECT c.relname::text, a.attname::text, t.typname::text \
+                     FROM pg_attribute a JOIN pg_class c ON a.attrelid = c.oid \
+                     JOIN pg_type t ON a.atttypid = t.oid \
+                     WHERE c.relname = ANY($1) AND c.relkind IN ('r', 'p') \
+                     AND c.relnamespace = current_schema()::regnamespace \
+                     AND a.attnum > 0 AND NOT a.attisdropped ORDER BY c.relname, a.attnum",
+                    &[&tables],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect())
+            })?;
+        let mut complete = true;
         for (table, expected) in [
             (m.nodes_table.clone(), nodes),
             (m.edges_table.clone(), edges),
         ] {
-            let found: Vec<(String, String)> =
-                self.with_client("reading the table schema", |c| {
-                    Ok(c.query(
-                        "SELECT column_name::text, udt_name::text FROM information_schema.columns \
-                     WHERE table_schema = current_schema() AND table_name = $1 \
-                     ORDER BY ordinal_position",
-                        &[&table.to_lowercase()],
-                    )?
-                    .iter()
-                    .map(|r| (r.get(0), r.get(1)))
-                    .collect())
-                })?;
+            let lower = table.to_lowercase();
+            let found: Vec<(String, String)> = rows
+                .iter()
+                .filter(|(t, _, _)| *t == lower)
+                .map(|(_, n, t)| (n.clone(), t.clone()))
+                .collect();
             if found.is_empty() {
                 if self.mode == Mode::Read {
                     return Err(self.schema_mismatch(&table, "the table does not exist".into()));
                 }
+                complete = false;
                 continue;
             }
             let mut expected: Vec<(String, String)> = expected
@@ -519,7 +596,7 @@ impl PgGraphStore {
                 ));
             }
         }
-        Ok(())
+        Ok(complete)
     }
 
     fn schema_mismatch(&self, table: &str, reason: String) -> GraphError {
@@ -788,6 +865,30 @@ impl GraphStore for PgGraphStore {
 
     fn describe(&self) -> String {
         format!("database {} at {}:{}", self.db_name, self.host, self.port)
+    }
+
+    fn summary(&self) -> Result<Option<String>, GraphError> {
+        let (head, tables) = self.with_client("summarising the database", |c| {
+            let row = c.query_one(
+                "SELECT current_database()::text, current_user::text, version()",
+                &[],
+            )?;
+            let head: (String, String, String) = (row.get(0), row.get(1), row.get(2));
+            let tables: Vec<(String, String, i64, i64)> = c
+                .query(
+                    "SELECT c.relname::text, c.relkind::text, \
+                     GREATEST(COALESCE(c.reltuples::bigint, 0), 0), pg_total_relation_size(c.oid) \
+                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                     WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') \
+                     ORDER BY pg_total_relation_size(c.oid) DESC, c.relname",
+                    &[],
+                )?
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+            Ok((head, tables))
+        })?;
+        Ok(Some(summary_text(&head, &tables)))
     }
 
     fn write_nodes(

@@ -115,6 +115,15 @@ pub trait GraphStore {
     /// [`GraphError::Backend`].
     fn end_bulk_write(&mut self) -> Result<(), GraphError>;
 
+    /// A printable summary of the store (its tables, their rows and sizes), where the
+    /// backend has one (`None` otherwise).
+    ///
+    /// # Errors
+    /// [`GraphError::Backend`].
+    fn summary(&self) -> Result<Option<String>, GraphError> {
+        Ok(None)
+    }
+
     /// Refuses `action` on a store opened read-only.
     ///
     /// # Errors

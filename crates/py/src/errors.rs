@@ -16,7 +16,13 @@
 //!   marker of another task or layout, or a corrupt one, `DoneMarkerMismatchError` (`ValueError`);
 //! - a run that could not start or had to stop: `RunError` (`RuntimeError`);
 //! - the worker client: `ClientError` (`ConnectionError`), a malformed context `ContextError`
-//!   (`ValueError`).
+//!   (`ValueError`);
+//! - graph stores: bad input (a ROI of other dimensions, an unknown attribute, a value of the
+//!   wrong type, an id out of range) `GraphError` (`ValueError`); metadata or a schema that
+//!   differs from what was asked for `GraphMetadataError` (also an `AssertionError`, as
+//!   funlib.persistence asserted); an edge whose node is missing `MissingNodeError` (also a
+//!   `KeyError`); a read-only store, one without a graph, or a server or file that failed
+//!   `GraphStoreError` (`RuntimeError`).
 
 use daisy_client::ClientError;
 use daisy_core::{CoreError, SharedIoError};
@@ -61,10 +67,18 @@ pub(crate) enum DaisyError {
     Client,
     /// `ContextError(DaisyError, ValueError)`.
     Context,
+    /// `GraphError(DaisyError, ValueError)`.
+    Graph,
+    /// `GraphMetadataError(GraphError, AssertionError)`.
+    GraphMetadataMismatch,
+    /// `MissingNodeError(GraphError, KeyError)`.
+    GraphMissingNode,
+    /// `GraphStoreError(DaisyError, RuntimeError)`.
+    GraphStore,
 }
 
 /// The number of classes, for the cache.
-const CLASSES: usize = 13;
+const CLASSES: usize = 17;
 
 /// The classes, imported on first use.
 static CLASS_CACHE: [PyOnceLock<Py<PyType>>; CLASSES] = [const { PyOnceLock::new() }; CLASSES];
@@ -86,6 +100,10 @@ impl DaisyError {
             Self::Run => "RunError",
             Self::Client => "ClientError",
             Self::Context => "ContextError",
+            Self::Graph => "GraphError",
+            Self::GraphMetadataMismatch => "GraphMetadataError",
+            Self::GraphMissingNode => "MissingNodeError",
+            Self::GraphStore => "GraphStoreError",
         }
     }
 

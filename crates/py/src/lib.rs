@@ -28,6 +28,7 @@ mod convert;
 mod errors;
 mod events;
 mod graph;
+mod graph_store;
 mod grid;
 mod logging;
 mod run;
@@ -68,5 +69,6 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client::format_context, m)?)?;
     array_metadata::add_to_module(m)?;
     array::add_to_module(m)?;
+    graph_store::add_to_module(m)?;
     Ok(())
 }
