@@ -133,6 +133,7 @@ def test_each_reads_what_the_other_wrote(backend, writer, tmp_path):
     db.close() if hasattr(db, "close") else None
 
     reader = read_open(where, "r")
+    assert list(reader.node_attrs) == list(attrs)  # in declaration order
     everything = reader.read_graph()
     assert as_sets(everything) == as_sets(graph)
     # by ROI, with a filter and an attribute selection, as funlib answers them

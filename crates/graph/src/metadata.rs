@@ -400,6 +400,58 @@ impl GraphMetadata {
         })
     }
 
+    /// funlib.persistence's JSON form as text, the attributes in declaration order.
+    #[must_use]
+    pub fn to_json_text(&self) -> String {
+        let mut value = self.to_json();
+        // `Value` sorts object keys: write the attribute objects in declaration order.
+        let mut text = String::from("{");
+        if let Some(object) = value.as_object_mut() {
+            let mut first = true;
+            for (key, v) in object.iter() {
+                if !first {
+                    text.push_str(", ");
+                }
+                first = false;
+                text.push_str(&Value::from(key.as_str()).to_string());
+                text.push_str(": ");
+                match key.as_str() {
+                    "node_attrs" => text.push_str(&attrs_json(&self.node_attrs)),
+                    "edge_attrs" => text.push_str(&attrs_json(&self.edge_attrs)),
+                    _ => text.push_str(&v.to_string()),
+                }
+            }
+        }
+        text.push('}');
+        text
+    }
+
+    /// Reads funlib.persistence's JSON form from its text (`what` names where it was read
+    /// from), keeping the attributes in the order the text lists them.
+    ///
+    /// # Errors
+    /// [`GraphError::InvalidMetadata`] naming the field and the store.
+    pub fn from_json_text(
+        text: &str,
+        store: &str,
+        what: &str,
+    ) -> Result<GraphMetadata, GraphError> {
+        let invalid = |e: serde_json::Error| GraphError::InvalidMetadata {
+            store: store.to_owned(),
+            reason: format!("{what} does not hold JSON: {e}"),
+        };
+        let value: Value = serde_json::from_str(text).map_err(invalid)?;
+        let mut metadata = GraphMetadata::from_json(&value, store)?;
+        // `Value` sorts object keys; the order they were declared in comes from the text.
+        let order: AttrOrder = serde_json::from_str(text).map_err(invalid)?;
+        let by = |keys: &[String], attrs: &mut Vec<(String, AttrType)>| {
+            attrs.sort_by_key(|(n, _)| keys.iter().position(|k| k == n).unwrap_or(usize::MAX));
+        };
+        by(&order.node_attrs.0, &mut metadata.node_attrs);
+        by(&order.edge_attrs.0, &mut metadata.edge_attrs);
+        Ok(metadata)
+    }
+
     /// Reads funlib.persistence's JSON form.
     ///
     /// # Errors
@@ -572,6 +624,20 @@ mod tests {
             "edge_attrs": {"score": "float"}, "ndims": 2
         });
         let read = GraphMetadata::from_json(&funlib, "t").unwrap();
+        // Attribute order survives text: "size" declared before "center".
+        let mut ordered = read.clone();
+        ordered.node_attrs.reverse();
+        let text = ordered.to_json_text();
+        assert!(
+            text.find("\"size\"") < text.find("\"center\": \"Vec"),
+            "{text}"
+        );
+        let again = GraphMetadata::from_json_text(&text, "t", "a test").unwrap();
+        assert_eq!(again.node_attrs, ordered.node_attrs);
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            ordered.to_json()
+        );
         assert_eq!(
             read.total_roi,
             Roi::from_values(&[0, 0], &[100, 200]).unwrap()
@@ -699,5 +765,53 @@ mod tests {
         }
         assert!(Mode::parse("a").is_err());
         assert_eq!(Mode::parse("r+").unwrap().as_str(), "r+");
+    }
+}
+
+/// Attribute types as a JSON object, in the order given.
+fn attrs_json(attrs: &[(String, AttrType)]) -> String {
+    let items: Vec<String> = attrs
+        .iter()
+        .map(|(n, t)| {
+            format!(
+                "{}: {}",
+                Value::from(n.as_str()),
+                Value::from(t.to_funlib())
+            )
+        })
+        .collect();
+    format!("{{{}}}", items.join(", "))
+}
+
+/// The order of the attribute names in a metadata text.
+#[derive(serde::Deserialize)]
+struct AttrOrder {
+    #[serde(default)]
+    node_attrs: Keys,
+    #[serde(default)]
+    edge_attrs: Keys,
+}
+
+/// The keys of a JSON object, in the order of the text.
+#[derive(Default)]
+struct Keys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Keys, D::Error> {
+        struct KeysVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeysVisitor {
+            type Value = Keys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of attribute types")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Keys, A::Error> {
+                let mut keys = Vec::new();
+                while let Some((key, serde::de::IgnoredAny)) = map.next_entry::<String, _>()? {
+                    keys.push(key);
+                }
+                Ok(Keys(keys))
+            }
+        }
+        deserializer.deserialize_map(KeysVisitor)
     }
 }

@@ -434,7 +434,7 @@ impl PgGraphStore {
         };
         if mode == Mode::Write {
             let m = &this.metadata;
-            let json = m.to_json().to_string();
+            let json = m.to_json_text();
             let sql = format!(
                 "DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS {}; DROP TABLE IF EXISTS metadata;\
                  CREATE TABLE metadata (value VARCHAR);",
@@ -846,12 +846,7 @@ fn read_metadata(client: &mut Client, store: &str) -> Result<Option<GraphMetadat
         source: Box::new(e),
     })?;
     let Some(text) = text else { return Ok(None) };
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| GraphError::InvalidMetadata {
-            store: store.to_owned(),
-            reason: format!("table metadata does not hold JSON: {e}"),
-        })?;
-    GraphMetadata::from_json(&value, store).map(Some)
+    GraphMetadata::from_json_text(&text, store, "table metadata").map(Some)
 }
 
 impl GraphStore for PgGraphStore {

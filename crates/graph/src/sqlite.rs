@@ -277,7 +277,7 @@ impl SqliteGraphStore {
         })?;
         if mode == Mode::Write {
             this.drop_tables()?;
-            let json = this.metadata.to_json().to_string();
+            let json = this.metadata.to_json_text();
             std::fs::write(&this.meta_file, json).map_err(|source| GraphError::Io {
                 path: this.meta_file.clone(),
                 source,
@@ -621,12 +621,7 @@ fn read_sidecar(meta_file: &Path, store: &str) -> Result<Option<GraphMetadata>, 
             });
         }
     };
-    let value: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| GraphError::InvalidMetadata {
-            store: store.to_owned(),
-            reason: format!("{} is not JSON: {e}", meta_file.display()),
-        })?;
-    GraphMetadata::from_json(&value, store).map(Some)
+    GraphMetadata::from_json_text(&text, store, &meta_file.display().to_string()).map(Some)
 }
 
 /// `wait` plus up to half of it again, varying between processes and calls.
