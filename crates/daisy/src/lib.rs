@@ -11,7 +11,10 @@
 //!   ([`ProcessLauncher`], [`CommandLauncher`]); workers use [`Client`];
 //! - chunked arrays ([`array`], cargo feature `array`, on by default): a Zarr v2 or v3 array
 //!   ([`array::Array`]) addressed in world units by [`Roi`], so a block function reads
-//!   `block.read_roi` and writes `block.write_roi` as they are.
+//!   `block.read_roi` and writes `block.write_roi` as they are;
+//! - spatial graphs ([`graph`], cargo feature `graph`, on by default): nodes with positions and
+//!   edges, written block by block and read back by [`Roi`] in SQLite, PostgreSQL, MongoDB or
+//!   files ([`graph::GraphStore`]).
 //!
 //! ```
 //! use daisy::{run_blockwise, ProgressMode, Roi, RunOptions, Task};
@@ -89,6 +92,10 @@ pub use address::{Listen, default_route_address};
 /// cargo feature `array`).
 #[cfg(feature = "array")]
 pub use daisy_array as array;
+/// Spatial graph stores: nodes with positions and edges, written and read by [`Roi`] (the
+/// `daisy-graph` crate, cargo feature `graph`).
+#[cfg(feature = "graph")]
+pub use daisy_graph as graph;
 pub use daisy_client::{BlockGuard, Client, ClientError};
 pub use daisy_core::*;
 pub use daisy_geometry::{Coordinate, GeometryError, MAX_DIMS, Roi, SnapMode};
@@ -117,3 +124,8 @@ pub struct GuideDoctests;
 #[cfg(all(doctest, feature = "array"))]
 #[doc = include_str!("../../../docs/arrays.md")]
 pub struct ArraysDoctests;
+
+/// The graphs page's Rust examples, compiled and run as doc tests.
+#[cfg(all(doctest, feature = "graph"))]
+#[doc = include_str!("../../../docs/graphs.md")]
+pub struct GraphsDoctests;
