@@ -25,7 +25,7 @@ use crate::error::GraphError;
 use crate::graph::{Edge, Graph, Node};
 use crate::metadata::{GraphMetadata, GraphOptions, Mode, is_identifier};
 use crate::query::{EdgeQuery, EdgeSelection, Filter, NodeQuery};
-use crate::store::{GraphStore, checked_attrs};
+use crate::store::GraphStore;
 
 const BACKEND: &str = "postgresql";
 /// PostgreSQL binds at most 65535 parameters per statement.
@@ -893,14 +893,7 @@ impl GraphStore for PgGraphStore {
         attrs: Option<&[String]>,
         fail_if_exists: bool,
     ) -> Result<usize, GraphError> {
-        self.check_writable("write nodes to")?;
-        let nodes = graph.nodes_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            attrs,
-            &mut nodes.iter().map(|n| (n.id.to_string(), &n.attrs)),
-            false,
-        )?;
+        let (nodes, names) = self.nodes_to_write("write nodes to", graph, roi, attrs)?;
         let types = self.attr_types(Some(&names), false)?;
         let rows = nodes
             .iter()
@@ -927,16 +920,7 @@ impl GraphStore for PgGraphStore {
         attrs: Option<&[String]>,
         fail_if_exists: bool,
     ) -> Result<usize, GraphError> {
-        self.check_writable("write edges to")?;
-        let edges = graph.edges_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            attrs,
-            &mut edges
-                .iter()
-                .map(|e| (format!("({}, {})", e.u, e.v), &e.attrs)),
-            true,
-        )?;
+        let (edges, names) = self.edges_to_write("write edges to", graph, roi, attrs)?;
         let types = self.attr_types(Some(&names), true)?;
         let rows = edges
             .iter()
@@ -965,14 +949,7 @@ impl GraphStore for PgGraphStore {
         roi: Option<&Roi>,
         attrs: &[String],
     ) -> Result<usize, GraphError> {
-        self.check_writable("update nodes in")?;
-        let nodes = graph.nodes_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            Some(attrs),
-            &mut nodes.iter().map(|n| (n.id.to_string(), &n.attrs)),
-            false,
-        )?;
+        let (nodes, names) = self.nodes_to_write("update nodes in", graph, roi, Some(attrs))?;
         if names.is_empty() {
             return Ok(0);
         }
@@ -1008,16 +985,7 @@ impl GraphStore for PgGraphStore {
         roi: Option<&Roi>,
         attrs: &[String],
     ) -> Result<usize, GraphError> {
-        self.check_writable("update edges in")?;
-        let edges = graph.edges_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            Some(attrs),
-            &mut edges
-                .iter()
-                .map(|e| (format!("({}, {})", e.u, e.v), &e.attrs)),
-            true,
-        )?;
+        let (edges, names) = self.edges_to_write("update edges in", graph, roi, Some(attrs))?;
         if names.is_empty() {
             return Ok(0);
         }

@@ -26,7 +26,7 @@ use crate::error::GraphError;
 use crate::graph::{Attrs, Edge, Graph, Node};
 use crate::metadata::{GraphMetadata, GraphOptions, Mode};
 use crate::query::{EdgeQuery, EdgeSelection, Filter, NodeQuery};
-use crate::store::{GraphStore, checked_attrs};
+use crate::store::GraphStore;
 
 /// How a declared attribute type is looked up.
 type Lookup = fn(&GraphMetadata, &str) -> Result<AttrType, GraphError>;
@@ -654,14 +654,7 @@ impl GraphStore for SqliteGraphStore {
         attrs: Option<&[String]>,
         fail_if_exists: bool,
     ) -> Result<usize, GraphError> {
-        self.check_writable("write nodes to")?;
-        let nodes = graph.nodes_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            attrs,
-            &mut nodes.iter().map(|n| (n.id.to_string(), &n.attrs)),
-            false,
-        )?;
+        let (nodes, names) = self.nodes_to_write("write nodes to", graph, roi, attrs)?;
         let types = self.attr_types(Some(&names), false)?;
         let rows = node_rows(&nodes, &types)?;
         let table = self.metadata.nodes_table.clone();
@@ -675,16 +668,7 @@ impl GraphStore for SqliteGraphStore {
         attrs: Option<&[String]>,
         fail_if_exists: bool,
     ) -> Result<usize, GraphError> {
-        self.check_writable("write edges to")?;
-        let edges = graph.edges_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            attrs,
-            &mut edges
-                .iter()
-                .map(|e| (format!("({}, {})", e.u, e.v), &e.attrs)),
-            true,
-        )?;
+        let (edges, names) = self.edges_to_write("write edges to", graph, roi, attrs)?;
         let types = self.attr_types(Some(&names), true)?;
         let rows = edge_rows(&edges, &types, false)?;
         let table = self.metadata.edges_table.clone();
@@ -698,14 +682,7 @@ impl GraphStore for SqliteGraphStore {
         roi: Option<&Roi>,
         attrs: &[String],
     ) -> Result<usize, GraphError> {
-        self.check_writable("update nodes in")?;
-        let nodes = graph.nodes_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            Some(attrs),
-            &mut nodes.iter().map(|n| (n.id.to_string(), &n.attrs)),
-            false,
-        )?;
+        let (nodes, names) = self.nodes_to_write("update nodes in", graph, roi, Some(attrs))?;
         if names.is_empty() {
             return Ok(0);
         }
@@ -737,16 +714,7 @@ impl GraphStore for SqliteGraphStore {
         roi: Option<&Roi>,
         attrs: &[String],
     ) -> Result<usize, GraphError> {
-        self.check_writable("update edges in")?;
-        let edges = graph.edges_in(roi, &self.metadata)?;
-        let names = checked_attrs(
-            &self.metadata,
-            Some(attrs),
-            &mut edges
-                .iter()
-                .map(|e| (format!("({}, {})", e.u, e.v), &e.attrs)),
-            true,
-        )?;
+        let (edges, names) = self.edges_to_write("update edges in", graph, roi, Some(attrs))?;
         if names.is_empty() {
             return Ok(0);
         }

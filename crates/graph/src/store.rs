@@ -139,6 +139,56 @@ pub trait GraphStore {
         }
     }
 
+    /// What a write (or update, by `action`) of `roi` stores: the nodes of `graph` it covers
+    /// and the attributes to store (`attrs`, all declared ones without a list), checked
+    /// against the declared types: the start of every backend's node writes.
+    ///
+    /// # Errors
+    /// [`GraphError::ReadOnly`], [`GraphError::RoiDims`], [`GraphError::UnknownAttribute`],
+    /// [`GraphError::WrongType`].
+    fn nodes_to_write(
+        &self,
+        action: &'static str,
+        graph: &Graph,
+        roi: Option<&Roi>,
+        attrs: Option<&[String]>,
+    ) -> Result<(Vec<Node>, Vec<String>), GraphError> {
+        self.check_writable(action)?;
+        let nodes = graph.nodes_in(roi, self.metadata())?;
+        let names = checked_attrs(
+            self.metadata(),
+            attrs,
+            &mut nodes.iter().map(|n| (n.id.to_string(), &n.attrs)),
+            false,
+        )?;
+        Ok((nodes, names))
+    }
+
+    /// [`GraphStore::nodes_to_write`] for edges: those whose `u` lies in `roi`, as stored
+    /// (`(min, max)` if undirected).
+    ///
+    /// # Errors
+    /// As [`GraphStore::nodes_to_write`], and [`GraphError::MissingEndpoint`].
+    fn edges_to_write(
+        &self,
+        action: &'static str,
+        graph: &Graph,
+        roi: Option<&Roi>,
+        attrs: Option<&[String]>,
+    ) -> Result<(Vec<Edge>, Vec<String>), GraphError> {
+        self.check_writable(action)?;
+        let edges = graph.edges_in(roi, self.metadata())?;
+        let names = checked_attrs(
+            self.metadata(),
+            attrs,
+            &mut edges
+                .iter()
+                .map(|e| (format!("({}, {})", e.u, e.v), &e.attrs)),
+            true,
+        )?;
+        Ok((edges, names))
+    }
+
     /// Writes the nodes and edges of `graph` in `roi`.
     ///
     /// # Errors
