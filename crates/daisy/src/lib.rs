@@ -92,13 +92,13 @@ pub use address::{Listen, default_route_address};
 /// cargo feature `array`).
 #[cfg(feature = "array")]
 pub use daisy_array as array;
+pub use daisy_client::{BlockGuard, Client, ClientError};
+pub use daisy_core::*;
+pub use daisy_geometry::{Coordinate, GeometryError, MAX_DIMS, Roi, SnapMode};
 /// Spatial graph stores: nodes with positions and edges, written and read by [`Roi`] (the
 /// `daisy-graph` crate, cargo feature `graph`).
 #[cfg(feature = "graph")]
 pub use daisy_graph as graph;
-pub use daisy_client::{BlockGuard, Client, ClientError};
-pub use daisy_core::*;
-pub use daisy_geometry::{Coordinate, GeometryError, MAX_DIMS, Roi, SnapMode};
 pub use daisy_launch::{
     CommandLauncher, LaunchError, Launcher, ProcessLauncher, ThreadLauncher, WorkerExit,
     WorkerHandle, WorkerSpec,
