@@ -1,8 +1,8 @@
 //! Spatial graph stores: nodes with a position attribute and edges between them, written
 //! block by block by many workers and read back by ROI, with the layouts of
-//! funlib.persistence 0.7 (SQLite, PostgreSQL), daisy's `MongoDbGraphProvider` (MongoDB) and
-//! daisy 1.x's `FileGraphProvider` ([`FileGraphStore`]: a directory of NumPy `.npz` files
-//! chunked in space, so that block-wise workers write disjoint files).
+//! funlib.persistence 0.7 (SQLite, PostgreSQL), daisy 1.x's `MongoDbGraphProvider` (MongoDB:
+//! [`MongoGraphStore`]) and daisy 1.x's `FileGraphProvider` ([`FileGraphStore`]: a directory
+//! of NumPy `.npz` files chunked in space, so that block-wise workers write disjoint files).
 //!
 //! [`GraphStore`] is what every backend implements; [`GraphMetadata`] is what a store records
 //! about its graph (position attribute, directedness, attribute types, table names) and
@@ -13,6 +13,7 @@ mod error;
 pub mod file;
 mod graph;
 mod metadata;
+pub mod mongodb;
 mod npy;
 pub mod postgres;
 mod query;
@@ -27,6 +28,7 @@ pub use error::GraphError;
 pub use file::FileGraphStore;
 pub use graph::{Attrs, Edge, Graph, Node, contains, position_of};
 pub use metadata::{GraphMetadata, GraphOptions, Mode, is_identifier};
+pub use mongodb::MongoGraphStore;
 pub use postgres::PgGraphStore;
 pub use query::{EdgeQuery, EdgeSelection, Filter, NodeQuery};
 pub use sqlite::SqliteGraphStore;
