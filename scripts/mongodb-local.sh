@@ -94,7 +94,8 @@ stop)
         source "$state"
         if kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
-            for _ in $(seq 1 50); do
+            # The data is thrown away: a second for a clean exit, then SIGKILL.
+            for _ in $(seq 1 10); do
                 kill -0 "$pid" 2>/dev/null || break
                 sleep 0.1
             done
