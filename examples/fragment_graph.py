@@ -16,11 +16,15 @@ What it does:
    ``fail_if_exists=True``, so a second write of any row would fail its block).
 
 Both tasks run on ``--workers`` worker processes (default 2), which open the database
-themselves. Backends (``--backend``): ``sqlite`` (default: a file in ``--out`` or a temporary
-directory) and ``postgres`` (the server in the ``PG*`` variables, database ``--db``).
+themselves. Backends (``--backend``), through funlib.persistence's API: ``sqlite`` (default:
+a file in ``--out`` or a temporary directory) and ``postgres`` (the server in the ``PG*``
+variables, database ``--db``); through daisy 1.x's graph providers (``provider[roi]`` and the
+sub-graph's ``write_nodes`` / ``write_edges``): ``mongodb`` (the server in ``MONGODB_URI``,
+database ``--db``) and ``file`` (a directory in ``--out``, chunked by the block size).
 
     python examples/fragment_graph.py
     python examples/fragment_graph.py --backend postgres --db fragments --blocks 16
+    python examples/fragment_graph.py --backend mongodb --db fragments
 
 Exit code 0 iff both tasks succeeded and the graph read back is the expected one.
 """
@@ -40,10 +44,19 @@ import numpy as np
 from funlib.geometry import Coordinate, Roi
 
 import daisy
-from daisy.persistence import PgSQLGraphDatabase, SQLiteGraphDataBase, Vec
+from daisy.persistence import (
+    FileGraphProvider,
+    MongoDbGraphProvider,
+    PgSQLGraphDatabase,
+    SQLiteGraphDataBase,
+    Vec,
+)
 
 NODE_ATTRS = {"position": Vec(float, 3), "size": int}
 EDGE_ATTRS = {"distance": float}
+
+
+PROVIDERS = ("mongodb", "file")
 
 
 def open_db(args: argparse.Namespace, mode: str) -> Any:
@@ -55,7 +68,37 @@ def open_db(args: argparse.Namespace, mode: str) -> Any:
         return SQLiteGraphDataBase(os.path.join(args.out, "fragments.db"), "position", **options)
     if args.backend == "postgres":
         return PgSQLGraphDatabase("position", args.db, **options)
+    if args.backend == "mongodb":
+        return MongoDbGraphProvider(args.db, **options)
+    if args.backend == "file":
+        chunks = (args.block_size,) * 3
+        return FileGraphProvider(os.path.join(args.out, "fragments"), chunks, **options)
     raise SystemExit(f"unknown backend {args.backend!r}")
+
+
+def write_nodes(args: argparse.Namespace, db: Any, nodes: list[tuple[int, Any]], roi: Roi) -> None:
+    """Writes the nodes in ``roi`` (a second write of any would fail)."""
+    if args.backend in PROVIDERS:
+        sub_graph = db[roi]
+        sub_graph.add_nodes_from(nodes)
+        sub_graph.write_nodes(fail_if_exists=True)
+    else:
+        graph = nx.Graph()
+        graph.add_nodes_from(nodes)
+        db.write_nodes(graph.nodes, roi=roi, fail_if_exists=True)
+
+
+def write_edges(args: argparse.Namespace, db: Any, read_roi: Roi, write_roi: Roi) -> None:
+    """Reads the nodes in ``read_roi``, connects them and writes the edges whose ``u`` lies
+    in ``write_roi``."""
+    if args.backend in PROVIDERS:
+        graph = db[read_roi]
+        connect(graph, args.distance)
+        graph.write_edges(roi=write_roi, fail_if_exists=True)
+    else:
+        graph = db.read_graph(read_roi, read_edges=False)
+        connect(graph, args.distance)
+        db.write_edges(graph.nodes, graph.edges, roi=write_roi, fail_if_exists=True)
 
 
 def fragments_of(block_roi: Roi, per_block: int, block_size: int) -> list[tuple[int, Any]]:
@@ -73,9 +116,12 @@ def fragments_of(block_roi: Roi, per_block: int, block_size: int) -> list[tuple[
 
 def connect(graph: nx.Graph, max_distance: float) -> None:
     """Adds an edge between every two nodes of ``graph`` closer than ``max_distance`` (nodes
-    bucketed in cells of that size: only neighbouring cells are compared)."""
+    bucketed in cells of that size: only neighbouring cells are compared). Nodes without a
+    position (the far ends of edges read with a sub-graph) are left out."""
     cells: dict[tuple[int, ...], list[Any]] = {}
     for n, data in graph.nodes(data=True):
+        if "position" not in data:
+            continue
         cell = tuple(int(np.floor(c / max_distance)) for c in data["position"])
         cells.setdefault(cell, []).append(n)
     for cell, members in cells.items():
@@ -99,24 +145,20 @@ def run(args: argparse.Namespace) -> bool:
     block = Roi((0, 0, 0), (size,) * 3)
     open_db(args, "w").close()
 
-    def write_fragments(b: daisy.Block) -> None:
-        graph = nx.Graph()
-        graph.add_nodes_from(fragments_of(b.write_roi, args.per_block, size))
+    def fragments_task(b: daisy.Block) -> None:
         with open_db(args, "r+") as db:
-            db.write_nodes(graph.nodes, roi=b.write_roi, fail_if_exists=True)
+            write_nodes(args, db, fragments_of(b.write_roi, args.per_block, size), b.write_roi)
 
-    def write_edges(b: daisy.Block) -> None:
+    def edges_task(b: daisy.Block) -> None:
         with open_db(args, "r+") as db:
-            graph = db.read_graph(b.read_roi, read_edges=False)
-            connect(graph, args.distance)
-            db.write_edges(graph.nodes, graph.edges, roi=b.write_roi, fail_if_exists=True)
+            write_edges(args, db, b.read_roi, b.write_roi)
 
     fragments = daisy.Task(
         "fragments",
         total_roi=total,
         read_roi=block,
         write_roi=block,
-        process_function=write_fragments,
+        process_function=fragments_task,
         num_workers=args.workers,
         read_write_conflict=False,
     )
@@ -125,7 +167,7 @@ def run(args: argparse.Namespace) -> bool:
         total_roi=total.grow(context, context),
         read_roi=block.grow(context, context),
         write_roi=block,
-        process_function=write_edges,
+        process_function=edges_task,
         num_workers=args.workers,
         read_write_conflict=False,
         upstream_tasks=[fragments],
@@ -140,9 +182,9 @@ def run(args: argparse.Namespace) -> bool:
     connect(expected, args.distance)
 
     with open_db(args, "r") as db:
-        nodes = db.read_nodes()
-        stored_edges = db.read_edges()
-        graph = db.read_graph()
+        nodes = db.read_nodes(None)
+        stored_edges = db.read_edges(None)
+        graph = db[None] if args.backend in PROVIDERS else db.read_graph()
     node_ids = [n["id"] for n in nodes]
     edge_pairs = [(e["u"], e["v"]) for e in stored_edges]
     want_edges = {(min(u, v), max(u, v)) for u, v in expected.edges}
@@ -168,9 +210,12 @@ def run(args: argparse.Namespace) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--backend", choices=["sqlite", "postgres"], default="sqlite")
-    parser.add_argument("--out", help="directory of the SQLite file (default: temporary)")
-    parser.add_argument("--db", default="daisy_fragments", help="PostgreSQL database name")
+    backends = ["sqlite", "postgres", *PROVIDERS]
+    parser.add_argument("--backend", choices=backends, default="sqlite")
+    parser.add_argument(
+        "--out", help="directory of the SQLite file or file graph (default: temporary)"
+    )
+    parser.add_argument("--db", default="daisy_fragments", help="PostgreSQL or MongoDB database")
     parser.add_argument("--blocks", type=int, default=8, help="blocks per axis")
     parser.add_argument("--block-size", type=int, default=32)
     parser.add_argument("--per-block", type=int, default=6, help="fragments per block")

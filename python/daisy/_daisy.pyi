@@ -804,6 +804,50 @@ class GraphStore:
     def has_edges(self, roi: Roi | None = None) -> bool: ...
     def begin_bulk_write(self, worker: bool = False) -> None: ...
     def end_bulk_write(self) -> None: ...
+    @staticmethod
+    def mongodb(
+        db_name: str,
+        mode: str,
+        host: str | None = None,
+        meta_collection: str | None = None,
+        position_attribute: str | None = None,
+        directed: bool | None = None,
+        total_roi: Roi | None = None,
+        nodes_table: str | None = None,
+        edges_table: str | None = None,
+        endpoint_names: Sequence[str] | None = None,
+        node_attrs: Sequence[tuple[str, str]] | None = None,
+        edge_attrs: Sequence[tuple[str, str]] | None = None,
+    ) -> GraphStore: ...
+    @staticmethod
+    def file(
+        directory: str | os.PathLike[str],
+        mode: str,
+        chunk_size: Sequence[int] | None = None,
+        position_attribute: str | None = None,
+        directed: bool | None = None,
+        total_roi: Roi | None = None,
+        nodes_table: str | None = None,
+        edges_table: str | None = None,
+        endpoint_names: Sequence[str] | None = None,
+        node_attrs: Sequence[tuple[str, str]] | None = None,
+        edge_attrs: Sequence[tuple[str, str]] | None = None,
+    ) -> GraphStore: ...
+    def covered(
+        self, nodes: dict[Any, Any], edges: Any = None, roi: Roi | None = None
+    ) -> tuple[int, int]: ...
+    def read_nodes_joined(
+        self,
+        join_collection: str,
+        roi: Roi | None = None,
+        attr_filter: dict[str, Any] | None = None,
+        read_attrs: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]: ...
+    def write_node_features(
+        self, collection: str, nodes: dict[Any, Any], fail_if_exists: bool = False
+    ) -> int: ...
+    @property
+    def untyped(self) -> bool: ...
     def close(self) -> None: ...
     def summary(self) -> str | None: ...
     def describe(self) -> str: ...

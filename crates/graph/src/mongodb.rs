@@ -22,13 +22,15 @@
 //! write at once.
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use daisy_geometry::{Coordinate, Roi};
 use mongodb::IndexModel;
 use mongodb::bson::{Bson, Document, doc};
 use mongodb::options::{ClientOptions, IndexOptions};
-use mongodb::sync::{Client, Collection, Database};
+use mongodb::{Client, Collection, Cursor, Database};
+use tokio::runtime::Runtime;
 
 use crate::attr::{AttrType, AttrValue, ScalarType};
 use crate::error::GraphError;
@@ -55,6 +57,8 @@ type Selected = (String, Option<AttrType>);
 /// A graph store in a MongoDB database, in daisy 1.x's `MongoDbGraphProvider` layout.
 pub struct MongoGraphStore {
     db: Database,
+    /// The runtime the driver runs on (dropped after the database handle).
+    rt: Runtime,
     db_name: String,
     server: String,
     metadata: GraphMetadata,
@@ -173,6 +177,37 @@ fn coordinate(value: &Bson, name: &str, store: &str) -> Result<Coordinate, Graph
         })
         .collect::<Result<Vec<_>, _>>()?;
     Coordinate::from_options(&values).map_err(|e| invalid(format!("{name:?}: {e}")))
+}
+
+/// Every document of a cursor.
+async fn drain(mut cursor: Cursor<Document>) -> Result<Vec<Document>, mongodb::error::Error> {
+    let mut documents = Vec::new();
+    while cursor.advance().await? {
+        documents.push(Document::try_from(cursor.current())?);
+    }
+    Ok(documents)
+}
+
+/// The meta document daisy 1.x writes for a new graph: `directed` and the total ROI (`null`
+/// where it is not given).
+fn legacy_meta(options: &GraphOptions) -> Document {
+    let values = |c: &Coordinate| -> Bson {
+        Bson::Array(
+            c.to_vec()
+                .into_iter()
+                .map(|v| v.map_or(Bson::Null, Bson::Int64))
+                .collect(),
+        )
+    };
+    let (offset, shape) = match &options.total_roi {
+        Some(roi) => (values(&roi.offset()), values(&roi.shape())),
+        None => (Bson::Null, Bson::Null),
+    };
+    doc! {
+        "directed": options.directed.unwrap_or(false),
+        "total_roi_offset": offset,
+        "total_roi_shape": shape,
+    }
 }
 
 /// The metadata of a meta document daisy 1.x wrote (`directed` and, optionally, the total
@@ -301,12 +336,26 @@ impl MongoGraphStore {
             });
         }
         let uri = uri_of(host);
-        let mut client_options =
-            ClientOptions::parse(&uri)
-                .run()
-                .map_err(|e| GraphError::InvalidOptions {
-                    reason: format!("host {uri:?} is not a MongoDB connection string: {e}"),
-                })?;
+        // A runtime of the store's own (one worker thread for the driver's monitors and
+        // pools), not the driver's global one: a process forked after another store was
+        // opened (daisy's workers) starts a fresh runtime instead of one whose threads the
+        // fork did not copy.
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("daisy-mongodb")
+            .enable_all()
+            .build()
+            .map_err(|e| GraphError::Backend {
+                backend: BACKEND,
+                action: "starting the MongoDB driver's runtime".into(),
+                store: format!("database {db_name}"),
+                source: Box::new(e),
+            })?;
+        let mut client_options = rt
+            .block_on(ClientOptions::parse(&uri).into_future())
+            .map_err(|e| GraphError::InvalidOptions {
+                reason: format!("host {uri:?} is not a MongoDB connection string: {e}"),
+            })?;
         client_options.server_selection_timeout = Some(timeout);
         client_options.connect_timeout = Some(timeout);
         client_options.app_name = Some("daisy-graph".into());
@@ -316,7 +365,11 @@ impl MongoGraphStore {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(",");
-        let client = Client::with_options(client_options).map_err(|e| GraphError::Backend {
+        let client = {
+            let _context = rt.enter();
+            Client::with_options(client_options)
+        }
+        .map_err(|e| GraphError::Backend {
             backend: BACKEND,
             action: format!("connecting to the MongoDB server at {server}"),
             store: format!("database {db_name}"),
@@ -335,13 +388,20 @@ impl MongoGraphStore {
         let (metadata, untyped) = match mode {
             Mode::Write => {
                 // Reach the server before dropping anything.
-                db.run_command(doc! {"ping": 1})
-                    .run()
+                rt.block_on(db.run_command(doc! {"ping": 1}).into_future())
                     .map_err(connect_error)?;
-                (GraphMetadata::open(None, options, mode, &store)?, false)
+                if options.node_attrs.is_none() {
+                    // daisy 1.x declared no types: an untyped graph, in its meta layout.
+                    let (m, _) = legacy_metadata(&legacy_meta(options), options, &store)?;
+                    (m, true)
+                } else {
+                    (GraphMetadata::open(None, options, mode, &store)?, false)
+                }
             }
             Mode::Read | Mode::ReadWrite => {
-                let stored = meta.find_one(doc! {}).run().map_err(connect_error)?;
+                let stored = rt
+                    .block_on(meta.find_one(doc! {}).into_future())
+                    .map_err(connect_error)?;
                 match stored {
                     None => (GraphMetadata::open(None, options, mode, &store)?, false),
                     Some(d) if d.contains_key("node_attrs") => {
@@ -364,6 +424,7 @@ impl MongoGraphStore {
         };
         let this = MongoGraphStore {
             db,
+            rt,
             db_name: db_name.to_owned(),
             server,
             metadata,
@@ -373,13 +434,17 @@ impl MongoGraphStore {
         };
         if mode == Mode::Write {
             let m = &this.metadata;
-            let document: Document = serde_json::from_str(&m.to_json_text())
-                .map_err(|e| this.backend_error("writing the metadata", Box::new(e)))?;
-            this.run("replacing the graph", || {
-                this.nodes().drop().run()?;
-                this.edges().drop().run()?;
-                meta.drop().run()?;
-                meta.insert_one(document).run()?;
+            let document: Document = if this.untyped {
+                legacy_meta(options)
+            } else {
+                serde_json::from_str(&m.to_json_text())
+                    .map_err(|e| this.backend_error("writing the metadata", Box::new(e)))?
+            };
+            this.run("replacing the graph", async {
+                this.nodes().drop().await?;
+                this.edges().drop().await?;
+                meta.drop().await?;
+                meta.insert_one(document).await?;
                 Ok(())
             })?;
         }
@@ -433,9 +498,11 @@ impl MongoGraphStore {
     fn run<T>(
         &self,
         action: &str,
-        f: impl FnOnce() -> Result<T, mongodb::error::Error>,
+        f: impl Future<Output = Result<T, mongodb::error::Error>>,
     ) -> Result<T, GraphError> {
-        f().map_err(|e| self.backend_error(action, Box::new(e)))
+        self.rt
+            .block_on(f)
+            .map_err(|e| self.backend_error(action, Box::new(e)))
     }
 
     /// daisy 1.x's indexes: `position` and the unique `id` on the nodes, the unique
@@ -448,7 +515,7 @@ impl MongoGraphStore {
                 .unique(unique.then_some(true))
                 .build()
         };
-        self.run("creating the indexes", || {
+        self.run("creating the indexes", async {
             if position {
                 self.nodes()
                     .create_index(
@@ -457,7 +524,7 @@ impl MongoGraphStore {
                             .options(named(POSITION_INDEX, false))
                             .build(),
                     )
-                    .run()?;
+                    .await?;
             }
             self.nodes()
                 .create_index(
@@ -466,7 +533,7 @@ impl MongoGraphStore {
                         .options(named("id", true))
                         .build(),
                 )
-                .run()?;
+                .await?;
             self.edges()
                 .create_index(
                     IndexModel::builder()
@@ -474,7 +541,7 @@ impl MongoGraphStore {
                         .options(named("incident", true))
                         .build(),
                 )
-                .run()?;
+                .await?;
             Ok(())
         })
     }
@@ -701,7 +768,9 @@ impl MongoGraphStore {
                 "documents": batch.iter().cloned().map(Bson::Document).collect::<Vec<_>>(),
                 "ordered": false,
             };
-            let reply = self.run("inserting documents", || self.db.run_command(command).run())?;
+            let reply = self.run("inserting documents", async {
+                self.db.run_command(command).await
+            })?;
             written += count(&reply, "n");
             if let Ok(errors) = reply.get_array("writeErrors") {
                 for error in errors {
@@ -745,7 +814,9 @@ impl MongoGraphStore {
                 .map(|(q, set)| Bson::Document(doc! {"q": q.clone(), "u": {"$set": set.clone()}}))
                 .collect();
             let command = doc! {"update": collection, "updates": statements, "ordered": false};
-            let reply = self.run("updating documents", || self.db.run_command(command).run())?;
+            let reply = self.run("updating documents", async {
+                self.db.run_command(command).await
+            })?;
             if let Ok(errors) = reply.get_array("writeErrors")
                 && !errors.is_empty()
             {
@@ -767,14 +838,14 @@ impl MongoGraphStore {
     ) -> Result<Vec<i64>, GraphError> {
         let mut found = Vec::new();
         for chunk in ids.chunks(ID_CHUNK) {
-            let cursor = self.run("looking for stored nodes", || {
-                collection
+            let docs = self.run("looking for stored nodes", async {
+                let cursor = collection
                     .find(doc! {"id": {"$in": chunk}})
                     .projection(doc! {"_id": 0, "id": 1})
-                    .run()
+                    .await?;
+                drain(cursor).await
             })?;
-            for d in cursor {
-                let d = self.run("looking for stored nodes", || d)?;
+            for d in docs {
                 if let Some(id) = d.get("id").and_then(Bson::as_i64_like) {
                     found.push(id);
                 }
@@ -806,12 +877,9 @@ impl MongoGraphStore {
         projection: Document,
         action: &str,
     ) -> Result<Vec<Document>, GraphError> {
-        let cursor = self.run(action, || {
-            collection.find(filter).projection(projection).run()
-        })?;
-        cursor
-            .map(|d| d.map_err(|e| self.backend_error(action, Box::new(e))))
-            .collect()
+        self.run(action, async {
+            drain(collection.find(filter).projection(projection).await?).await
+        })
     }
 
     fn node_of(
@@ -861,10 +929,11 @@ impl MongoGraphStore {
             doc! {"$match": filter},
         ];
         let action = format!("reading nodes joined with collection {join_collection}");
-        let cursor = self.run(&action, || self.nodes().aggregate(pipeline).run())?;
+        let documents = self.run(&action, async {
+            drain(self.nodes().aggregate(pipeline).await?).await
+        })?;
         let mut nodes = Vec::new();
-        for d in cursor {
-            let d = d.map_err(|e| self.backend_error(&action, Box::new(e)))?;
+        for d in documents {
             let mut node = self.node_of(&d, None)?;
             if let Some(names) = &query.attrs {
                 node.attrs = names
@@ -906,7 +975,7 @@ impl MongoGraphStore {
             });
         }
         let target: Collection<Document> = self.db.collection(collection);
-        self.run("creating the feature index", || {
+        self.run("creating the feature index", async {
             target
                 .create_index(
                     IndexModel::builder()
@@ -919,7 +988,7 @@ impl MongoGraphStore {
                         )
                         .build(),
                 )
-                .run()
+                .await
         })?;
         let documents: Vec<Document> = features
             .iter()
@@ -1038,8 +1107,8 @@ impl GraphStore for MongoGraphStore {
                     .iter()
                     .map(|e| Bson::Document(doc! {&u: stored_id(e.u), &v: stored_id(e.v)}))
                     .collect();
-                let found = self.run("looking for stored edges", || {
-                    self.edges().find_one(doc! {"$or": pairs}).run()
+                let found = self.run("looking for stored edges", async {
+                    self.edges().find_one(doc! {"$or": pairs}).await
                 })?;
                 if let Some(d) = found {
                     return Err(GraphError::AlreadyExists {
@@ -1175,20 +1244,22 @@ impl GraphStore for MongoGraphStore {
         if let Some(roi) = roi {
             self.roi_filter(roi, &mut filter)?;
         }
-        self.run("counting nodes", || {
-            self.nodes().count_documents(filter).run()
+        self.run("counting nodes", async {
+            self.nodes().count_documents(filter).await
         })
     }
 
     fn has_edges(&self, roi: Option<&Roi>) -> Result<bool, GraphError> {
         let Some(roi) = roi else {
-            let found = self.run("looking for edges", || self.edges().find_one(doc! {}).run())?;
+            let found = self.run("looking for edges", async {
+                self.edges().find_one(doc! {}).await
+            })?;
             return Ok(found.is_some());
         };
         let u = &self.metadata.endpoint_names[0];
         for chunk in self.ids_in(roi)?.chunks(ID_CHUNK) {
-            let found = self.run("looking for edges", || {
-                self.edges().find_one(doc! {u: {"$in": chunk}}).run()
+            let found = self.run("looking for edges", async {
+                self.edges().find_one(doc! {u: {"$in": chunk}}).await
             })?;
             if found.is_some() {
                 return Ok(true);
@@ -1203,12 +1274,12 @@ impl GraphStore for MongoGraphStore {
             return Ok(());
         }
         if !worker {
-            let indexes = self.run("listing the indexes", || {
-                self.nodes().list_index_names().run()
+            let indexes = self.run("listing the indexes", async {
+                self.nodes().list_index_names().await
             })?;
             if indexes.iter().any(|n| n == POSITION_INDEX) {
-                self.run("dropping the position index", || {
-                    self.nodes().drop_index(POSITION_INDEX).run()
+                self.run("dropping the position index", async {
+                    self.nodes().drop_index(POSITION_INDEX).await
                 })?;
             }
         }

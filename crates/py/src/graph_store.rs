@@ -1,5 +1,5 @@
-//! `GraphStore`: a spatial graph store of `daisy-graph` (SQLite, PostgreSQL), for
-//! `daisy.persistence`'s graph databases.
+//! `GraphStore`: a spatial graph store of `daisy-graph` (SQLite, PostgreSQL, MongoDB, files),
+//! for `daisy.persistence`'s graph databases and daisy 1.x's graph providers.
 //!
 //! networkx graphs cross the boundary in bulk: a write walks the graph's own dictionaries
 //! (`Graph._node`, `Graph._adj`) once, taking only the attributes being written, and hands the
@@ -12,8 +12,9 @@ use std::path::PathBuf;
 use std::sync::Mutex;
 
 use daisy_graph::{
-    AttrType, AttrValue, Attrs, Edge, EdgeQuery, EdgeSelection, Filter, Graph, GraphError,
-    GraphMetadata, GraphOptions, GraphStore, Mode, NodeQuery, PgGraphStore, SqliteGraphStore,
+    AttrType, AttrValue, Attrs, Edge, EdgeQuery, EdgeSelection, FileGraphStore, Filter, Graph,
+    GraphError, GraphMetadata, GraphOptions, GraphStore, Mode, MongoGraphStore, Node, NodeQuery,
+    PgGraphStore, SqliteGraphStore,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::intern;
@@ -23,8 +24,29 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use crate::convert::{optional_roi_from_py, repr, roi_to_tuples, type_name};
 use crate::errors::DaisyError;
 
-/// A graph store the engine opened; closed stores refuse every call.
-type Store = Box<dyn GraphStore + Send>;
+/// A graph store the engine opened, by backend (MongoDB has calls of its own).
+enum Store {
+    /// An SQLite file.
+    Sqlite(SqliteGraphStore),
+    /// A PostgreSQL database.
+    Postgres(PgGraphStore),
+    /// A MongoDB database.
+    Mongo(MongoGraphStore),
+    /// A directory of chunk files.
+    File(FileGraphStore),
+}
+
+impl Store {
+    /// The store behind the backend.
+    fn get(&mut self) -> &mut dyn GraphStore {
+        match self {
+            Store::Sqlite(s) => s,
+            Store::Postgres(s) => s,
+            Store::Mongo(s) => s,
+            Store::File(s) => s,
+        }
+    }
+}
 
 /// A spatial graph store (`daisy._daisy.GraphStore`).
 #[pyclass(name = "GraphStore", module = "daisy._daisy", frozen)]
@@ -40,6 +62,9 @@ pub(crate) struct PyGraphStore {
     meta: GraphMetadata,
     /// The mode it was opened in.
     mode: Mode,
+    /// A graph without declared attributes (a MongoDB graph daisy 1.x wrote): writes take
+    /// every attribute a node or edge has.
+    untyped: bool,
 }
 
 /// Why a call on the store did not run or failed.
@@ -188,10 +213,11 @@ fn id_from_py(value: &Bound<'_, PyAny>, what: &str) -> PyResult<u64> {
     })
 }
 
-/// The attributes `names` of one node's or edge's data dictionary (those it has).
+/// The attributes `names` of one node's or edge's data dictionary (those it has; all of
+/// them without a list).
 fn attrs_from_py(
     data: &Bound<'_, PyAny>,
-    names: &[Py<PyString>],
+    names: Option<&[Py<PyString>]>,
     what: &dyn Fn() -> String,
 ) -> PyResult<Attrs> {
     let py = data.py();
@@ -203,6 +229,20 @@ fn attrs_from_py(
         ))
     })?;
     let mut attrs = Attrs::new();
+    let Some(names) = names else {
+        for (key, value) in data.iter() {
+            let key: String = key.extract().map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "the attribute names of {} must be strings, got {}",
+                    what(),
+                    repr(&key)
+                ))
+            })?;
+            let value = value_from_py(&value, &key, what)?;
+            attrs.insert(key, value);
+        }
+        return Ok(attrs);
+    };
     for name in names {
         let name = name.bind(py);
         if let Some(value) = data.get_item(name)? {
@@ -213,21 +253,26 @@ fn attrs_from_py(
     Ok(attrs)
 }
 
-/// Interned attribute names, for dictionary lookups.
-fn names_py(py: Python<'_>, names: &[String]) -> Vec<Py<PyString>> {
-    names
-        .iter()
-        .map(|n| PyString::intern(py, n).unbind())
-        .collect()
+/// Interned attribute names, for dictionary lookups (`None`: every attribute).
+fn names_py(py: Python<'_>, names: Option<&[String]>) -> Option<Vec<Py<PyString>>> {
+    names.map(|names| {
+        names
+            .iter()
+            .map(|n| PyString::intern(py, n).unbind())
+            .collect()
+    })
 }
 
 /// The nodes of a `{id: data}` dictionary with the attributes `names`.
-fn nodes_from_py(nodes: &Bound<'_, PyDict>, names: &[String]) -> PyResult<BTreeMap<u64, Attrs>> {
+fn nodes_from_py(
+    nodes: &Bound<'_, PyDict>,
+    names: Option<&[String]>,
+) -> PyResult<BTreeMap<u64, Attrs>> {
     let names = names_py(nodes.py(), names);
     let mut out = BTreeMap::new();
     for (id, data) in nodes.iter() {
         let node = id_from_py(&id, "node")?;
-        let attrs = attrs_from_py(&data, &names, &|| format!("node {node}"))?;
+        let attrs = attrs_from_py(&data, names.as_deref(), &|| format!("node {node}"))?;
         out.insert(node, attrs);
     }
     Ok(out)
@@ -238,7 +283,7 @@ fn nodes_from_py(nodes: &Bound<'_, PyDict>, names: &[String]) -> PyResult<BTreeM
 fn edges_from_adjacency(
     adjacency: &Bound<'_, PyDict>,
     directed: bool,
-    names: &[String],
+    names: Option<&[String]>,
 ) -> PyResult<Vec<Edge>> {
     let names = names_py(adjacency.py(), names);
     let mut out = Vec::new();
@@ -252,7 +297,7 @@ fn edges_from_adjacency(
             if !directed && v < u {
                 continue;
             }
-            let attrs = attrs_from_py(&data, &names, &|| format!("edge ({u}, {v})"))?;
+            let attrs = attrs_from_py(&data, names.as_deref(), &|| format!("edge ({u}, {v})"))?;
             out.push(Edge { u, v, attrs });
         }
     }
@@ -260,7 +305,7 @@ fn edges_from_adjacency(
 }
 
 /// The edges of an iterable of `(u, v, data)` with the attributes `names`.
-fn edges_from_triples(edges: &Bound<'_, PyAny>, names: &[String]) -> PyResult<Vec<Edge>> {
+fn edges_from_triples(edges: &Bound<'_, PyAny>, names: Option<&[String]>) -> PyResult<Vec<Edge>> {
     let names = names_py(edges.py(), names);
     let mut out = Vec::new();
     for item in edges.try_iter()? {
@@ -271,7 +316,7 @@ fn edges_from_triples(edges: &Bound<'_, PyAny>, names: &[String]) -> PyResult<Ve
             })?;
         let u = id_from_py(&u, "edge endpoint")?;
         let v = id_from_py(&v, "edge endpoint")?;
-        let attrs = attrs_from_py(&data, &names, &|| format!("edge ({u}, {v})"))?;
+        let attrs = attrs_from_py(&data, names.as_deref(), &|| format!("edge ({u}, {v})"))?;
         out.push(Edge { u, v, attrs });
     }
     Ok(out)
@@ -353,18 +398,45 @@ fn type_to_py(t: AttrType) -> (&'static str, Option<usize>) {
 
 impl PyGraphStore {
     /// Wraps an opened store.
-    fn new(store: Store, vec_as_tuple: bool) -> PyGraphStore {
+    fn new(mut store: Store, vec_as_tuple: bool) -> PyGraphStore {
+        let untyped = matches!(&store, Store::Mongo(m) if m.untyped());
+        let inner = store.get();
         PyGraphStore {
-            name: store.describe(),
-            meta: store.metadata().clone(),
-            mode: store.mode(),
+            name: inner.describe(),
+            meta: inner.metadata().clone(),
+            mode: inner.mode(),
             store: Mutex::new(Some(store)),
             vec_as_tuple,
+            untyped,
         }
     }
 
     /// Runs `f` on the store with the GIL released.
     fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut dyn GraphStore) -> Result<T, GraphError> + Send,
+    ) -> PyResult<T> {
+        self.with_backend(py, |store| f(store.get()))
+    }
+
+    /// Runs `f` on the MongoDB store (`what` names the call for the error elsewhere).
+    fn with_mongo<T: Send>(
+        &self,
+        py: Python<'_>,
+        what: &str,
+        f: impl FnOnce(&mut MongoGraphStore) -> Result<T, GraphError> + Send,
+    ) -> PyResult<T> {
+        self.with_backend(py, |store| match store {
+            Store::Mongo(m) => f(m),
+            _ => Err(GraphError::InvalidOptions {
+                reason: format!("{what} needs a MongoDB graph, and {} is not one", self.name),
+            }),
+        })
+    }
+
+    /// Runs `f` on the backend with the GIL released.
+    fn with_backend<T: Send>(
         &self,
         py: Python<'_>,
         f: impl FnOnce(&mut Store) -> Result<T, GraphError> + Send,
@@ -384,38 +456,62 @@ impl PyGraphStore {
         })
     }
 
-    /// The attribute names a write takes: `attrs`, or every declared one.
-    fn write_names(declared: &[(String, AttrType)], attrs: Option<&[String]>) -> Vec<String> {
+    /// The attributes a write takes from the graph: `attrs`, or every declared one (every
+    /// one the graph has, for an untyped graph); `None` for every one.
+    fn write_names(&self, edges: bool, attrs: Option<&[String]>) -> Option<Vec<String>> {
+        let declared = if edges {
+            &self.meta.edge_attrs
+        } else {
+            &self.meta.node_attrs
+        };
         match attrs {
-            Some(a) => a.to_vec(),
-            None => declared.iter().map(|(n, _)| n.clone()).collect(),
+            Some(a) => Some(a.to_vec()),
+            None if self.untyped => None,
+            None => Some(declared.iter().map(|(n, _)| n.clone()).collect()),
         }
     }
 
     /// The engine's graph for a write: the nodes' attributes `node_names` (the position
-    /// always, for the ROI rule) and the edges' `edge_names`.
+    /// always, for the ROI rule) and the edges' `edge_names` (`None`: all they have).
     fn graph_from_py(
-        meta: &GraphMetadata,
+        &self,
         nodes: &Bound<'_, PyDict>,
         edges: Option<&Bound<'_, PyAny>>,
-        node_names: &[String],
-        edge_names: &[String],
+        node_names: Option<Vec<String>>,
+        edge_names: Option<Vec<String>>,
     ) -> PyResult<Graph> {
-        let mut names = node_names.to_vec();
-        if !names.contains(&meta.position_attribute) {
-            names.push(meta.position_attribute.clone());
-        }
-        let mut graph = Graph::new(meta.directed);
-        graph.nodes = nodes_from_py(nodes, &names)?;
+        let position = &self.meta.position_attribute;
+        let node_names = node_names.map(|mut names| {
+            if !names.contains(position) {
+                names.push(position.clone());
+            }
+            names
+        });
+        let mut graph = Graph::new(self.meta.directed);
+        graph.nodes = nodes_from_py(nodes, node_names.as_deref())?;
         if let Some(edges) = edges {
             graph.edges =
                 if let Ok((adjacency, directed)) = edges.extract::<(Bound<'_, PyDict>, bool)>() {
-                    edges_from_adjacency(&adjacency, directed, edge_names)?
+                    edges_from_adjacency(&adjacency, directed, edge_names.as_deref())?
                 } else {
-                    edges_from_triples(edges, edge_names)?
+                    edges_from_triples(edges, edge_names.as_deref())?
                 };
         }
         Ok(graph)
+    }
+
+    /// Nodes as a list of dicts with their `id`.
+    fn nodes_to_py<'py>(&self, py: Python<'py>, nodes: &[Node]) -> PyResult<Bound<'py, PyList>> {
+        let list = PyList::empty(py);
+        for node in nodes {
+            list.append(attrs_to_py(
+                py,
+                &[("id", node.id)],
+                &node.attrs,
+                self.vec_as_tuple,
+            )?)?;
+        }
+        Ok(list)
     }
 
     /// Fills a new networkx graph's dictionaries with `graph`.
@@ -505,7 +601,7 @@ impl PyGraphStore {
         let store = py
             .detach(|| SqliteGraphStore::open(&db_file, mode, &options))
             .map_err(graph_error)?;
-        Ok(PyGraphStore::new(Box::new(store), true))
+        Ok(PyGraphStore::new(Store::Sqlite(store), true))
     }
 
     /// Opens (mode `r`, `r+`) or creates (`w`) a graph in a PostgreSQL database (created if
@@ -556,7 +652,141 @@ impl PyGraphStore {
                 )
             })
             .map_err(graph_error)?;
-        Ok(PyGraphStore::new(Box::new(store), false))
+        Ok(PyGraphStore::new(Store::Postgres(store), false))
+    }
+
+    /// Opens (mode `r`, `r+`) or creates (`w`) a graph in a MongoDB database in daisy 1.x's
+    /// layout; `host` is a `mongodb://` URI or `host[:port]` (default `MONGODB_URI`, then
+    /// `localhost:27017`).
+    #[staticmethod]
+    #[pyo3(signature = (db_name, mode, host=None, meta_collection=None, position_attribute=None,
+        directed=None, total_roi=None, nodes_table=None, edges_table=None, endpoint_names=None,
+        node_attrs=None, edge_attrs=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn mongodb(
+        py: Python<'_>,
+        db_name: &str,
+        mode: &str,
+        host: Option<String>,
+        meta_collection: Option<String>,
+        position_attribute: Option<String>,
+        directed: Option<bool>,
+        total_roi: Option<&Bound<'_, PyAny>>,
+        nodes_table: Option<String>,
+        edges_table: Option<String>,
+        endpoint_names: Option<Vec<String>>,
+        node_attrs: Option<Vec<(String, String)>>,
+        edge_attrs: Option<Vec<(String, String)>>,
+    ) -> PyResult<PyGraphStore> {
+        let mode = mode_arg(mode)?;
+        let options = options(
+            position_attribute,
+            directed,
+            total_roi,
+            nodes_table,
+            edges_table,
+            endpoint_names,
+            node_attrs,
+            edge_attrs,
+        )?;
+        let store = py
+            .detach(|| {
+                MongoGraphStore::open(
+                    db_name,
+                    host.as_deref(),
+                    mode,
+                    &options,
+                    meta_collection.as_deref(),
+                )
+            })
+            .map_err(graph_error)?;
+        Ok(PyGraphStore::new(Store::Mongo(store), false))
+    }
+
+    /// Opens (mode `r`, `r+`) or creates (`w`) a graph in a directory of chunk files in
+    /// daisy 1.x's `FileGraphProvider` layout, chunked in space by `chunk_size`.
+    #[staticmethod]
+    #[pyo3(signature = (directory, mode, chunk_size=None, position_attribute=None, directed=None,
+        total_roi=None, nodes_table=None, edges_table=None, endpoint_names=None, node_attrs=None,
+        edge_attrs=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn file(
+        py: Python<'_>,
+        directory: PathBuf,
+        mode: &str,
+        chunk_size: Option<Vec<i64>>,
+        position_attribute: Option<String>,
+        directed: Option<bool>,
+        total_roi: Option<&Bound<'_, PyAny>>,
+        nodes_table: Option<String>,
+        edges_table: Option<String>,
+        endpoint_names: Option<Vec<String>>,
+        node_attrs: Option<Vec<(String, String)>>,
+        edge_attrs: Option<Vec<(String, String)>>,
+    ) -> PyResult<PyGraphStore> {
+        let mode = mode_arg(mode)?;
+        let options = options(
+            position_attribute,
+            directed,
+            total_roi,
+            nodes_table,
+            edges_table,
+            endpoint_names,
+            node_attrs,
+            edge_attrs,
+        )?;
+        let store = py
+            .detach(|| FileGraphStore::open(&directory, chunk_size.as_deref(), mode, &options))
+            .map_err(graph_error)?;
+        Ok(PyGraphStore::new(Store::File(store), false))
+    }
+
+    /// The nodes in `roi`, each left-joined on `id` with its document in the MongoDB
+    /// collection `join_collection`, with the values `attr_filter` (which may name joined
+    /// fields) and the attributes `read_attrs`, as dicts with their `id`.
+    #[pyo3(signature = (join_collection, roi=None, attr_filter=None, read_attrs=None))]
+    fn read_nodes_joined<'py>(
+        &self,
+        py: Python<'py>,
+        join_collection: &str,
+        roi: Option<&Bound<'_, PyAny>>,
+        attr_filter: Option<&Bound<'_, PyDict>>,
+        read_attrs: Option<Vec<String>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let query = NodeQuery {
+            roi: optional_roi_from_py(roi, "roi")?,
+            filter: filter_from_py(attr_filter)?,
+            attrs: read_attrs,
+        };
+        let nodes = self.with_mongo(py, "join_collection", |m| {
+            m.read_nodes_joined(&query, join_collection)
+        })?;
+        self.nodes_to_py(py, &nodes)
+    }
+
+    /// Writes the features of `{id: data}` (every attribute each has) to the MongoDB
+    /// collection `collection`; the number written.
+    #[pyo3(signature = (collection, nodes, fail_if_exists=false))]
+    fn write_node_features(
+        &self,
+        py: Python<'_>,
+        collection: &str,
+        nodes: &Bound<'_, PyDict>,
+        fail_if_exists: bool,
+    ) -> PyResult<usize> {
+        let features: Vec<Node> = nodes_from_py(nodes, None)?
+            .into_iter()
+            .map(|(id, attrs)| Node { id, attrs })
+            .collect();
+        self.with_mongo(py, "write_node_features", |m| {
+            m.write_node_features(collection, &features, fail_if_exists)
+        })
+    }
+
+    /// Whether the graph has no declared attributes (any may be written; values as stored).
+    #[getter]
+    fn untyped(&self) -> bool {
+        self.untyped
     }
 
     /// The recorded metadata: a dict with funlib's keys (`node_attrs` / `edge_attrs` as lists
@@ -608,14 +838,13 @@ impl PyGraphStore {
         fail_if_exists: bool,
     ) -> PyResult<(usize, usize)> {
         let roi = optional_roi_from_py(roi, "roi")?;
-        let meta = &self.meta;
         let node_names = if write_nodes {
-            Self::write_names(&meta.node_attrs, node_attrs.as_deref())
+            self.write_names(false, node_attrs.as_deref())
         } else {
-            Vec::new()
+            Some(Vec::new())
         };
-        let edge_names = Self::write_names(&meta.edge_attrs, edge_attrs.as_deref());
-        let graph = Self::graph_from_py(meta, nodes, edges, &node_names, &edge_names)?;
+        let edge_names = self.write_names(true, edge_attrs.as_deref());
+        let graph = self.graph_from_py(nodes, edges, node_names, edge_names)?;
         let has_edges = edges.is_some();
         self.with(py, |store| {
             let n = if write_nodes {
@@ -646,10 +875,14 @@ impl PyGraphStore {
         edge_attrs: Option<Vec<String>>,
     ) -> PyResult<(usize, usize)> {
         let roi = optional_roi_from_py(roi, "roi")?;
-        let meta = &self.meta;
         let node_attrs = node_attrs.unwrap_or_default();
         let edge_attrs = edge_attrs.unwrap_or_default();
-        let graph = Self::graph_from_py(meta, nodes, edges, &node_attrs, &edge_attrs)?;
+        let graph = self.graph_from_py(
+            nodes,
+            edges,
+            Some(node_attrs.clone()),
+            Some(edge_attrs.clone()),
+        )?;
         let has_edges = edges.is_some();
         self.with(py, |store| {
             let n = if node_attrs.is_empty() {
@@ -664,6 +897,31 @@ impl PyGraphStore {
             };
             Ok((n, e))
         })
+    }
+
+    /// How many nodes of `{id: data}` and edges of `edges` a write of `roi` covers (the
+    /// nodes whose position lies in it, the edges whose `u` does).
+    #[pyo3(signature = (nodes, edges=None, roi=None))]
+    fn covered(
+        &self,
+        nodes: &Bound<'_, PyDict>,
+        edges: Option<&Bound<'_, PyAny>>,
+        roi: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<(usize, usize)> {
+        let roi = optional_roi_from_py(roi, "roi")?;
+        let graph = self.graph_from_py(nodes, edges, Some(Vec::new()), Some(Vec::new()))?;
+        let n = graph
+            .nodes_in(roi.as_ref(), &self.meta)
+            .map_err(graph_error)?;
+        let e = if edges.is_some() {
+            graph
+                .edges_in(roi.as_ref(), &self.meta)
+                .map_err(graph_error)?
+                .len()
+        } else {
+            0
+        };
+        Ok((n.len(), e))
     }
 
     /// Reads the graph in `roi` into `graph` (a new, empty networkx `Graph` or `DiGraph`).

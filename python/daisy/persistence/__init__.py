@@ -24,6 +24,13 @@ from ..datasets import (
     set_default_metadata_format,
 )
 from ..graph_database import PgSQLGraphDatabase, SQLiteGraphDataBase, Vec
+from ..graph_providers import (
+    FileGraphProvider,
+    MongoDbGraphProvider,
+    SharedGraphProvider,
+    SharedSubDiGraph,
+    SharedSubGraph,
+)
 from . import arrays as arrays
 from . import graphs as graphs
 from . import types as types
@@ -31,9 +38,14 @@ from . import types as types
 __all__ = [
     "DEFAULT_CACHE_SIZE",
     "Array",
+    "FileGraphProvider",
     "MetaDataFormat",
+    "MongoDbGraphProvider",
     "PgSQLGraphDatabase",
     "SQLiteGraphDataBase",
+    "SharedGraphProvider",
+    "SharedSubDiGraph",
+    "SharedSubGraph",
     "Vec",
     "arrays",
     "configure_library",
