@@ -728,14 +728,7 @@ class GraphStore:
     def sqlite(
         db_file: str | os.PathLike[str],
         mode: str,
-        position_attribute: str | None = None,
-        directed: bool | None = None,
-        total_roi: Roi | None = None,
-        nodes_table: str | None = None,
-        edges_table: str | None = None,
-        endpoint_names: Sequence[str] | None = None,
-        node_attrs: Sequence[tuple[str, str]] | None = None,  # (name, type text)
-        edge_attrs: Sequence[tuple[str, str]] | None = None,
+        options: dict[str, Any] | None = None,  # position_attribute, ..., node_attrs
     ) -> GraphStore: ...
     @staticmethod
     def postgres(
@@ -745,14 +738,7 @@ class GraphStore:
         db_user: str | None = None,
         db_password: str | None = None,
         db_port: int | None = None,
-        position_attribute: str | None = None,
-        directed: bool | None = None,
-        total_roi: Roi | None = None,
-        nodes_table: str | None = None,
-        edges_table: str | None = None,
-        endpoint_names: Sequence[str] | None = None,
-        node_attrs: Sequence[tuple[str, str]] | None = None,
-        edge_attrs: Sequence[tuple[str, str]] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> GraphStore: ...
     def metadata(self) -> dict[str, Any]: ...
     @property
@@ -810,28 +796,14 @@ class GraphStore:
         mode: str,
         host: str | None = None,
         meta_collection: str | None = None,
-        position_attribute: str | None = None,
-        directed: bool | None = None,
-        total_roi: Roi | None = None,
-        nodes_table: str | None = None,
-        edges_table: str | None = None,
-        endpoint_names: Sequence[str] | None = None,
-        node_attrs: Sequence[tuple[str, str]] | None = None,
-        edge_attrs: Sequence[tuple[str, str]] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> GraphStore: ...
     @staticmethod
     def file(
         directory: str | os.PathLike[str],
         mode: str,
         chunk_size: Sequence[int] | None = None,
-        position_attribute: str | None = None,
-        directed: bool | None = None,
-        total_roi: Roi | None = None,
-        nodes_table: str | None = None,
-        edges_table: str | None = None,
-        endpoint_names: Sequence[str] | None = None,
-        node_attrs: Sequence[tuple[str, str]] | None = None,
-        edge_attrs: Sequence[tuple[str, str]] | None = None,
+        options: dict[str, Any] | None = None,
     ) -> GraphStore: ...
     def covered(
         self, nodes: dict[Any, Any], edges: Any = None, roi: Roi | None = None

@@ -74,6 +74,29 @@ def _declared(attrs: Mapping[str, AttributeType] | None) -> list[tuple[str, str]
     return [(name, type_to_str(t)) for name, t in attrs.items()]
 
 
+def _options(
+    position_attribute: str | None = None,
+    directed: bool | None = None,
+    total_roi: Roi | None = None,
+    nodes_table: str | None = None,
+    edges_table: str | None = None,
+    endpoint_names: list[str] | None = None,
+    node_attrs: Mapping[str, AttributeType] | None = None,
+    edge_attrs: Mapping[str, AttributeType] | None = None,
+) -> dict[str, Any]:
+    """The options of an open, as the engine takes them."""
+    return {
+        "position_attribute": position_attribute,
+        "directed": directed,
+        "total_roi": total_roi,
+        "nodes_table": nodes_table,
+        "edges_table": edges_table,
+        "endpoint_names": endpoint_names,
+        "node_attrs": _declared(node_attrs),
+        "edge_attrs": _declared(edge_attrs),
+    }
+
+
 def _attr_types(stored: list[tuple[str, str, int | None]]) -> dict[str, AttributeType]:
     return {
         name: (Vec(_SCALARS[scalar], size) if size is not None else _SCALARS[scalar])
@@ -403,14 +426,16 @@ class SQLiteGraphDataBase(SQLGraphDataBase):
             _daisy.GraphStore.sqlite(
                 str(self.db_file),
                 mode,
-                position_attribute,
-                directed,
-                total_roi,
-                nodes_table,
-                edges_table,
-                endpoint_names,
-                _declared(node_attrs),
-                _declared(edge_attrs),
+                _options(
+                    position_attribute,
+                    directed,
+                    total_roi,
+                    nodes_table,
+                    edges_table,
+                    endpoint_names,
+                    node_attrs,
+                    edge_attrs,
+                ),
             )
         )
 
@@ -450,13 +475,15 @@ class PgSQLGraphDatabase(SQLGraphDataBase):
                 db_user,
                 db_password,
                 db_port,
-                position_attribute,
-                directed,
-                total_roi,
-                nodes_table,
-                edges_table,
-                endpoint_names,
-                _declared(node_attrs),
-                _declared(edge_attrs),
+                _options(
+                    position_attribute,
+                    directed,
+                    total_roi,
+                    nodes_table,
+                    edges_table,
+                    endpoint_names,
+                    node_attrs,
+                    edge_attrs,
+                ),
             )
         )

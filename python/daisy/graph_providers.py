@@ -26,7 +26,7 @@ from funlib.geometry import Roi
 
 from . import _daisy
 from .errors import GraphError
-from .graph_database import AttributeType, _declared, _edge_arg
+from .graph_database import AttributeType, _edge_arg, _options
 
 __all__ = [
     "FileGraphProvider",
@@ -311,14 +311,16 @@ class MongoDbGraphProvider(SharedGraphProvider):
                 mode,
                 host,
                 meta_collection,
-                position_attribute,
-                directed,
-                total_roi,
-                nodes_collection,
-                edges_collection,
-                endpoint_names,
-                _declared(node_attrs),
-                _declared(edge_attrs),
+                _options(
+                    position_attribute,
+                    directed,
+                    total_roi,
+                    nodes_collection,
+                    edges_collection,
+                    endpoint_names,
+                    node_attrs,
+                    edge_attrs,
+                ),
             )
         )
 
@@ -358,13 +360,15 @@ class FileGraphProvider(SharedGraphProvider):
                 self.directory,
                 mode,
                 list(chunk_size) if chunk_size is not None else None,
-                position_attribute,
-                directed,
-                total_roi,
-                nodes_collection,
-                edges_collection,
-                None,
-                _declared(node_attrs),
-                _declared(edge_attrs),
+                _options(
+                    position_attribute,
+                    directed,
+                    total_roi,
+                    nodes_collection,
+                    edges_collection,
+                    None,
+                    node_attrs,
+                    edge_attrs,
+                ),
             )
         )

@@ -107,19 +107,27 @@ fn declared(attrs: Option<Vec<(String, String)>>) -> PyResult<Option<Vec<(String
         .transpose()
 }
 
-/// The options of an open, from the keyword arguments funlib's constructors take.
-#[allow(clippy::too_many_arguments)]
-fn options(
-    position_attribute: Option<String>,
-    directed: Option<bool>,
-    total_roi: Option<&Bound<'_, PyAny>>,
-    nodes_table: Option<String>,
-    edges_table: Option<String>,
-    endpoint_names: Option<Vec<String>>,
-    node_attrs: Option<Vec<(String, String)>>,
-    edge_attrs: Option<Vec<(String, String)>>,
-) -> PyResult<GraphOptions> {
-    let endpoint_names = endpoint_names
+/// The options of an open, from a dict with the keyword arguments funlib's constructors
+/// take (`position_attribute`, `directed`, `total_roi`, `nodes_table`, `edges_table`,
+/// `endpoint_names`, `node_attrs` / `edge_attrs` as `[(name, type text)]`; missing or `None`:
+/// not given).
+fn options_from_py(options: Option<&Bound<'_, PyDict>>) -> PyResult<GraphOptions> {
+    let Some(options) = options else {
+        return Ok(GraphOptions::default());
+    };
+    fn get<'py, T: FromPyObjectOwned<'py>>(
+        options: &Bound<'py, PyDict>,
+        key: &str,
+    ) -> PyResult<Option<T>> {
+        match options.get_item(key)? {
+            Some(v) if !v.is_none() => v.extract::<T>().map(Some).map_err(|e| {
+                let e: PyErr = e.into();
+                PyTypeError::new_err(format!("{key} = {}: {e}", repr(&v)))
+            }),
+            _ => Ok(None),
+        }
+    }
+    let endpoint_names = get::<Vec<String>>(options, "endpoint_names")?
         .map(|names| {
             <[String; 2]>::try_from(names).map_err(|names| {
                 DaisyError::Graph
@@ -127,15 +135,16 @@ fn options(
             })
         })
         .transpose()?;
+    let total_roi = options.get_item("total_roi")?;
     Ok(GraphOptions {
-        position_attribute,
-        directed,
-        total_roi: optional_roi_from_py(total_roi, "total_roi")?,
-        nodes_table,
-        edges_table,
+        position_attribute: get(options, "position_attribute")?,
+        directed: get(options, "directed")?,
+        total_roi: optional_roi_from_py(total_roi.as_ref(), "total_roi")?,
+        nodes_table: get(options, "nodes_table")?,
+        edges_table: get(options, "edges_table")?,
         endpoint_names,
-        node_attrs: declared(node_attrs)?,
-        edge_attrs: declared(edge_attrs)?,
+        node_attrs: declared(get(options, "node_attrs")?)?,
+        edge_attrs: declared(get(options, "edge_attrs")?)?,
     })
 }
 
@@ -571,33 +580,15 @@ impl PyGraphStore {
 impl PyGraphStore {
     /// Opens (mode `r`, `r+`) or creates (`w`) a graph in an SQLite file.
     #[staticmethod]
-    #[pyo3(signature = (db_file, mode, position_attribute=None, directed=None, total_roi=None,
-        nodes_table=None, edges_table=None, endpoint_names=None, node_attrs=None, edge_attrs=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (db_file, mode, options=None))]
     fn sqlite(
         py: Python<'_>,
         db_file: PathBuf,
         mode: &str,
-        position_attribute: Option<String>,
-        directed: Option<bool>,
-        total_roi: Option<&Bound<'_, PyAny>>,
-        nodes_table: Option<String>,
-        edges_table: Option<String>,
-        endpoint_names: Option<Vec<String>>,
-        node_attrs: Option<Vec<(String, String)>>,
-        edge_attrs: Option<Vec<(String, String)>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyGraphStore> {
         let mode = mode_arg(mode)?;
-        let options = options(
-            position_attribute,
-            directed,
-            total_roi,
-            nodes_table,
-            edges_table,
-            endpoint_names,
-            node_attrs,
-            edge_attrs,
-        )?;
+        let options = options_from_py(options)?;
         let store = py
             .detach(|| SqliteGraphStore::open(&db_file, mode, &options))
             .map_err(graph_error)?;
@@ -607,9 +598,7 @@ impl PyGraphStore {
     /// Opens (mode `r`, `r+`) or creates (`w`) a graph in a PostgreSQL database (created if
     /// missing); unset connection settings come from the `PG*` variables.
     #[staticmethod]
-    #[pyo3(signature = (db_name, mode, db_host=None, db_user=None, db_password=None, db_port=None,
-        position_attribute=None, directed=None, total_roi=None, nodes_table=None,
-        edges_table=None, endpoint_names=None, node_attrs=None, edge_attrs=None))]
+    #[pyo3(signature = (db_name, mode, db_host=None, db_user=None, db_password=None, db_port=None, options=None))]
     #[allow(clippy::too_many_arguments)]
     fn postgres(
         py: Python<'_>,
@@ -619,26 +608,10 @@ impl PyGraphStore {
         db_user: Option<String>,
         db_password: Option<String>,
         db_port: Option<u16>,
-        position_attribute: Option<String>,
-        directed: Option<bool>,
-        total_roi: Option<&Bound<'_, PyAny>>,
-        nodes_table: Option<String>,
-        edges_table: Option<String>,
-        endpoint_names: Option<Vec<String>>,
-        node_attrs: Option<Vec<(String, String)>>,
-        edge_attrs: Option<Vec<(String, String)>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyGraphStore> {
         let mode = mode_arg(mode)?;
-        let options = options(
-            position_attribute,
-            directed,
-            total_roi,
-            nodes_table,
-            edges_table,
-            endpoint_names,
-            node_attrs,
-            edge_attrs,
-        )?;
+        let options = options_from_py(options)?;
         let store = py
             .detach(|| {
                 PgGraphStore::open(
@@ -659,36 +632,17 @@ impl PyGraphStore {
     /// layout; `host` is a `mongodb://` URI or `host[:port]` (default `MONGODB_URI`, then
     /// `localhost:27017`).
     #[staticmethod]
-    #[pyo3(signature = (db_name, mode, host=None, meta_collection=None, position_attribute=None,
-        directed=None, total_roi=None, nodes_table=None, edges_table=None, endpoint_names=None,
-        node_attrs=None, edge_attrs=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (db_name, mode, host=None, meta_collection=None, options=None))]
     fn mongodb(
         py: Python<'_>,
         db_name: &str,
         mode: &str,
         host: Option<String>,
         meta_collection: Option<String>,
-        position_attribute: Option<String>,
-        directed: Option<bool>,
-        total_roi: Option<&Bound<'_, PyAny>>,
-        nodes_table: Option<String>,
-        edges_table: Option<String>,
-        endpoint_names: Option<Vec<String>>,
-        node_attrs: Option<Vec<(String, String)>>,
-        edge_attrs: Option<Vec<(String, String)>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyGraphStore> {
         let mode = mode_arg(mode)?;
-        let options = options(
-            position_attribute,
-            directed,
-            total_roi,
-            nodes_table,
-            edges_table,
-            endpoint_names,
-            node_attrs,
-            edge_attrs,
-        )?;
+        let options = options_from_py(options)?;
         let store = py
             .detach(|| {
                 MongoGraphStore::open(
@@ -706,35 +660,16 @@ impl PyGraphStore {
     /// Opens (mode `r`, `r+`) or creates (`w`) a graph in a directory of chunk files in
     /// daisy 1.x's `FileGraphProvider` layout, chunked in space by `chunk_size`.
     #[staticmethod]
-    #[pyo3(signature = (directory, mode, chunk_size=None, position_attribute=None, directed=None,
-        total_roi=None, nodes_table=None, edges_table=None, endpoint_names=None, node_attrs=None,
-        edge_attrs=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (directory, mode, chunk_size=None, options=None))]
     fn file(
         py: Python<'_>,
         directory: PathBuf,
         mode: &str,
         chunk_size: Option<Vec<i64>>,
-        position_attribute: Option<String>,
-        directed: Option<bool>,
-        total_roi: Option<&Bound<'_, PyAny>>,
-        nodes_table: Option<String>,
-        edges_table: Option<String>,
-        endpoint_names: Option<Vec<String>>,
-        node_attrs: Option<Vec<(String, String)>>,
-        edge_attrs: Option<Vec<(String, String)>>,
+        options: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyGraphStore> {
         let mode = mode_arg(mode)?;
-        let options = options(
-            position_attribute,
-            directed,
-            total_roi,
-            nodes_table,
-            edges_table,
-            endpoint_names,
-            node_attrs,
-            edge_attrs,
-        )?;
+        let options = options_from_py(options)?;
         let store = py
             .detach(|| FileGraphStore::open(&directory, chunk_size.as_deref(), mode, &options))
             .map_err(graph_error)?;
