@@ -1049,7 +1049,6 @@ impl GraphStore for PgGraphStore {
         let mut clauses = Vec::new();
         let mut params = Vec::new();
         let mut from = format!("{} AS T1", m.edges_table);
-        let mut distinct = "";
         match &query.selection {
             EdgeSelection::All => {}
             EdgeSelection::Nodes(ids) => {
@@ -1079,11 +1078,11 @@ impl GraphStore for PgGraphStore {
                     );
                     clauses.push(format!("(T1.{u} IN {inner} OR T1.{v} IN {inner})"));
                 } else {
+                    // Each edge meets at most one node (`id` is the key): no DISTINCT needed.
                     from = format!(
                         "{} AS T1 INNER JOIN {} AS T2 ON T1.{u} = T2.id",
                         m.edges_table, m.nodes_table
                     );
-                    distinct = "DISTINCT ";
                     clauses.extend(roi_clauses);
                 }
             }
@@ -1092,7 +1091,7 @@ impl GraphStore for PgGraphStore {
         let mut columns = vec![format!("T1.{u}"), format!("T1.{v}")];
         columns.extend(types.iter().map(|(c, _)| format!("T1.{c}")));
         let sql = format!(
-            "SELECT {distinct}{} FROM {from}{}",
+            "SELECT {} FROM {from}{}",
             columns.join(", "),
             where_sql(&clauses)
         );

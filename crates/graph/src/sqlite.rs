@@ -781,7 +781,6 @@ impl GraphStore for SqliteGraphStore {
         let mut clauses = Vec::new();
         let mut params = Vec::new();
         let mut from = format!("{} AS T1", m.edges_table);
-        let mut distinct = "";
         match &query.selection {
             EdgeSelection::All => {}
             EdgeSelection::Nodes(ids) => {
@@ -819,11 +818,11 @@ impl GraphStore for SqliteGraphStore {
                     let roi_params = params.clone();
                     params.extend(roi_params);
                 } else {
+                    // Each edge meets at most one node (`id` is the key): no DISTINCT needed.
                     from = format!(
                         "{} AS T1 INNER JOIN {} AS T2 ON T1.{u} = T2.id",
                         m.edges_table, m.nodes_table
                     );
-                    distinct = "DISTINCT ";
                     clauses.extend(roi_clauses);
                 }
             }
@@ -839,7 +838,7 @@ impl GraphStore for SqliteGraphStore {
         let mut columns = vec![format!("T1.{u}"), format!("T1.{v}")];
         columns.extend(all_columns(&types).iter().map(|c| format!("T1.{c}")));
         let sql = format!(
-            "SELECT {distinct}{} FROM {from}{}",
+            "SELECT {} FROM {from}{}",
             columns.join(", "),
             where_sql(&clauses)
         );

@@ -7,7 +7,7 @@
 //! the ROI rules (which nodes and edges a write of a ROI covers), type checks and the row
 //! conversion run in the engine, with the GIL released.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -357,22 +357,46 @@ fn value_to_py<'py>(
     })
 }
 
+/// Attribute names as Python strings, made once per read (a read has few names and many
+/// rows).
+struct Names<'py> {
+    py: Python<'py>,
+    made: HashMap<String, Bound<'py, PyString>>,
+}
+
+impl<'py> Names<'py> {
+    fn new(py: Python<'py>) -> Names<'py> {
+        Names {
+            py,
+            made: HashMap::new(),
+        }
+    }
+
+    /// The Python string `name`.
+    fn get(&mut self, name: &str) -> Bound<'py, PyString> {
+        if let Some(s) = self.made.get(name) {
+            return s.clone();
+        }
+        let s = PyString::intern(self.py, name);
+        self.made.insert(name.to_owned(), s.clone());
+        s
+    }
+}
+
 /// Attributes as a new dictionary, after `first` entries (the id or endpoints).
 fn attrs_to_py<'py>(
-    py: Python<'py>,
+    names: &mut Names<'py>,
     first: &[(&str, u64)],
     attrs: &Attrs,
     vec_as_tuple: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
+    let py = names.py;
     let dict = PyDict::new(py);
     for (key, id) in first {
-        dict.set_item(PyString::intern(py, key), id)?;
+        dict.set_item(names.get(key), id)?;
     }
     for (name, value) in attrs {
-        dict.set_item(
-            PyString::intern(py, name),
-            value_to_py(py, value, vec_as_tuple)?,
-        )?;
+        dict.set_item(names.get(name), value_to_py(py, value, vec_as_tuple)?)?;
     }
     Ok(dict)
 }
@@ -511,11 +535,13 @@ impl PyGraphStore {
 
     /// Nodes as a list of dicts with their `id`.
     fn nodes_to_py<'py>(&self, py: Python<'py>, nodes: &[Node]) -> PyResult<Bound<'py, PyList>> {
+        let mut names = Names::new(py);
         let list = PyList::empty(py);
         for node in nodes {
+            let first = [("id", node.id)];
             list.append(attrs_to_py(
-                py,
-                &[("id", node.id)],
+                &mut names,
+                &first,
                 &node.attrs,
                 self.vec_as_tuple,
             )?)?;
@@ -524,52 +550,69 @@ impl PyGraphStore {
     }
 
     /// Fills a new networkx graph's dictionaries with `graph`.
-    fn fill_networkx(&self, target: &Bound<'_, PyAny>, graph: &Graph) -> PyResult<()> {
+    fn fill_networkx<'py>(&self, target: &Bound<'py, PyAny>, graph: &Graph) -> PyResult<()> {
+        /// A node's id and adjacency dictionaries, made once per node.
+        struct Entry<'py> {
+            id: Bound<'py, PyAny>,
+            succ: Bound<'py, PyDict>,
+            pred: Option<Bound<'py, PyDict>>,
+        }
         let py = target.py();
-        let node_dict = target
-            .getattr(intern!(py, "_node"))?
-            .cast_into::<PyDict>()?;
-        let adjacency = target.getattr(intern!(py, "_adj"))?.cast_into::<PyDict>()?;
+        fn dict<'py>(
+            target: &Bound<'py, PyAny>,
+            name: &Bound<'py, PyString>,
+        ) -> PyResult<Bound<'py, PyDict>> {
+            Ok(target.getattr(name)?.cast_into::<PyDict>()?)
+        }
+        let node_dict = dict(target, intern!(py, "_node"))?;
+        let adjacency = dict(target, intern!(py, "_adj"))?;
         let predecessors = if graph.directed {
-            Some(
-                target
-                    .getattr(intern!(py, "_pred"))?
-                    .cast_into::<PyDict>()?,
-            )
+            Some(dict(target, intern!(py, "_pred"))?)
         } else {
             None
         };
-        let add_node = |id: u64, attrs: Bound<'_, PyDict>| -> PyResult<()> {
-            node_dict.set_item(id, attrs)?;
-            adjacency.set_item(id, PyDict::new(py))?;
-            if let Some(pred) = &predecessors {
-                pred.set_item(id, PyDict::new(py))?;
-            }
+        let mut names = Names::new(py);
+        let mut entries: HashMap<u64, Entry<'py>> = HashMap::with_capacity(graph.nodes.len());
+        let add_node = |entries: &mut HashMap<u64, Entry<'py>>,
+                        id: u64,
+                        attrs: Bound<'py, PyDict>|
+         -> PyResult<()> {
+            let key = id.into_pyobject(py)?.into_any();
+            let succ = PyDict::new(py);
+            node_dict.set_item(&key, attrs)?;
+            adjacency.set_item(&key, &succ)?;
+            let pred = match &predecessors {
+                Some(p) => {
+                    let d = PyDict::new(py);
+                    p.set_item(&key, &d)?;
+                    Some(d)
+                }
+                None => None,
+            };
+            entries.insert(
+                id,
+                Entry {
+                    id: key,
+                    succ,
+                    pred,
+                },
+            );
             Ok(())
         };
         for (id, attrs) in &graph.nodes {
-            add_node(*id, attrs_to_py(py, &[], attrs, self.vec_as_tuple)?)?;
+            let attrs = attrs_to_py(&mut names, &[], attrs, self.vec_as_tuple)?;
+            add_node(&mut entries, *id, attrs)?;
         }
         for edge in &graph.edges {
             for id in [edge.u, edge.v] {
-                if !node_dict.contains(id)? {
-                    add_node(id, PyDict::new(py))?;
+                if !entries.contains_key(&id) {
+                    add_node(&mut entries, id, PyDict::new(py))?;
                 }
             }
-            let data = attrs_to_py(py, &[], &edge.attrs, self.vec_as_tuple)?;
-            let out = adjacency
-                .get_item(edge.u)?
-                .map(|d| d.cast_into::<PyDict>())
-                .transpose()?;
-            if let Some(out) = out {
-                out.set_item(edge.v, &data)?;
-            }
-            let back = match &predecessors {
-                Some(pred) => pred.get_item(edge.v)?,
-                None => adjacency.get_item(edge.v)?,
-            };
-            if let Some(back) = back {
-                back.cast_into::<PyDict>()?.set_item(edge.u, &data)?;
+            let data = attrs_to_py(&mut names, &[], &edge.attrs, self.vec_as_tuple)?;
+            if let (Some(u), Some(v)) = (entries.get(&edge.u), entries.get(&edge.v)) {
+                u.succ.set_item(&v.id, &data)?;
+                v.pred.as_ref().unwrap_or(&v.succ).set_item(&u.id, &data)?;
             }
         }
         Ok(())
@@ -903,16 +946,7 @@ impl PyGraphStore {
             attrs: read_attrs,
         };
         let nodes = self.with(py, |store| store.read_nodes(&query))?;
-        let list = PyList::empty(py);
-        for node in &nodes {
-            list.append(attrs_to_py(
-                py,
-                &[("id", node.id)],
-                &node.attrs,
-                self.vec_as_tuple,
-            )?)?;
-        }
-        Ok(list)
+        self.nodes_to_py(py, &nodes)
     }
 
     /// The edges whose `u` (with `fetch_on_v`: or `v`) is in `roi` or among `nodes` (ids), or
@@ -948,10 +982,16 @@ impl PyGraphStore {
         };
         let edges = self.with(py, |store| store.read_edges(&query))?;
         let [u, v] = &self.meta.endpoint_names;
+        let mut names = Names::new(py);
         let list = PyList::empty(py);
         for edge in &edges {
             let first = [(u.as_str(), edge.u), (v.as_str(), edge.v)];
-            list.append(attrs_to_py(py, &first, &edge.attrs, self.vec_as_tuple)?)?;
+            list.append(attrs_to_py(
+                &mut names,
+                &first,
+                &edge.attrs,
+                self.vec_as_tuple,
+            )?)?;
         }
         Ok(list)
     }
