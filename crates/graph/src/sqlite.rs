@@ -33,6 +33,10 @@ type Lookup = fn(&GraphMetadata, &str) -> Result<AttrType, GraphError>;
 
 const BACKEND: &str = "sqlite";
 /// How long SQLite itself waits for a lock before returning `SQLITE_BUSY`.
+/// The page cache of a connection, in KiB.
+const CACHE_KIB: u32 = 256 * 1024;
+/// How much of the file a connection maps for reading, in bytes.
+const MMAP_BYTES: u64 = 1 << 30;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a busy or locked database is retried before the error reaches the caller.
 const RETRY_FOR: Duration = Duration::from_secs(600);
@@ -267,6 +271,13 @@ impl SqliteGraphStore {
         };
         this.retry("configuring the connection", |s| {
             s.conn.busy_timeout(BUSY_TIMEOUT)?;
+            // SQLite's default page cache is 2 MB: a graph of millions of rows then rereads
+            // its index pages from the file on every insert into the (u, v) key and every
+            // ROI join. Up to CACHE_KIB per connection (allocated only as pages are read).
+            // Reads map the file instead of copying each page through a system call.
+            s.conn.execute_batch(&format!(
+                "PRAGMA cache_size=-{CACHE_KIB}; PRAGMA mmap_size={MMAP_BYTES}"
+            ))?;
             if mode != Mode::Read {
                 // Persistent: every later connection (Python's too) uses WAL.
                 let _: String = s
