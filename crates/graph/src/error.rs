@@ -165,3 +165,21 @@ pub enum GraphError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 }
+
+impl GraphError {
+    /// A failure of `backend` (its driver's error `source`) while doing `action` on `store`.
+    #[must_use]
+    pub fn backend(
+        backend: &'static str,
+        action: &str,
+        store: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> GraphError {
+        GraphError::Backend {
+            backend,
+            action: action.to_owned(),
+            store,
+            source,
+        }
+    }
+}

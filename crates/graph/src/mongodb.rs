@@ -486,12 +486,7 @@ impl MongoGraphStore {
         action: &str,
         source: Box<dyn std::error::Error + Send + Sync>,
     ) -> GraphError {
-        GraphError::Backend {
-            backend: BACKEND,
-            action: action.to_owned(),
-            store: self.describe(),
-            source,
-        }
+        GraphError::backend(BACKEND, action, self.describe(), source)
     }
 
     /// Runs `f`, mapping a driver error to a [`GraphError`].

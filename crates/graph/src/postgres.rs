@@ -473,12 +473,7 @@ impl PgGraphStore {
         action: &str,
         source: Box<dyn std::error::Error + Send + Sync>,
     ) -> GraphError {
-        GraphError::Backend {
-            backend: BACKEND,
-            action: action.to_owned(),
-            store: self.describe(),
-            source,
-        }
+        GraphError::backend(BACKEND, action, self.describe(), source)
     }
 
     /// Runs `f` on the connection, mapping its failure to a [`GraphError`].

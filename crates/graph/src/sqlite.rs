@@ -323,12 +323,7 @@ impl SqliteGraphStore {
         action: &str,
         source: Box<dyn std::error::Error + Send + Sync>,
     ) -> GraphError {
-        GraphError::Backend {
-            backend: BACKEND,
-            action: action.to_owned(),
-            store: self.describe(),
-            source,
-        }
+        GraphError::backend(BACKEND, action, self.describe(), source)
     }
 
     /// Runs `f`, again with backoff while the database is busy or locked.
