@@ -235,6 +235,26 @@ def test_numpy_values_and_extra_attributes(tmp_path):
     assert back.edges[7, 8] == {"score": 0.5}
 
 
+def test_reads_leave_the_garbage_collector_as_they_found_it(tmp_path):
+    import gc
+
+    db = ours_sqlite(tmp_path / "gc.db", "w", node_attrs=NODE_ATTRS_OURS, edge_attrs=EDGE_ATTRS)
+    db.write_graph(sample_graph())
+    reads = (db.read_graph, db.read_nodes, db.read_edges)
+    try:
+        for enabled in (True, False):
+            (gc.enable if enabled else gc.disable)()
+            for read in reads:
+                assert read(), read
+                assert gc.isenabled() is enabled, (read, enabled)
+        gc.enable()
+        with pytest.raises(ValueError):
+            db.read_graph(Roi((0, 0), (1, 1)))
+        assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
 def test_bulk_write_mode_and_bulk_writes(tmp_path):
     db = ours_sqlite(tmp_path / "b.db", "w", node_attrs=NODE_ATTRS_OURS, edge_attrs=EDGE_ATTRS)
     with db.bulk_write_mode():

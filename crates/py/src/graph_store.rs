@@ -383,6 +383,36 @@ impl<'py> Names<'py> {
     }
 }
 
+/// The cyclic garbage collector switched off while a read's rows become Python objects, and
+/// back on (if it was) when dropped. A read makes a dictionary per node and edge: each
+/// thousand of them would trigger a collection that walks every object the process holds
+/// (gigabytes of graphs in a block-wise job), none of which the new, acyclic rows can free.
+struct GcPaused<'py> {
+    gc: Option<Bound<'py, PyModule>>,
+}
+
+impl<'py> GcPaused<'py> {
+    /// Pauses the collector if it runs.
+    fn new(py: Python<'py>) -> PyResult<GcPaused<'py>> {
+        let gc = py.import(intern!(py, "gc"))?;
+        if gc.call_method0(intern!(py, "isenabled"))?.is_truthy()? {
+            gc.call_method0(intern!(py, "disable"))?;
+            Ok(GcPaused { gc: Some(gc) })
+        } else {
+            Ok(GcPaused { gc: None })
+        }
+    }
+}
+
+impl Drop for GcPaused<'_> {
+    fn drop(&mut self) {
+        if let Some(gc) = &self.gc {
+            // Enabling cannot fail; if it did, the collector would stay off, which is safe.
+            let _ = gc.call_method0(intern!(gc.py(), "enable"));
+        }
+    }
+}
+
 /// Attributes as a new dictionary, after `first` entries (the id or endpoints).
 fn attrs_to_py<'py>(
     names: &mut Names<'py>,
@@ -535,6 +565,7 @@ impl PyGraphStore {
 
     /// Nodes as a list of dicts with their `id`.
     fn nodes_to_py<'py>(&self, py: Python<'py>, nodes: &[Node]) -> PyResult<Bound<'py, PyList>> {
+        let _gc = GcPaused::new(py)?;
         let mut names = Names::new(py);
         let list = PyList::empty(py);
         for node in nodes {
@@ -571,6 +602,7 @@ impl PyGraphStore {
         } else {
             None
         };
+        let _gc = GcPaused::new(py)?;
         let mut names = Names::new(py);
         let mut entries: HashMap<u64, Entry<'py>> = HashMap::with_capacity(graph.nodes.len());
         let add_node = |entries: &mut HashMap<u64, Entry<'py>>,
@@ -982,6 +1014,7 @@ impl PyGraphStore {
         };
         let edges = self.with(py, |store| store.read_edges(&query))?;
         let [u, v] = &self.meta.endpoint_names;
+        let _gc = GcPaused::new(py)?;
         let mut names = Names::new(py);
         let list = PyList::empty(py);
         for edge in &edges {
