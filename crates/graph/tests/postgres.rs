@@ -236,3 +236,63 @@ fn concurrent_writers() {
     let store = open(&db, Mode::Read).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(store.num_nodes(None).unwrap_or_else(|e| panic!("{e}")), 800);
 }
+
+#[test]
+fn large_writes_copy_and_fall_back_to_inserts_when_rows_exist() {
+    if !enabled("large_writes_copy_and_fall_back_to_inserts_when_rows_exist") {
+        return;
+    }
+    let db = fresh_db("copy");
+    let mut store = open(&db, Mode::Write).unwrap_or_else(|e| panic!("{e}"));
+    let graph = |n: u64| {
+        let mut g = daisy_graph::Graph::new(false);
+        for i in 0..n {
+            g.add_node(i, node(i as f64, i as f64 / 2.0));
+            if i > 0 {
+                let mut a = Attrs::new();
+                a.insert("weight".into(), AttrValue::Float(i as f64));
+                g.add_edge(i - 1, i, a);
+            }
+        }
+        g
+    };
+    let count = |store: &PgGraphStore| store.num_nodes(None).unwrap_or_else(|e| panic!("{e}"));
+    // New rows: one COPY per table.
+    let written = store
+        .write_graph(&graph(300), None, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, (300, 299));
+    // 300 of 500 rows exist: the COPY fails on them and the INSERTs write the other 200.
+    let written = store
+        .write_graph(&graph(500), None, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(written, (200, 200));
+    assert_eq!(count(&store), 500);
+    // With fail_if_exists, a COPY that meets a stored row is an error and writes nothing.
+    match store.write_graph(&graph(600), None, true) {
+        Err(GraphError::AlreadyExists { what, .. }) => {
+            assert!(what.contains("nodes") && what.contains("(id)=("), "{what}");
+        }
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    assert_eq!(count(&store), 500);
+    // Every value came through the binary COPY as written.
+    let read = store
+        .read_nodes(&NodeQuery::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(read.len(), 500);
+    for n in read {
+        assert_eq!(
+            n.attrs,
+            node(n.id as f64, n.id as f64 / 2.0),
+            "node {}",
+            n.id
+        );
+    }
+    let edges = store
+        .read_edges(&daisy_graph::EdgeQuery::default())
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(edges.len(), 499);
+    assert!(edges.iter().all(|e| e.v == e.u + 1
+        && e.attrs.get("weight") == Some(&AttrValue::Float(e.v as f64))));
+}
