@@ -79,10 +79,7 @@ impl Graph {
         Ok(self
             .nodes
             .iter()
-            .filter(|(_, attrs)| match roi {
-                None => true,
-                Some(roi) => position_of(attrs, metadata).is_some_and(|p| contains(roi, &p)),
-            })
+            .filter(|(_, attrs)| roi.is_none_or(|roi| holds(roi, attrs, metadata)))
             .map(|(&id, attrs)| Node {
                 id,
                 attrs: attrs.clone(),
@@ -114,7 +111,7 @@ impl Graph {
                     v: edge.v,
                     missing: u,
                 })?;
-                if !position_of(attrs, metadata).is_some_and(|p| contains(roi, &p)) {
+                if !holds(roi, attrs, metadata) {
                     continue;
                 }
             }
@@ -137,14 +134,31 @@ pub fn position_of(attrs: &Attrs, metadata: &GraphMetadata) -> Option<Vec<f64>> 
         .filter(|p| p.len() == metadata.ndims)
 }
 
+/// Whether `roi` contains the position of a node with attributes `attrs` (one of the
+/// graph's dimensions, else none), without collecting it.
+fn holds(roi: &Roi, attrs: &Attrs, metadata: &GraphMetadata) -> bool {
+    let inside = |d: usize, p: Option<f64>| p.is_some_and(|p| within(roi, d, p));
+    match attrs.get(&metadata.position_attribute) {
+        Some(AttrValue::List(items)) => {
+            items.len() == metadata.ndims
+                && items.iter().enumerate().all(|(d, v)| inside(d, v.as_f64()))
+        }
+        Some(scalar) => metadata.ndims == 1 && inside(0, scalar.as_f64()),
+        None => false,
+    }
+}
+
 /// Whether `roi` contains `point` (`begin <= p < end` per dimension; unbounded sides contain
 /// everything), positions being floats.
 #[must_use]
 pub fn contains(roi: &Roi, point: &[f64]) -> bool {
-    let (begin, end) = (roi.begin(), roi.end());
-    point.iter().enumerate().all(|(d, &p)| {
-        begin.get(d).is_none_or(|b| p >= b as f64) && end.get(d).is_none_or(|e| p < e as f64)
-    })
+    point.iter().enumerate().all(|(d, &p)| within(roi, d, p))
+}
+
+/// Whether `roi` contains coordinate `p` in dimension `d`.
+fn within(roi: &Roi, d: usize, p: f64) -> bool {
+    roi.begin().get(d).is_none_or(|b| p >= b as f64)
+        && roi.end().get(d).is_none_or(|e| p < e as f64)
 }
 
 #[cfg(test)]

@@ -554,7 +554,7 @@ impl SqliteGraphStore {
         table: &str,
         key_columns: &[String],
         attrs: &[(String, AttrType)],
-        rows: Vec<(String, Vec<Value>)>,
+        rows: Vec<Vec<Value>>,
         fail_if_exists: bool,
     ) -> Result<usize, GraphError> {
         if rows.is_empty() {
@@ -576,12 +576,12 @@ impl SqliteGraphStore {
             let mut written = 0;
             {
                 let mut stmt = tx.prepare_cached(&sql)?;
-                for (what, values) in &rows {
+                for values in &rows {
                     match stmt.execute(params_from_iter(values)) {
                         Ok(n) => written += n,
                         Err(e) if fail_if_exists && is_constraint(&e) => {
                             return Err(Failure::Graph(GraphError::AlreadyExists {
-                                what: what.clone(),
+                                what: row_name(&values[..key_columns.len()]),
                                 store: store.clone(),
                             }));
                         }
@@ -704,7 +704,7 @@ impl GraphStore for SqliteGraphStore {
         );
         let rows = node_rows(&nodes, &types)?
             .into_iter()
-            .map(|(_, mut values)| {
+            .map(|mut values| {
                 // The id goes last, for the WHERE.
                 let id = values.remove(0);
                 values.push(id);
@@ -735,10 +735,7 @@ impl GraphStore for SqliteGraphStore {
             self.metadata.edges_table,
             setters.join(", ")
         );
-        let rows = edge_rows(&edges, &types, true)?
-            .into_iter()
-            .map(|(_, values)| values)
-            .collect();
+        let rows = edge_rows(&edges, &types, true)?;
         self.update(&sql, rows)
     }
 
@@ -956,15 +953,27 @@ fn where_sql(clauses: &[String]) -> String {
     }
 }
 
-/// For each node: its description and `id, attribute values...`.
-fn node_rows(
-    nodes: &[Node],
-    types: &[(String, AttrType)],
-) -> Result<Vec<(String, Vec<Value>)>, GraphError> {
+/// A row named by its key values (`id`, or `u, v`), for an error.
+fn row_name(keys: &[Value]) -> String {
+    let id = |v: &Value| match v {
+        Value::Integer(i) => i.to_string(),
+        other => format!("{other:?}"),
+    };
+    match keys {
+        [node] => format!("node {}", id(node)),
+        [u, v] => format!("edge ({}, {})", id(u), id(v)),
+        other => format!("row {other:?}"),
+    }
+}
+
+/// For each node: `id, attribute values...`.
+fn node_rows(nodes: &[Node], types: &[(String, AttrType)]) -> Result<Vec<Vec<Value>>, GraphError> {
+    let width = 1 + all_columns(types).len();
     nodes
         .iter()
         .map(|n| {
-            let mut values = vec![Value::Integer(stored_id(n.id)?)];
+            let mut values = Vec::with_capacity(width);
+            values.push(Value::Integer(stored_id(n.id)?));
             for (name, t) in types {
                 push_values(
                     *t,
@@ -972,7 +981,7 @@ fn node_rows(
                     &mut values,
                 );
             }
-            Ok((format!("node {}", n.id), values))
+            Ok(values)
         })
         .collect()
 }
@@ -983,7 +992,8 @@ fn edge_rows(
     edges: &[Edge],
     types: &[(String, AttrType)],
     keys_last: bool,
-) -> Result<Vec<(String, Vec<Value>)>, GraphError> {
+) -> Result<Vec<Vec<Value>>, GraphError> {
+    let width = 2 + all_columns(types).len();
     edges
         .iter()
         .map(|e| {
@@ -991,7 +1001,7 @@ fn edge_rows(
                 Value::Integer(stored_id(e.u)?),
                 Value::Integer(stored_id(e.v)?),
             ];
-            let mut values = Vec::new();
+            let mut values = Vec::with_capacity(width);
             if !keys_last {
                 values.extend(keys.iter().cloned());
             }
@@ -1005,7 +1015,7 @@ fn edge_rows(
             if keys_last {
                 values.extend(keys);
             }
-            Ok((format!("edge ({}, {})", e.u, e.v), values))
+            Ok(values)
         })
         .collect()
 }

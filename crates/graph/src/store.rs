@@ -158,7 +158,7 @@ pub trait GraphStore {
         let names = checked_attrs(
             self.metadata(),
             attrs,
-            &mut nodes.iter().map(|n| (n.id.to_string(), &n.attrs)),
+            &mut nodes.iter().map(|n| ([n.id, n.id], &n.attrs)),
             false,
         )?;
         Ok((nodes, names))
@@ -181,9 +181,7 @@ pub trait GraphStore {
         let names = checked_attrs(
             self.metadata(),
             attrs,
-            &mut edges
-                .iter()
-                .map(|e| (format!("({}, {})", e.u, e.v), &e.attrs)),
+            &mut edges.iter().map(|e| ([e.u, e.v], &e.attrs)),
             true,
         )?;
         Ok((edges, names))
@@ -249,13 +247,14 @@ pub trait GraphStore {
 
 /// Checks the attributes `attrs` of nodes (`edges: false`) or edges against the declared
 /// ones, and the types of the values the graph holds for them; the attribute list to write.
+/// `rows` are each node's `[id, id]` or each edge's `[u, v]` with the attributes.
 ///
 /// # Errors
 /// [`GraphError::UnknownAttribute`], [`GraphError::WrongType`].
 pub fn checked_attrs(
     metadata: &GraphMetadata,
     attrs: Option<&[String]>,
-    rows: &mut dyn Iterator<Item = (String, &crate::graph::Attrs)>,
+    rows: &mut dyn Iterator<Item = ([u64; 2], &crate::graph::Attrs)>,
     edges: bool,
 ) -> Result<Vec<String>, GraphError> {
     let (declared, kind) = if edges {
@@ -277,13 +276,17 @@ pub fn checked_attrs(
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    for (id, row) in rows {
+    for ([u, v], row) in rows {
         for (name, t) in names.iter().zip(&types) {
             let value = row.get(name).unwrap_or(&AttrValue::Null);
             if !t.admits(value) {
                 return Err(GraphError::WrongType {
                     kind,
-                    id,
+                    id: if edges {
+                        format!("({u}, {v})")
+                    } else {
+                        u.to_string()
+                    },
                     attr: name.clone(),
                     expected: *t,
                     value: value.to_string(),
