@@ -11,11 +11,21 @@ export DAISY_PG_STATE=${DAISY_PG_STATE:-$(mktemp -u /tmp/daisy-postgres-test.XXX
 # And a throw-away MongoDB-wire-compatible server (SecantusDB, installed into .cache/ on first
 # use: about 20 s; then about 3 s to start). DAISY_TEST_MONGODB=1 makes its tests run.
 export DAISY_MONGODB_STATE=${DAISY_MONGODB_STATE:-$(mktemp -u /tmp/daisy-mongodb-test.XXXXXX.state)}
-trap './scripts/postgres-local.sh stop; ./scripts/mongodb-local.sh stop' EXIT
+# And a throw-away SLURM cluster of 3 simulated nodes (Debian's packages, installed on first
+# use: about 10 s; then about 1 s to start; root only, as slurmd starts jobs as their users).
+# DAISY_TEST_SLURM=1 makes its tests run.
+export DAISY_SLURM_DIR=${DAISY_SLURM_DIR:-$(mktemp -u /tmp/daisy-slurm-test.XXXXXX)}
+trap './scripts/postgres-local.sh stop; ./scripts/mongodb-local.sh stop; ./scripts/slurm-local.sh stop' EXIT
 eval "$(./scripts/postgres-local.sh start)"
 export DAISY_TEST_POSTGRES=1
 eval "$(./scripts/mongodb-local.sh start)"
 export DAISY_TEST_MONGODB=1
+if [[ $(id -u) -eq 0 ]]; then
+    eval "$(./scripts/slurm-local.sh start)"
+    export DAISY_TEST_SLURM=1
+else
+    echo "test.sh: not root, so no SLURM cluster: the SLURM tests skip" >&2
+fi
 
 # Rust: formatting, lints, unit/integration/property tests, doc tests.
 cargo fmt --all -- --check

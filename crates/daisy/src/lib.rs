@@ -100,8 +100,8 @@ pub use daisy_geometry::{Coordinate, GeometryError, MAX_DIMS, Roi, SnapMode};
 #[cfg(feature = "graph")]
 pub use daisy_graph as graph;
 pub use daisy_launch::{
-    CommandLauncher, LaunchError, Launcher, ProcessLauncher, ThreadLauncher, WorkerExit,
-    WorkerHandle, WorkerSpec,
+    CommandLauncher, LaunchError, Launcher, ProcessLauncher, SlurmLauncher, SlurmOptions,
+    ThreadLauncher, WorkerExit, WorkerHandle, WorkerSpec,
 };
 pub use daisy_protocol::{Context, ENV_VARIABLE};
 pub use daisy_server::{
@@ -124,6 +124,11 @@ pub struct GuideDoctests;
 #[cfg(all(doctest, feature = "array"))]
 #[doc = include_str!("../../../docs/arrays.md")]
 pub struct ArraysDoctests;
+
+/// The cluster page's Rust examples, compiled as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/cluster.md")]
+pub struct ClusterDoctests;
 
 /// The graphs page's Rust examples, compiled and run as doc tests.
 #[cfg(all(doctest, feature = "graph"))]

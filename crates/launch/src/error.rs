@@ -25,6 +25,14 @@ pub enum LaunchError {
         #[source]
         source: io::Error,
     },
+    /// A cluster scheduler refused a command (e.g. `sbatch` a job it cannot place).
+    #[error("{command} refused: {reason}")]
+    Refused {
+        /// The command, e.g. "sbatch" or "scancel 42".
+        command: String,
+        /// What the scheduler said.
+        reason: String,
+    },
     /// A command template is malformed or names an unknown placeholder.
     #[error("bad command template '{template}': {problem}")]
     Template {

@@ -13,6 +13,8 @@
 //!   stdout / stderr go to `<logdir>/<task_id>/worker_<id>.out` / `.err`.
 //! - [`CommandLauncher`]: a shell command made from a template, for cluster schedulers;
 //!   otherwise like [`ProcessLauncher`].
+//! - [`SlurmLauncher`]: a SLURM batch job per worker (`sbatch`, watched with `scontrol`,
+//!   cancelled with `scancel`), with the task's `sbatch` options ([`SlurmOptions`]).
 //! - [`ThreadLauncher`]: a Rust function in a thread of the server's process (threads
 //!   cannot be killed, see its docs).
 //!
@@ -58,6 +60,7 @@ mod pid;
 mod process;
 mod process_handle;
 mod process_settings;
+mod slurm;
 mod template;
 mod thread;
 mod worker_id;
@@ -70,5 +73,6 @@ pub use error::LaunchError;
 pub use launcher::{Launcher, WorkerExit, WorkerHandle, WorkerSpec, log_basename, log_file_paths};
 pub use pid::PidHandle;
 pub use process::ProcessLauncher;
+pub use slurm::{SlurmLauncher, SlurmOptions};
 pub use thread::{ThreadLauncher, WorkerError};
 pub use worker_id::next_worker_id;
