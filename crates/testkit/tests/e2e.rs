@@ -10,27 +10,7 @@ use std::time::{Duration, Instant};
 use daisy::{DependencyGraph, RunReport, run_blockwise};
 
 mod common;
-use common::{grid, options, worker};
-
-fn recorded(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn assert_each_once(lines: &[String], expected: usize) {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for line in lines {
-        *counts.entry(line).or_default() += 1;
-    }
-    assert_eq!(counts.len(), expected, "distinct blocks");
-    assert!(
-        counts.values().all(|&c| c == 1),
-        "a block succeeded twice: {counts:?}"
-    );
-}
+use common::{assert_each_once, grid, options, recorded, worker};
 
 fn record_file(dir: &Path) -> PathBuf {
     dir.join("record.txt")

@@ -4,7 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use daisy::{SlurmLauncher, SlurmOptions, run_blockwise};
 
 mod common;
-use common::{grid, options};
+use common::{assert_each_once, grid, options, recorded};
 
 fn enabled(test: &str) -> bool {
     let on = std::env::var("DAISY_TEST_SLURM").is_ok_and(|v| v == "1");
@@ -32,26 +32,6 @@ fn slurm_workers(directives: &str, nodes: &Path, options: SlurmOptions) -> Arc<S
         env!("CARGO_BIN_EXE_daisy-test-worker")
     );
     Arc::new(SlurmLauncher::new("sh", ["-c", &script], options))
-}
-
-fn lines(path: &Path) -> Vec<String> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(str::to_owned)
-        .collect()
-}
-
-fn assert_each_once(lines: &[String], expected: usize) {
-    let mut counts: HashMap<&str, usize> = HashMap::new();
-    for line in lines {
-        *counts.entry(line).or_default() += 1;
-    }
-    assert_eq!(counts.len(), expected, "distinct blocks");
-    assert!(
-        counts.values().all(|&c| c == 1),
-        "a block succeeded twice: {counts:?}"
-    );
 }
 
 /// The ids of the running jobs named `daisy-<task>-*`.
@@ -87,8 +67,8 @@ fn workers_as_slurm_jobs_on_several_nodes_run_every_block_once() {
     );
     let report = run_blockwise(&[task], options(dir.path(), launcher)).unwrap();
     assert!(report.succeeded(), "{report}");
-    assert_each_once(&lines(&record), 36);
-    let used: BTreeSet<String> = lines(&nodes).into_iter().collect();
+    assert_each_once(&recorded(&record), 36);
+    let used: BTreeSet<String> = recorded(&nodes).into_iter().collect();
     assert!(used.len() >= 2, "every job ran on {used:?}");
     // The jobs' output is in the run's log directory, as for local workers.
     let logs = std::fs::read_dir(dir.path().join("daisy_logs/slurm_e2e"))
@@ -120,7 +100,7 @@ fn a_worker_job_cancelled_mid_run_has_its_blocks_retried() {
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(60) {
                 let jobs = running_jobs("slurm_cancel");
-                if lines(&record).len() >= 3 && !jobs.is_empty() {
+                if recorded(&record).len() >= 3 && !jobs.is_empty() {
                     let status = Command::new("scancel").arg(&jobs[0]).status().unwrap();
                     assert!(status.success());
                     return jobs[0].clone();
@@ -133,7 +113,7 @@ fn a_worker_job_cancelled_mid_run_has_its_blocks_retried() {
     let report = run_blockwise(&[task], options(dir.path(), launcher)).unwrap();
     let cancelled = canceller.join().unwrap();
     assert!(report.succeeded(), "{report}");
-    assert_each_once(&lines(&record), 25);
+    assert_each_once(&recorded(&record), 25);
     let t = report.task("slurm_cancel").unwrap();
     assert!(
         t.workers_started >= 3,

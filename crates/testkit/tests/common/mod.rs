@@ -3,6 +3,7 @@
 // Each test file uses part of this module.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -66,4 +67,26 @@ pub fn line(blocks: i64) -> Arc<Task> {
     .num_workers(2)
     .build()
     .unwrap()
+}
+
+/// The lines of the file at `path` (none if it does not exist).
+pub fn recorded(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Asserts that `lines` holds `expected` distinct lines, each once.
+pub fn assert_each_once(lines: &[String], expected: usize) {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for line in lines {
+        *counts.entry(line).or_default() += 1;
+    }
+    assert_eq!(counts.len(), expected, "distinct blocks");
+    assert!(
+        counts.values().all(|&c| c == 1),
+        "a block succeeded twice: {counts:?}"
+    );
 }
