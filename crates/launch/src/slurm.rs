@@ -69,6 +69,7 @@ pub struct SlurmLauncher {
     program: OsString,
     args: Vec<OsString>,
     options: SlurmOptions,
+    pending_limit: Option<Duration>,
 }
 
 impl SlurmLauncher {
@@ -83,7 +84,18 @@ impl SlurmLauncher {
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
             options,
+            pending_limit: None,
         }
+    }
+
+    /// Cancels a job still queued `limit` after its submission, as a failed worker (which
+    /// counts against the task's worker restarts), writing SLURM's reason for the wait (e.g.
+    /// `Resources`, `Priority`, `ReqNodeNotAvail`) to the worker's `.err` log and the run's
+    /// log. Without a limit a job may wait in the queue for as long as SLURM keeps it.
+    #[must_use]
+    pub fn pending_limit(mut self, limit: Duration) -> Self {
+        self.pending_limit = Some(limit);
+        self
     }
 
     /// The job's shell command: the program and its arguments, each quoted.
@@ -155,6 +167,8 @@ impl Launcher for SlurmLauncher {
             logs,
             exit: None,
             last_poll: None,
+            submitted: Instant::now(),
+            pending_limit: self.pending_limit,
         }))
     }
 
@@ -200,6 +214,8 @@ fn slurm_message(output: &Output) -> String {
 struct JobState {
     /// `JobState`, e.g. `PENDING`, `RUNNING`, `COMPLETED`, `CANCELLED`.
     state: String,
+    /// `Reason`: why a job waits (or `None`).
+    reason: String,
     /// `ExitCode`'s code and signal.
     exit: (i32, i32),
 }
@@ -212,9 +228,11 @@ impl JobState {
                 .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
         };
         let state = field("JobState")?.to_owned();
+        let reason = field("Reason").unwrap_or("None").to_owned();
         let (code, signal) = field("ExitCode")?.split_once(':')?;
         Some(JobState {
             state,
+            reason,
             exit: (code.parse().ok()?, signal.parse().ok()?),
         })
     }
@@ -247,9 +265,26 @@ struct SlurmHandle {
     logs: Option<(PathBuf, PathBuf)>,
     exit: Option<WorkerExit>,
     last_poll: Option<Instant>,
+    submitted: Instant,
+    pending_limit: Option<Duration>,
 }
 
 impl SlurmHandle {
+    /// Cancels the job that waited too long for `reason`, and notes why in the `.err` log.
+    fn give_up_waiting(&mut self, reason: &str) -> Result<WorkerExit, LaunchError> {
+        let waited = self.submitted.elapsed().as_secs_f64();
+        let message = format!(
+            "daisy: SLURM job {} was still pending after {waited:.0} s (Reason={reason}); \
+             cancelled, the worker counts as failed",
+            self.job_id
+        );
+        tracing::warn!(worker_id = self.worker_id, "{message}");
+        if let Some((_, err)) = &self.logs {
+            let _ = fs::write(err, format!("{message}\n"));
+        }
+        self.kill()
+    }
+
     /// The job's state now; a job SLURM no longer knows has ended (failed, if it never
     /// reported success).
     fn query(&self) -> Result<JobState, LaunchError> {
@@ -265,6 +300,7 @@ impl SlurmHandle {
         if slurm_message(&output).contains("Invalid job id") {
             return Ok(JobState {
                 state: "UNKNOWN".into(),
+                reason: "None".into(),
                 exit: (0, 0),
             });
         }
@@ -292,7 +328,15 @@ impl WorkerHandle for SlurmHandle {
             return Ok(None);
         }
         self.last_poll = Some(Instant::now());
-        self.exit = self.query()?.exit();
+        let state = self.query()?;
+        if state.state == "PENDING"
+            && self
+                .pending_limit
+                .is_some_and(|limit| self.submitted.elapsed() > limit)
+        {
+            return self.give_up_waiting(&state.reason).map(Some);
+        }
+        self.exit = state.exit();
         Ok(self.exit)
     }
 

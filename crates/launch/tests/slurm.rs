@@ -105,3 +105,37 @@ fn a_job_slurm_refuses_is_an_error_with_slurms_reason() {
         Ok(_) => panic!("sbatch accepted a job for a partition that does not exist"),
     }
 }
+
+#[test]
+fn a_job_pending_past_the_limit_is_cancelled_with_slurms_reason() {
+    if !enabled("a_job_pending_past_the_limit_is_cancelled_with_slurms_reason") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("daisy_logs");
+    // Held until an hour from now: pending with Reason=BeginTime.
+    let launcher = SlurmLauncher::new(
+        "true",
+        Vec::<String>::new(),
+        SlurmOptions {
+            extra_args: vec!["--begin=now+1hour".into()],
+            ..SlurmOptions::default()
+        },
+    )
+    .pending_limit(Duration::from_secs(1));
+    let spec = conformance::spec("pending", 0, Some(&logs));
+    let mut handle = launcher.launch(&spec).unwrap();
+    let exit = conformance::wait_for_exit(handle.as_mut(), Duration::from_secs(30));
+    assert!(matches!(exit, Some(WorkerExit::Failed { .. })), "{exit:?}");
+    let (_, err) = handle.log_files().unwrap();
+    let said = std::fs::read_to_string(err).unwrap();
+    assert!(
+        said.contains("still pending") && said.contains("Reason=BeginTime"),
+        "{said}"
+    );
+    let queued = std::process::Command::new("squeue")
+        .args(["-h", "-n", "daisy-pending-0", "-o", "%i"])
+        .output()
+        .unwrap();
+    assert!(queued.stdout.is_empty(), "the job is still queued");
+}
