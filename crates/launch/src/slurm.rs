@@ -243,17 +243,16 @@ impl JobState {
             "PENDING" | "CONFIGURING" | "RUNNING" | "COMPLETING" | "SUSPENDED" | "REQUEUED"
             | "RESIZING" | "SIGNALING" | "STAGE_OUT" => None,
             "COMPLETED" if self.exit == (0, 0) => Some(WorkerExit::Success),
-            _ => Some(WorkerExit::Failed {
-                code: Some(self.exit.0).filter(|&c| c != 0),
-                // A job SLURM cancelled or timed out reports no signal of its own.
-                signal: Some(self.exit.1).filter(|&s| s != 0).or(
-                    if self.state == "CANCELLED" || self.state == "TIMEOUT" {
-                        Some(9)
-                    } else {
-                        None
-                    },
-                ),
-            }),
+            state => {
+                // A job SLURM cancelled or timed out may report no signal of its own.
+                let killed = matches!(state, "CANCELLED" | "TIMEOUT");
+                Some(WorkerExit::Failed {
+                    code: Some(self.exit.0).filter(|&c| c != 0),
+                    signal: Some(self.exit.1)
+                        .filter(|&s| s != 0)
+                        .or(killed.then_some(9)),
+                })
+            }
         }
     }
 }
