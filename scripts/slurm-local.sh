@@ -147,7 +147,9 @@ stop_all() {
         sleep 0.1
     done
     pkill -9 -f "slurmd -f $conf|slurmctld -f $conf" 2>/dev/null || true
-    if [[ -f $dir/munged.ours ]]; then
+    # munged is the machine's: stopped only if this script started it and no other
+    # cluster (another state directory) still runs.
+    if [[ -f $dir/munged.ours ]] && ! pgrep -r RSD -f "slurmctld -f|slurmd -f" >/dev/null; then
         pkill -x munged 2>/dev/null || true
     fi
 }
