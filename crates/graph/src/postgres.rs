@@ -701,10 +701,8 @@ impl PgGraphStore {
         }
     }
 
-    /// Inserts `rows` into `table` (`columns`) in one transaction: many rows by a binary
-    /// `COPY` (the common case of a block-wise write, where no row exists yet), else, or if a
-    /// row exists and `fail_if_exists` is not set, by multi-row `INSERT ... ON CONFLICT DO
-    /// NOTHING`s.
+    /// Inserts `rows` into `table` (`columns`) in one transaction ([`copy_or_insert`]); a
+    /// row that exists is skipped, or with `fail_if_exists` is an error naming it.
     fn insert(
         &mut self,
         table: &str,
@@ -716,43 +714,18 @@ impl PgGraphStore {
             return Ok(0);
         }
         let store = self.describe();
-        let exists = |e: &postgres::Error| {
-            let detail = e
-                .as_db_error()
-                .and_then(|d| d.detail())
-                .unwrap_or("a row")
-                .to_owned();
-            Failure::Graph(GraphError::AlreadyExists {
-                what: format!("{table}: {detail}"),
-                store: store.clone(),
-            })
-        };
         self.with_client("inserting rows", |c| {
             let mut tx = c.transaction()?;
-            let written = if rows.len() >= COPY_FROM_ROWS {
-                let mut attempt = tx.savepoint("daisy_copy")?;
-                match copy_rows(&mut attempt, table, columns, &rows) {
-                    Ok(n) => {
-                        attempt.commit()?;
-                        n
-                    }
-                    Err(e) if e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                        if fail_if_exists {
-                            return Err(exists(&e));
-                        }
-                        attempt.rollback()?;
-                        insert_rows(&mut tx, table, columns, &rows, false)?
-                    }
-                    Err(e) => return Err(e.into()),
+            let written = match copy_or_insert(&mut tx, table, columns, &rows, fail_if_exists) {
+                Ok(n) => n,
+                Err(e) if fail_if_exists && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
+                    let detail = e.as_db_error().and_then(|d| d.detail()).unwrap_or("a row");
+                    return Err(Failure::Graph(GraphError::AlreadyExists {
+                        what: format!("{table}: {detail}"),
+                        store,
+                    }));
                 }
-            } else {
-                match insert_rows(&mut tx, table, columns, &rows, fail_if_exists) {
-                    Ok(n) => n,
-                    Err(e) if fail_if_exists && e.code() == Some(&SqlState::UNIQUE_VIOLATION) => {
-                        return Err(exists(&e));
-                    }
-                    Err(e) => return Err(e.into()),
-                }
+                Err(e) => return Err(e.into()),
             };
             tx.commit()?;
             Ok(written)
@@ -791,6 +764,32 @@ impl PgGraphStore {
             c.query(sql, &params)?.iter().map(&mut f).collect()
         })
     }
+}
+
+/// Writes `rows` into `table` (`columns`): many by one binary `COPY` in a savepoint, falling
+/// back to [`insert_rows`] if a row exists (unless `fail_if_exists`: then that is the error);
+/// few by [`insert_rows`]. The number written.
+fn copy_or_insert(
+    tx: &mut Transaction<'_>,
+    table: &str,
+    columns: &[String],
+    rows: &[Vec<PgValue>],
+    fail_if_exists: bool,
+) -> Result<usize, postgres::Error> {
+    if rows.len() >= COPY_FROM_ROWS {
+        let mut attempt = tx.savepoint("daisy_copy")?;
+        match copy_rows(&mut attempt, table, columns, rows) {
+            Ok(n) => {
+                attempt.commit()?;
+                return Ok(n);
+            }
+            Err(e) if fail_if_exists || e.code() != Some(&SqlState::UNIQUE_VIOLATION) => {
+                return Err(e);
+            }
+            Err(_) => attempt.rollback()?,
+        }
+    }
+    insert_rows(tx, table, columns, rows, fail_if_exists)
 }
 
 /// Writes `rows` into `table` (`columns`) with one binary `COPY`; the number written.

@@ -55,7 +55,7 @@ pub(crate) fn spawn_worker(
 }
 
 /// Creates (truncating) a log file and its parent directories.
-fn create_log_file(path: &Path) -> Result<File, LaunchError> {
+pub(crate) fn create_log_file(path: &Path) -> Result<File, LaunchError> {
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         fs::create_dir_all(parent).map_err(|source| LaunchError::LogFile {
             path: parent.to_path_buf(),

@@ -9,6 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::launcher::log_file_paths;
+use crate::process_handle::create_log_file;
 use crate::template::shell_quote;
 use crate::{LaunchError, Launcher, WorkerExit, WorkerHandle, WorkerSpec};
 
@@ -118,18 +119,14 @@ impl Launcher for SlurmLauncher {
     /// refuses the job.
     fn launch(&self, spec: &WorkerSpec) -> Result<Box<dyn WorkerHandle>, LaunchError> {
         let logs = spec.log_basename.as_deref().map(log_file_paths);
-        if let Some((out, _)) = &logs
-            && let Some(dir) = out.parent()
-        {
-            fs::create_dir_all(dir).map_err(|source| LaunchError::LogFile {
-                path: dir.to_path_buf(),
-                source,
-            })?;
+        // Made here, before the job exists: SLURM ends a job whose output directory is
+        // missing without a trace.
+        if let Some((out, err)) = &logs {
+            create_log_file(out)?;
+            create_log_file(err)?;
         }
-        let (out, err) = match &logs {
-            Some((out, err)) => (out.clone(), err.clone()),
-            None => (PathBuf::from("/dev/null"), PathBuf::from("/dev/null")),
-        };
+        let null = || PathBuf::from("/dev/null");
+        let (out, err) = logs.clone().unwrap_or_else(|| (null(), null()));
         let mut command = Command::new("sbatch");
         command
             .arg("--parsable")

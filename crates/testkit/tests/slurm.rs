@@ -34,10 +34,14 @@ fn slurm_workers(directives: &str, nodes: &Path, options: SlurmOptions) -> Arc<S
     Arc::new(SlurmLauncher::new("sh", ["-c", &script], options))
 }
 
-/// The ids of the running jobs named `daisy-<task>-*`.
-fn running_jobs(task: &str) -> Vec<String> {
+/// The job states of a job not yet ended: queued, starting, running, suspended or ending.
+const LIVE: &str = "PD,CF,R,S,CG";
+
+/// The ids of the jobs named `daisy-<task>-*` in `states` (`squeue -t`): running ones
+/// (`"R"`) or all not yet ended ([`LIVE`]).
+fn jobs(task: &str, states: &str) -> Vec<String> {
     let out = Command::new("squeue")
-        .args(["-h", "-t", "R", "-o", "%i %j"])
+        .args(["-h", "-t", states, "-o", "%i %j"])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout)
@@ -76,8 +80,8 @@ fn workers_as_slurm_jobs_on_several_nodes_run_every_block_once() {
         .count();
     assert!(logs >= 6, "{logs} log files");
     assert!(
-        running_jobs("slurm_e2e").is_empty(),
-        "jobs left after the run"
+        jobs("slurm_e2e", LIVE).is_empty(),
+        "jobs queued or running after the run"
     );
 }
 
@@ -99,7 +103,7 @@ fn a_worker_job_cancelled_mid_run_has_its_blocks_retried() {
         std::thread::spawn(move || {
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(60) {
-                let jobs = running_jobs("slurm_cancel");
+                let jobs = jobs("slurm_cancel", "R");
                 if recorded(&record).len() >= 3 && !jobs.is_empty() {
                     let status = Command::new("scancel").arg(&jobs[0]).status().unwrap();
                     assert!(status.success());
@@ -121,7 +125,7 @@ fn a_worker_job_cancelled_mid_run_has_its_blocks_retried() {
         t.workers_started
     );
     assert!(
-        running_jobs("slurm_cancel").is_empty(),
-        "jobs left after the run"
+        jobs("slurm_cancel", LIVE).is_empty(),
+        "jobs queued or running after the run"
     );
 }
