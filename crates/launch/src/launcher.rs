@@ -70,6 +70,12 @@ pub trait WorkerHandle: Send {
 
     /// The OS process id, if the worker is a process.
     fn pid(&self) -> Option<u32>;
+
+    /// Why the worker failed, in the words of what ran it, once it has ended and if that
+    /// says more than its exit (e.g. a cluster job that timed out, or never started).
+    fn failure_reason(&self) -> Option<String> {
+        None
+    }
 }
 
 /// How a worker ended.

@@ -166,6 +166,7 @@ impl Launcher for SlurmLauncher {
             last_poll: None,
             submitted: Instant::now(),
             pending_limit: self.pending_limit,
+            failure: None,
         }))
     }
 
@@ -234,6 +235,18 @@ impl JobState {
         })
     }
 
+    /// How job `job_id` ended, in SLURM's words: `SLURM job 7 ended TIMEOUT (Reason=...)`.
+    fn describe(&self, job_id: u64) -> String {
+        if self.state == "UNKNOWN" {
+            return format!("SLURM job {job_id} ended unrecorded (SLURM no longer knows it)");
+        }
+        let reason = match self.reason.as_str() {
+            "None" => String::new(),
+            reason => format!(" (Reason={reason})"),
+        };
+        format!("SLURM job {job_id} ended {}{reason}", self.state)
+    }
+
     /// The worker's exit once the job has ended, `None` while it is queued or runs.
     fn exit(&self) -> Option<WorkerExit> {
         match self.state.as_str() {
@@ -263,6 +276,8 @@ struct SlurmHandle {
     last_poll: Option<Instant>,
     submitted: Instant,
     pending_limit: Option<Duration>,
+    /// Why the job failed, in SLURM's terms (see [`WorkerHandle::failure_reason`]).
+    failure: Option<String>,
 }
 
 impl SlurmHandle {
@@ -278,6 +293,10 @@ impl SlurmHandle {
         if let Some((_, err)) = &self.logs {
             let _ = fs::write(err, format!("{message}\n"));
         }
+        self.failure = Some(format!(
+            "SLURM job {} still pending after {waited:.0} s (Reason={reason})",
+            self.job_id
+        ));
         self.kill()
     }
 
@@ -333,6 +352,9 @@ impl WorkerHandle for SlurmHandle {
             return self.give_up_waiting(&state.reason).map(Some);
         }
         self.exit = state.exit();
+        if self.exit.is_some_and(|e| !e.is_success()) {
+            self.failure = Some(state.describe(self.job_id));
+        }
         Ok(self.exit)
     }
 
@@ -374,6 +396,10 @@ impl WorkerHandle for SlurmHandle {
 
     fn pid(&self) -> Option<u32> {
         None
+    }
+
+    fn failure_reason(&self) -> Option<String> {
+        self.failure.clone()
     }
 }
 
@@ -463,6 +489,15 @@ mod tests {
                 code: None,
                 signal: None
             })
+        );
+        assert_eq!(
+            parse(&line("TIMEOUT", "0:0")).describe(7),
+            "SLURM job 7 ended TIMEOUT"
+        );
+        let node_fail = "JobId=7 JobState=NODE_FAIL Reason=NodeDown ExitCode=0:0";
+        assert_eq!(
+            parse(node_fail).describe(7),
+            "SLURM job 7 ended NODE_FAIL (Reason=NodeDown)"
         );
         assert_eq!(JobState::parse("garbage"), None);
         assert_eq!(JobState::parse("JobState=RUNNING ExitCode=x:y"), None);

@@ -30,6 +30,9 @@ pub struct WorkerFailure {
     pub exit: WorkerExit,
     /// The worker's `.out` and `.err` files (in this order), if its output is redirected.
     pub log_files: Option<(PathBuf, PathBuf)>,
+    /// Why it failed, in the words of what ran it, if that says more than `exit` (e.g.
+    /// `SLURM job 7 ended TIMEOUT`, or a job still pending when its wait ran out).
+    pub reason: Option<String>,
 }
 
 /// The outcome of one task.
@@ -128,8 +131,10 @@ impl fmt::Display for RunReport {
                 }
                 lines.extend(["    Failed Workers:".into(), String::new()]);
                 for failure in task.worker_failures.iter().take(MAX_FAILURE_LINES) {
+                    let reason = failure.reason.as_deref().unwrap_or_default();
+                    let sep = if reason.is_empty() { "" } else { ": " };
                     lines.push(format!(
-                        "      worker {} {}",
+                        "      worker {} {}{sep}{reason}",
                         failure.worker_id, failure.exit
                     ));
                 }
@@ -349,6 +354,7 @@ mod tests {
                             signal: None,
                         },
                         log_files: Some(log_file_paths(Path::new("daisy_logs/S/worker_7"))),
+                        reason: None,
                     },
                     WorkerFailure {
                         worker_id: 8,
@@ -357,13 +363,14 @@ mod tests {
                             signal: Some(9),
                         },
                         log_files: None,
+                        reason: Some("SLURM job 12 ended TIMEOUT".into()),
                     },
                 ],
                 workers_started: 2,
             }],
             interrupted: true,
         };
-        let expected = "\nExecution Summary\n-----------------\n\n  The run was interrupted before every block was processed.\n\n  Task S:\n\n    num blocks : 4\n    completed ✔: 0 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 4\n    abandoned  : no worker left\n\n    Failed Workers:\n\n      worker 7 failed with exit code 1\n      worker 8 killed by signal 9\n\n    See worker logs for details:\n\n      daisy_logs/S/worker_7.err / .out\n";
+        let expected = "\nExecution Summary\n-----------------\n\n  The run was interrupted before every block was processed.\n\n  Task S:\n\n    num blocks : 4\n    completed ✔: 0 (skipped 0)\n    failed    ✗: 0\n    orphaned  ∅: 4\n    abandoned  : no worker left\n\n    Failed Workers:\n\n      worker 7 failed with exit code 1\n      worker 8 killed by signal 9: SLURM job 12 ended TIMEOUT\n\n    See worker logs for details:\n\n      daisy_logs/S/worker_7.err / .out\n";
         assert_eq!(report.to_string(), expected);
         assert!(!report.succeeded());
     }

@@ -28,9 +28,6 @@ use tokio::sync::mpsc;
 use crate::reporting::Reporting;
 use crate::{ServerError, WorkerFailure};
 
-/// A worker's `.out` and `.err` files.
-type LogFiles = (PathBuf, PathBuf);
-
 /// The first replacement delay after a failed worker.
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
@@ -238,12 +235,17 @@ impl WorkerPool {
         }
     }
 
-    /// Reaps the workers that ended: `(worker_id, exit, log files)`.
-    fn reap(&mut self) -> Vec<(u64, WorkerExit, Option<LogFiles>)> {
+    /// Reaps the workers that ended, each described as if it failed.
+    fn reap(&mut self) -> Vec<WorkerFailure> {
         let mut ended = Vec::new();
         self.workers.retain_mut(|w| match w.try_wait() {
             Ok(Some(exit)) => {
-                ended.push((w.worker_id(), exit, w.log_files()));
+                ended.push(WorkerFailure {
+                    worker_id: w.worker_id(),
+                    exit,
+                    log_files: w.log_files(),
+                    reason: w.failure_reason(),
+                });
                 false
             }
             Ok(None) => true,
@@ -486,21 +488,20 @@ impl Supervisor {
             return None;
         }
         let done = health.state.is_done();
-        for (worker_id, exit, log_files) in pool.reap() {
+        for ended in pool.reap() {
+            let (worker_id, exit) = (ended.worker_id, ended.exit);
             match exit {
                 WorkerExit::Success => {
                     tracing::info!("worker {worker_id} of task {} exited", pool.task_id);
                 }
                 WorkerExit::Failed { .. } => {
-                    tracing::warn!("worker {worker_id} of task {} died: {exit}", pool.task_id);
-                    reporting.worker_failed(
-                        t,
-                        WorkerFailure {
-                            worker_id,
-                            exit,
-                            log_files,
-                        },
+                    let reason = ended.reason.as_deref().unwrap_or_default();
+                    let sep = if reason.is_empty() { "" } else { ": " };
+                    tracing::warn!(
+                        "worker {worker_id} of task {} died: {exit}{sep}{reason}",
+                        pool.task_id
                     );
+                    reporting.worker_failed(t, ended);
                     if !done && pool.abandoned.is_none() {
                         pool.failed_once(now);
                         pool.owe_replacement();

@@ -1,6 +1,7 @@
 //! End to end on a real SLURM cluster (scripts/slurm-local.sh, started by scripts/test.sh):
 //! `run_blockwise` whose workers are SLURM jobs on several simulated nodes, and a worker job
-//! cancelled with `scancel` in the middle of a run. Runs when `DAISY_TEST_SLURM=1`.
+//! cancelled with `scancel` in the middle of a run, and jobs that never start. Runs when
+//! `DAISY_TEST_SLURM=1`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -126,6 +127,48 @@ fn a_worker_job_cancelled_mid_run_has_its_blocks_retried() {
     );
     assert!(
         jobs("slurm_cancel", LIVE).is_empty(),
+        "jobs queued or running after the run"
+    );
+}
+
+#[test]
+fn jobs_that_never_start_are_reported_with_slurms_reason_and_the_run_ends() {
+    if !enabled("jobs_that_never_start_are_reported_with_slurms_reason_and_the_run_ends") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let task = grid("slurm_pending", 2)
+        .num_workers(1)
+        .max_worker_restarts(1)
+        .build()
+        .unwrap();
+    // Held until an hour from now: pending with Reason=BeginTime, past the limit of 1 s.
+    let launcher = SlurmLauncher::new(
+        "true",
+        Vec::<String>::new(),
+        SlurmOptions {
+            extra_args: vec!["--begin=now+1hour".into()],
+            ..SlurmOptions::default()
+        },
+    )
+    .pending_limit(Duration::from_secs(1));
+    let start = Instant::now();
+    let report = run_blockwise(&[task], options(dir.path(), Arc::new(launcher))).unwrap();
+    assert!(start.elapsed() < Duration::from_secs(60), "{report}");
+    assert!(!report.succeeded());
+    let t = report.task("slurm_pending").unwrap();
+    assert!(t.abandoned.is_some(), "{report}");
+    assert_eq!(t.workers_started, 2, "the first job and one restart");
+    for failure in &t.worker_failures {
+        let reason = failure.reason.as_deref().unwrap_or_default();
+        assert!(
+            reason.contains("still pending") && reason.contains("Reason=BeginTime"),
+            "{reason}"
+        );
+    }
+    assert!(report.to_string().contains("Reason=BeginTime"), "{report}");
+    assert!(
+        jobs("slurm_pending", LIVE).is_empty(),
         "jobs queued or running after the run"
     );
 }
