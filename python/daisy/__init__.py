@@ -49,6 +49,7 @@ from .roi import Roi
 from .scheduler import Scheduler
 from .serial_server import SerialServer
 from .server import Server
+from .slurm_launcher import SlurmLauncher
 from .task import Task
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ __all__ = [
     "DependencyGraph",
     "Scheduler",
     "Server",
+    "SlurmLauncher",
     "SerialServer",
     "run_blockwise",
     "Client",

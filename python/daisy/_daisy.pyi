@@ -418,6 +418,7 @@ def run(
     stall_grace: float = 5.0,
     count_all_orphans: bool = True,
     tls: bool | None = None,
+    launchers: dict[str, SlurmLauncher] = ...,
 ) -> RunReport:
     """Runs the tasks (upstream tasks included) with the Rust server, GIL released.
 
@@ -449,9 +450,35 @@ def run(
     launch_worker raises or returns no pid, the exception is logged and the worker counts as
     one that crashed at start (replaced within max_worker_restarts, after a backoff).
 
+    `launchers` {task_id: SlurmLauncher}: those tasks' workers are SLURM jobs, submitted,
+    watched and cancelled by the engine (launch_worker is not called for them).
+
     Returns the engine's RunReport: counters per task id (in the report's order: tasks in
     the order they started, then the others), failures, interrupted, succeeded, summary.
     """
+
+@final
+class SlurmLauncher:
+    """Workers as SLURM batch jobs, each running `program` with `args` (sbatch, watched
+    with scontrol, cancelled with scancel; DAISY_CONTEXT in the job's environment).
+    `pending_limit` (seconds, positive): a job still queued then is cancelled as a failed
+    worker, SLURM's reason in the summary."""
+
+    def __new__(
+        cls,
+        program: str,
+        args: list[str],
+        *,
+        partition: str | None = None,
+        time: str | None = None,
+        mem: str | None = None,
+        cpus_per_task: int | None = None,
+        gpus: int | None = None,
+        extra_args: list[str] = ...,
+        pending_limit: float | None = None,
+    ) -> SlurmLauncher: ...
+    @property
+    def command_line(self) -> str: ...  # the job's shell command, each word quoted
 
 @final
 class RunReport:

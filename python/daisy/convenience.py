@@ -12,7 +12,11 @@ __all__ = ["run_blockwise"]
 
 
 def run_blockwise(
-    tasks: Task | Sequence[Task], multiprocessing: bool = True, *, progress: Any = True
+    tasks: Task | Sequence[Task],
+    multiprocessing: bool = True,
+    *,
+    progress: Any = True,
+    host: str | None = None,
 ) -> bool:
     """Schedules and runs the given tasks and the tasks they depend on.
 
@@ -31,6 +35,12 @@ def run_blockwise(
             False shows neither; an observer object (with the hooks of
             :class:`daisy.server_observer.ServerObserver`) is registered instead.
 
+        host (``str``, optional, keyword only):
+            Where workers reach the server, as :class:`daisy.Server`'s ``host``: None (the
+            default) listens on loopback (on all interfaces if a task's workers are SLURM
+            jobs), a string listens on all interfaces and advertises it (``""``: this
+            machine's default-route address).
+
     Returns:
 
         ``bool``: the engine's verdict (``run_report.succeeded`` of the server): True if
@@ -41,7 +51,7 @@ def run_blockwise(
         ``KeyboardInterrupt`` instead).
     """
     tasks = _collect_tasks(tasks)
-    server = Server() if multiprocessing else SerialServer()
+    server = Server(host=host) if multiprocessing else SerialServer()
     if progress is True or progress is None:
         CLMonitor(server)
     elif progress is not False:

@@ -72,7 +72,9 @@ class Server(ServerObservee):
             None (the default): the server listens on the loopback interface, for workers
             on this machine. A string: it listens on all interfaces and tells workers to
             connect to ``host`` (``""``: the address of this machine's default route), for
-            spawn functions that start workers elsewhere (e.g. cluster jobs).
+            spawn functions that start workers elsewhere (e.g. cluster jobs). A run with a
+            task whose ``launcher`` is a :class:`daisy.SlurmLauncher` listens as for ``""``
+            when ``host`` is None.
 
         prefetch (``int``, keyword only):
             The most blocks a worker started by the server asks for at a time (default 32).
@@ -155,16 +157,30 @@ class Server(ServerObservee):
         self._stopping = False
         # The engine listens on a new port for every run; learnt from the first worker.
         self.port = None
-        if self.host == "":
-            self.hostname = None
         logdir = get_log_basedir()
+        launchers = {
+            task.task_id: task.launcher._for_task(task)
+            for task in all_tasks
+            if task.launcher is not None
+        }
+        host = self.host
+        if launchers and host is None:
+            # Jobs on other machines must reach the server.
+            host = ""
+            logger.info(
+                "tasks %s run their workers as cluster jobs: listening on all interfaces",
+                ", ".join(sorted(launchers)),
+            )
+        if host == "":
+            self.hostname = None
 
         try:
             report = _daisy.run(
                 specs,
                 launch_worker=self._launch_worker,
                 on_event=self._on_event,
-                host=self.host,
+                host=host,
+                launchers=launchers,
                 logdir=None if logdir is None else str(logdir),
                 prefetch=self.prefetch,
                 stall_grace=self.stall_grace,
@@ -397,8 +413,12 @@ def _worker_process(  # pragma: no cover
             os._exit(1)
         outcome: dict[str, int] = {}
         thread = threading.Thread(
-            target=_run_spawn_function,
-            args=(task, worker_id, daisy_context, outcome),
+            target=_run_worker_function,
+            args=(
+                task.spawn_worker_function,
+                f"worker {worker_id} of task {task.task_id}",
+                outcome,
+            ),
             name=f"daisy-worker-{worker_id}",
             daemon=True,
         )
@@ -453,10 +473,11 @@ def _scheduler_gone_handler(  # pragma: no cover
     return handler
 
 
-def _run_spawn_function(  # pragma: no cover
-    task: Task, worker_id: int, daisy_context: str, outcome: dict[str, int]
+def _run_worker_function(  # pragma: no cover
+    function: Callable[[], Any], what: str, outcome: dict[str, int]
 ) -> None:
-    """Runs the task's spawn function on a fresh thread of a worker process.
+    """Runs the spawn function (or block loop) of worker ``what`` (``worker 3 of task A``),
+    setting ``outcome["code"]`` to the worker's exit code.
 
     An exception it raises makes this a failed worker (exit code 1, traceback in the
     worker's ``.err`` log), which the engine replaces within the task's
@@ -464,7 +485,7 @@ def _run_spawn_function(  # pragma: no cover
     A ``KeyboardInterrupt`` ends the worker quietly.
     """
     try:
-        task.spawn_worker_function()
+        function()
         outcome["code"] = 0
     except KeyboardInterrupt:
         outcome["code"] = 0
@@ -480,17 +501,14 @@ def _run_spawn_function(  # pragma: no cover
         # The server is gone or hung: one line says which and what happened.
         outcome["code"] = 1
         try:
-            print(f"daisy: worker {worker_id} of task {task.task_id} stops: {e}", file=sys.stderr)
+            print(f"daisy: {what} stops: {e}", file=sys.stderr)
         except BaseException:
             pass
     except BaseException as e:
         outcome["code"] = 1
         try:
             # Straight to the worker's stderr (its .err log), whatever logging is set up.
-            print(
-                f"daisy: worker {worker_id} of task {task.task_id} failed with {e!r}",
-                file=sys.stderr,
-            )
+            print(f"daisy: {what} failed with {e!r}", file=sys.stderr)
             traceback.print_exc()
         except BaseException:
             pass

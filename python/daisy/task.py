@@ -19,6 +19,7 @@ from funlib.geometry import Roi
 
 from . import _daisy
 from .errors import TaskError, TaskTypeError
+from .slurm_launcher import SlurmLauncher
 
 __all__ = ["Task"]
 
@@ -118,6 +119,12 @@ class Task:
             there are skipped when the task runs again (docs/semantics.md#resume). None (the
             default) keeps no record.
 
+        launcher (:class:`daisy.SlurmLauncher`, keyword only):
+            How the task's workers start. None (the default): as processes forked from the
+            scheduler's. A :class:`daisy.SlurmLauncher`: as SLURM jobs, which import
+            ``process_function`` by module and name (docs/cluster.md), so it must be a
+            function at the top level of a module or script.
+
     Raises:
 
         daisy.TaskError: (a ``ValueError``) for a value the engine rejects (an int out of
@@ -149,6 +156,7 @@ class Task:
         max_workers: int | None = None,
         done_marker_path: str | os.PathLike[str] | None = None,
         max_failures_before_success: int | None = None,
+        launcher: SlurmLauncher | None = None,
     ) -> None:
         self.task_id = task_id
         self.total_roi = total_roi
@@ -198,6 +206,11 @@ class Task:
         else:
             self._is_spawn_function = False
             self.spawn_worker_function = self._process_blocks
+        if launcher is not None and not isinstance(launcher, SlurmLauncher):
+            raise TaskTypeError(f"launcher must be a daisy.SlurmLauncher or None, got {launcher!r}")
+        self.launcher = launcher
+        if launcher is not None:
+            launcher._for_task(self)  # a function the jobs cannot import is an error now
 
     @property
     def max_workers(self) -> int:
@@ -213,15 +226,8 @@ class Task:
         return self.upstream_tasks
 
     def _process_blocks(self) -> None:
-        """The worker loop of a block function: acquire, process, release, until done."""
-        from .client import Client
-
-        client = Client()
-        while True:
-            with client.acquire_block() as block:
-                if block is None:
-                    break
-                self.process_function(block)
+        """The worker loop of this task's block function (see :func:`_block_loop`)."""
+        _block_loop(self.process_function)
 
     def _flat_spec(self) -> _daisy.TaskSpec:
         """The engine's copy of this task as it is now, without its upstream tasks."""
@@ -380,6 +386,18 @@ def _init_callback(init_callback_fn: Any) -> Any:
         init_callback_fn(_context_from_string(daisy_context, typed=True))
 
     return call
+
+
+def _block_loop(process_function: Callable[[Any], Any]) -> None:
+    """The worker loop of a block function: acquire, process, release, until done."""
+    from .client import Client
+
+    client = Client()
+    while True:
+        with client.acquire_block() as block:
+            if block is None:
+                break
+            process_function(block)
 
 
 def _block_function_args(process_function: Callable[..., Any]) -> int:

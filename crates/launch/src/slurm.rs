@@ -100,7 +100,7 @@ impl SlurmLauncher {
     }
 
     /// The job's shell command: the program and its arguments, each quoted.
-    fn command_line(&self) -> String {
+    pub fn command_line(&self) -> String {
         std::iter::once(&self.program)
             .chain(&self.args)
             .map(|a| shell_quote(&a.to_string_lossy()))

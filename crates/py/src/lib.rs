@@ -35,6 +35,7 @@ mod run;
 mod run_report;
 mod scheduler;
 mod serial;
+mod slurm_launcher;
 mod task;
 mod task_state;
 mod worker_process;
@@ -61,6 +62,7 @@ fn daisy_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(grid::expand_request_roi_to_grid, m)?)?;
     m.add_function(wrap_pyfunction!(grid::expand_write_roi_to_grid, m)?)?;
     m.add_function(wrap_pyfunction!(run::run, m)?)?;
+    m.add_class::<slurm_launcher::PySlurmLauncher>()?;
     events::add_classes(m)?;
     m.add_class::<run_report::PyRunReport>()?;
     m.add_function(wrap_pyfunction!(serial::run_serial, m)?)?;

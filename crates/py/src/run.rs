@@ -11,6 +11,7 @@
 //! held. Ctrl-C is noticed by polling Python's
 //! signal handlers every 50 ms on the calling thread.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, TryLockError};
@@ -30,6 +31,7 @@ use crate::convert::repr;
 use crate::errors::{DaisyError, core_error, server_error};
 use crate::events;
 use crate::run_report::PyRunReport;
+use crate::slurm_launcher::PySlurmLauncher;
 use crate::task::TaskSpec;
 
 /// How often the run looks at Python's signal handlers (Ctrl-C).
@@ -244,7 +246,7 @@ fn run_error(py: Python<'_>, error: RunError, specs: &[Bound<'_, TaskSpec>]) -> 
 #[pyfunction]
 #[pyo3(signature = (
     tasks, *, launch_worker, on_event = None, host = None, logdir = None, prefetch = 32,
-    stall_grace = 5.0, count_all_orphans = true, tls = None
+    stall_grace = 5.0, count_all_orphans = true, tls = None, launchers = HashMap::new()
 ))]
 #[allow(clippy::too_many_arguments)] // keyword-only arguments of a Python function
 pub(crate) fn run<'py>(
@@ -258,6 +260,7 @@ pub(crate) fn run<'py>(
     stall_grace: f64,
     count_all_orphans: bool,
     tls: Option<bool>,
+    launchers: HashMap<String, Bound<'py, PySlurmLauncher>>,
 ) -> PyResult<PyRunReport> {
     if !launch_worker.is_callable() {
         return Err(PyTypeError::new_err(format!(
@@ -288,10 +291,21 @@ pub(crate) fn run<'py>(
             *slot = None;
         }
     }
-    let launchers = Launchers::all(Arc::new(PyLauncher {
+    let mut by_task = Launchers::all(Arc::new(PyLauncher {
         launch_worker: launch_worker.unbind(),
         server_pid: std::process::id(),
     }));
+    for (task_id, launcher) in launchers {
+        if !specs
+            .iter()
+            .any(|s| s.get().task.task_id().as_ref() == task_id.as_str())
+        {
+            return Err(PyValueError::new_err(format!(
+                "launchers names the task {task_id:?}, which is not in the run"
+            )));
+        }
+        by_task = by_task.with_task(&task_id, Arc::clone(&launcher.get().launcher) as _);
+    }
     let options = ServerOptions {
         logdir,
         prefetch,
@@ -309,7 +323,7 @@ pub(crate) fn run<'py>(
         }
         None => None,
     };
-    let server = Server::new(scheduler, launchers, options).observers(observer);
+    let server = Server::new(scheduler, by_task, options).observers(observer);
     let raised = Arc::new(Mutex::new(None));
     let result = {
         let raised = Arc::clone(&raised);

@@ -178,3 +178,9 @@ class Worker:
 
 
 __all__ = ["Worker", "next_worker_id"]
+
+
+if __name__ == "__main__":  # pragma: no cover  (python -m daisy.worker: a worker started elsewhere)
+    from daisy.function_worker import main
+
+    sys.exit(main())
