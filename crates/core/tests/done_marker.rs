@@ -798,3 +798,53 @@ fn the_far_corner_need_not_be_in_the_last_level() {
     assert_eq!(last, [0, 2]);
     assert_eq!(DoneMarker::num_ids(&task).unwrap(), 4);
 }
+
+#[test]
+fn count_done_at_reads_without_creating_or_adopting() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m");
+    let task = task_2d(Fit::Valid);
+    // No marker: nothing is created.
+    assert_eq!(DoneMarker::count_done_at(&path, &task).unwrap(), None);
+    assert!(!path.exists());
+    let marker = DoneMarker::open(&path, &task).unwrap();
+    for id in [0, 4, 7] {
+        marker.mark_done(id).unwrap();
+    }
+    drop(marker);
+    assert_eq!(DoneMarker::count_done_at(&path, &task).unwrap(), Some(3));
+    // Another task's marker, or another layout, is refused as by `open`.
+    let other = task_2d_named("other");
+    assert!(matches!(
+        DoneMarker::count_done_at(&path, &other),
+        Err(CoreError::DoneMarkerOwnedByAnotherTask { .. })
+    ));
+    assert!(matches!(
+        DoneMarker::count_done_at(&path, &task_2d(Fit::Shrink)),
+        Err(CoreError::DoneMarkerLayoutMismatch { .. })
+    ));
+    // A marker without a task id is counted, not adopted.
+    let mut metadata = read_json(&path);
+    metadata["attributes"]
+        .as_object_mut()
+        .unwrap()
+        .remove("daisy_task_id");
+    write_json(&path, &metadata);
+    assert_eq!(DoneMarker::count_done_at(&path, &other).unwrap(), Some(3));
+    assert!(
+        read_json(&path)["attributes"]
+            .get("daisy_task_id")
+            .is_none()
+    );
+    // A corrupt chunk is an error; a missing one is nothing done.
+    let chunk = path.join("c/0");
+    let mut bytes = fs::read(&chunk).unwrap();
+    bytes[1] = 9;
+    fs::write(&chunk, &bytes).unwrap();
+    assert!(matches!(
+        DoneMarker::count_done_at(&path, &task),
+        Err(CoreError::DoneMarkerCorrupt { .. })
+    ));
+    fs::remove_file(&chunk).unwrap();
+    assert_eq!(DoneMarker::count_done_at(&path, &task).unwrap(), Some(0));
+}

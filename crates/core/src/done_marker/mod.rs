@@ -125,27 +125,7 @@ impl DoneMarker {
         match fs::read_to_string(&metadata_path) {
             Ok(text) => {
                 let stored = parse_metadata(path, &text)?;
-                if let Some(owner) = stored.task_id.as_ref().filter(|&owner| *owner != task_id) {
-                    return Err(CoreError::DoneMarkerOwnedByAnotherTask {
-                        path: display(path),
-                        owner: owner.clone(),
-                        task_id,
-                    });
-                }
-                if stored.task_hash != task_hash {
-                    return Err(CoreError::DoneMarkerLayoutMismatch {
-                        path: display(path),
-                        stored: stored.task_hash,
-                        expected: task_hash,
-                    });
-                }
-                if stored.len != len {
-                    return Err(CoreError::DoneMarkerShapeMismatch {
-                        path: display(path),
-                        stored: stored.len,
-                        expected: len,
-                    });
-                }
+                check_stored(path, &stored, &task_id, &task_hash, len)?;
                 let chunk = open_chunk(path, len, false)?;
                 if let Some(chunk) = &chunk {
                     check_chunk(chunk, len, &path.join(CHUNK_DIR).join(CHUNK))?;
@@ -257,6 +237,82 @@ impl DoneMarker {
             Some(chunk) => check_chunk(chunk, self.len, &self.chunk_path()),
             None => Ok(0),
         }
+    }
+
+    /// The number of blocks the marker at `path` records as done for `task`, without creating
+    /// or changing anything (for status reports); `None` if there is no marker there.
+    ///
+    /// The marker is checked as [`DoneMarker::open`] checks it (its task, layout, shape, and
+    /// every byte of its chunk), except that a marker without a `daisy_task_id` is counted as
+    /// it is, not adopted. A missing or empty chunk counts as nothing done.
+    ///
+    /// ```
+    /// use daisy_core::{DoneMarker, Task};
+    /// use daisy_geometry::Roi;
+    ///
+    /// let task = Task::builder(
+    ///     "t",
+    ///     Roi::from_values(&[0], &[40]).unwrap(),
+    ///     Roi::from_values(&[0], &[10]).unwrap(),
+    ///     Roi::from_values(&[0], &[10]).unwrap(),
+    /// )
+    /// .build()
+    /// .unwrap();
+    /// let dir = std::env::temp_dir().join(format!("daisy-doc-count-{}", std::process::id()));
+    /// let path = dir.join("t");
+    /// assert_eq!(DoneMarker::count_done_at(&path, &task).unwrap(), None);
+    /// assert!(!path.exists()); // nothing was created
+    /// DoneMarker::open(&path, &task).unwrap().mark_done(2).unwrap();
+    /// assert_eq!(DoneMarker::count_done_at(&path, &task).unwrap(), Some(1));
+    /// # std::fs::remove_dir_all(&dir).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`DoneMarker::open`] for a marker that is not the task's or is damaged
+    /// ([`CoreError::DoneMarkerOwnedByAnotherTask`], [`CoreError::DoneMarkerLayoutMismatch`],
+    /// [`CoreError::DoneMarkerShapeMismatch`], [`CoreError::DoneMarkerCorrupt`],
+    /// [`CoreError::DoneMarkerInvalid`], [`CoreError::BlockIdOverflow`]), and
+    /// [`CoreError::DoneMarkerIo`] if a file cannot be read.
+    pub fn count_done_at(path: &Path, task: &Task) -> Result<Option<u64>, CoreError> {
+        let len = Self::num_ids(task)?;
+        let metadata_path = path.join(METADATA);
+        let text = match fs::read_to_string(&metadata_path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io_error(&metadata_path, "read", e)),
+        };
+        let stored = parse_metadata(path, &text)?;
+        check_stored(
+            path,
+            &stored,
+            task.task_id().as_ref(),
+            &Self::layout_hash(task),
+            len,
+        )?;
+        if len == 0 {
+            return Ok(Some(0));
+        }
+        let chunk_path = path.join(CHUNK_DIR).join(CHUNK);
+        let chunk = match File::open(&chunk_path) {
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Some(0)),
+            Err(e) => return Err(io_error(&chunk_path, "open", e)),
+        };
+        let size = chunk
+            .metadata()
+            .map_err(|e| io_error(&chunk_path, "inspect", e))?
+            .len();
+        if size == 0 {
+            return Ok(Some(0));
+        }
+        if size != len {
+            return Err(corrupt(
+                &chunk_path,
+                format!("it has {size} bytes, the marker's shape needs {len}"),
+            ));
+        }
+        check_chunk(&chunk, len, &chunk_path).map(Some)
     }
 
     /// Deletes the marker directory (daisy 2.0's `Task.reset()`); a missing one is fine.
@@ -376,6 +432,39 @@ impl DoneMarker {
     fn chunk_path(&self) -> PathBuf {
         self.path.join(CHUNK_DIR).join(CHUNK)
     }
+}
+
+/// Checks that stored metadata is that of the task with id `task_id`, layout hash `task_hash`
+/// and `len` entries (a marker without a task id belongs to any task of its layout).
+fn check_stored(
+    path: &Path,
+    stored: &zarr_metadata::StoredMetadata,
+    task_id: &str,
+    task_hash: &str,
+    len: u64,
+) -> Result<(), CoreError> {
+    if let Some(owner) = stored.task_id.as_ref().filter(|&owner| owner != task_id) {
+        return Err(CoreError::DoneMarkerOwnedByAnotherTask {
+            path: display(path),
+            owner: owner.clone(),
+            task_id: task_id.to_owned(),
+        });
+    }
+    if stored.task_hash != task_hash {
+        return Err(CoreError::DoneMarkerLayoutMismatch {
+            path: display(path),
+            stored: stored.task_hash.clone(),
+            expected: task_hash.to_owned(),
+        });
+    }
+    if stored.len != len {
+        return Err(CoreError::DoneMarkerShapeMismatch {
+            path: display(path),
+            stored: stored.len,
+            expected: len,
+        });
+    }
+    Ok(())
 }
 
 /// Opens `c/0` with length `len` (sparse), creating it if missing; `None` if `len` is 0.
