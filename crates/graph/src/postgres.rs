@@ -4,7 +4,9 @@
 //! * the metadata JSON in the single row of table `metadata (value VARCHAR)`;
 //! * a nodes table `id BIGINT not null PRIMARY KEY` with one column per attribute (`BIGINT`,
 //!   `REAL`, `VARCHAR`, `BOOLEAN`, or a native array such as `REAL[3]` for a vector), and the
-//!   index `pos_index` on the position column;
+//!   index `pos_index` on the position column; tables this store creates also get the index
+//!   `<nodes>_pos_dims` on a vector position's coordinates, which ROI queries use (funlib
+//!   ignores it);
 //! * an edges table `u BIGINT not null, v BIGINT not null`, the attribute columns, and
 //!   `PRIMARY KEY (u, v)`.
 //!
@@ -356,7 +358,11 @@ fn connect(
         .user(user)
         .dbname(db_name)
         .connect_timeout(Duration::from_secs(10))
-        .application_name("daisy-graph");
+        .application_name("daisy-graph")
+        // Plans for block-sized reads: index probes of data in cache (or on SSD) cost about
+        // what a sequential page read does, and no query takes parallel workers (many workers
+        // read at once already). Large ROIs still get hash joins and sequential scans.
+        .options("-c random_page_cost=1.1 -c max_parallel_workers_per_gather=0");
     if let Some(p) = password {
         config.password(p);
     }
@@ -517,14 +523,12 @@ impl PgGraphStore {
             .map(|c| format!("{c}, "))
             .collect();
         let sql = format!(
-            "CREATE TABLE IF NOT EXISTS {}({});\n\
-             CREATE INDEX IF NOT EXISTS pos_index ON {}({});\n\
+            "CREATE TABLE IF NOT EXISTS {}({});\n{};\n\
              CREATE TABLE IF NOT EXISTS {}({u} BIGINT not null, {v} BIGINT not null, \
              {edge_columns}PRIMARY KEY ({u}, {v}));",
             m.nodes_table,
             nodes.join(", "),
-            m.nodes_table,
-            m.position_attribute,
+            self.position_indexes().join(";\n"),
             m.edges_table,
         );
         self.with_client("creating the tables", |c| {
@@ -609,6 +613,33 @@ impl PgGraphStore {
     }
 
     /// funlib's ROI condition: `pos[d] >= begin AND pos[d] < end` (of table alias `prefix`).
+    /// The name of the index on the position's coordinates.
+    fn dims_index(&self) -> String {
+        format!("{}_pos_dims", self.metadata.nodes_table)
+    }
+
+    /// The `CREATE INDEX` statements of the nodes table: funlib's `pos_index` on the
+    /// position column, and, for a vector position, one on its coordinates (`position[1]`,
+    /// `position[2]`, ...), which the ROI queries use.
+    fn position_indexes(&self) -> Vec<String> {
+        let (nodes, name) = (
+            &self.metadata.nodes_table,
+            &self.metadata.position_attribute,
+        );
+        let mut sql = vec![format!(
+            "CREATE INDEX IF NOT EXISTS pos_index ON {nodes}({name})"
+        )];
+        if let Ok(AttrType::Vec(_, dims)) = self.metadata.node_attr(name) {
+            let coordinates: Vec<String> = (1..=dims).map(|d| format!("({name}[{d}])")).collect();
+            sql.push(format!(
+                "CREATE INDEX IF NOT EXISTS {} ON {nodes}({})",
+                self.dims_index(),
+                coordinates.join(", ")
+            ));
+        }
+        sql
+    }
+
     fn roi_sql(
         &self,
         roi: &Roi,
@@ -1209,9 +1240,13 @@ impl GraphStore for PgGraphStore {
         if self.bulk.is_some() {
             return Ok(());
         }
+        let drop = format!(
+            "DROP INDEX IF EXISTS pos_index; DROP INDEX IF EXISTS {}",
+            self.dims_index()
+        );
         self.with_client("starting bulk write mode", |c| {
             if !worker {
-                c.batch_execute("DROP INDEX IF EXISTS pos_index")?;
+                c.batch_execute(&drop)?;
             }
             c.batch_execute("SET synchronous_commit TO OFF")?;
             Ok(())
@@ -1224,14 +1259,11 @@ impl GraphStore for PgGraphStore {
         let Some(worker) = self.bulk else {
             return Ok(());
         };
-        let index = format!(
-            "CREATE INDEX IF NOT EXISTS pos_index ON {}({})",
-            self.metadata.nodes_table, self.metadata.position_attribute
-        );
+        let indexes = self.position_indexes().join(";\n");
         self.with_client("ending bulk write mode", |c| {
             c.batch_execute("SET synchronous_commit TO ON")?;
             if !worker {
-                c.batch_execute(&index)?;
+                c.batch_execute(&indexes)?;
             }
             Ok(())
         })?;

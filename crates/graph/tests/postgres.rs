@@ -296,3 +296,65 @@ fn large_writes_copy_and_fall_back_to_inserts_when_rows_exist() {
     assert!(edges.iter().all(|e| e.v == e.u + 1
         && e.attrs.get("weight") == Some(&AttrValue::Float(e.v as f64))));
 }
+
+#[test]
+fn roi_reads_use_the_index_on_the_coordinates() {
+    if !enabled("roi_reads_use_the_index_on_the_coordinates") {
+        return;
+    }
+    let db = fresh_db("dims");
+    let mut store = open(&db, Mode::Write).unwrap_or_else(|e| panic!("{e}"));
+    let mut g = daisy_graph::Graph::new(false);
+    for i in 0..5000 {
+        g.add_node(i, node(i as f64, 0.0));
+    }
+    store
+        .write_graph(&g, None, false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut c = raw(&db);
+    let definition = |c: &mut postgres::Client| -> Option<String> {
+        c.query_opt(
+            "SELECT indexdef::text FROM pg_indexes WHERE indexname = 'nodes_pos_dims'",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .map(|r| r.get(0))
+    };
+    let made = definition(&mut c).expect("no index nodes_pos_dims");
+    assert!(
+        made.contains(r#"("position"[1]), ("position"[2]), ("position"[3])"#),
+        "{made}"
+    );
+    // The ROI query's predicates (REAL coordinates against float8 bounds) can use it.
+    c.batch_execute("ANALYZE nodes; SET random_page_cost = 1.1")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let plan: Vec<String> = c
+        .query(
+            "EXPLAIN SELECT id, position FROM nodes WHERE position[1] >= $1::float8 AND \
+             position[1] < $2::float8 AND position[2] >= $3::float8 AND position[2] < $4::float8 \
+             AND position[3] >= $3::float8 AND position[3] < $4::float8",
+            &[&10.0f64, &20.0f64, &0.0f64, &1.0f64],
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(
+        plan.iter().any(|l| l.contains("nodes_pos_dims")),
+        "{plan:#?}"
+    );
+    let nodes = store
+        .read_nodes(&NodeQuery {
+            roi: Some(Roi::from_values(&[10, 0, 0], &[10, 1, 1]).unwrap_or_else(|e| panic!("{e}"))),
+            ..NodeQuery::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(nodes.len(), 10);
+    // Bulk write mode drops the position indexes and builds them again at its end.
+    store
+        .begin_bulk_write(false)
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(definition(&mut c), None);
+    store.end_bulk_write().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(definition(&mut c), Some(made));
+}
